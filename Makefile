@@ -1,0 +1,34 @@
+# The two commands a newcomer runs: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install test lint demo bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+test: install
+	$(PY) -m pytest -n 2 --dist loadgroup -q
+
+lint: install
+	$(VENV)/bin/ruff check reconciler tests bench scripts
+	$(VENV)/bin/ruff format --check reconciler tests bench scripts
+	$(VENV)/bin/mypy reconciler
+	$(VENV)/bin/lint-imports
+
+demo: install
+	@$(PY) scripts/demo.py
+
+bench: install
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,62 @@
+"""The state document: what the reconciler manages and what it last applied. Pure values.
+
+Storage (file with lock, PostgreSQL) lives in ``reconciler.state``; this module
+only defines the document, so the pure planner can read it.
+
+Format (JSON, ``formatVersion`` 1)::
+
+    {
+      "formatVersion": 1,
+      "lineage": "6d0c…",            # UUID fixed when the state is first created
+      "serial": 7,                   # +1 on every write
+      "models": {
+        "increment": {               # manifest name == tunedModelId
+          "name": "tunedModels/increment",
+          "applied": {AppliedSpec} | null,   # last spec confirmed sent (null: never)
+          "pendingCreate": {AppliedSpec} | null,  # write-ahead intent: create about to be / being sent
+          "operation": "tunedModels/increment/operations/abc123" | null,  # in-flight tuning
+          "imported": false,         # adopted with `reconciler import`: training data unknown
+          "createTime": "...", "updateTime": "...",  # live timestamps last seen
+          "lastError": "..." | null  # a FAILED tuning's operation error
+        }
+      }
+    }
+
+Write-ahead protocol for a create (apply): (1) write ``pendingCreate`` before the
+request; (2) after the response write ``applied`` = that spec, ``operation`` =
+the operation name, ``pendingCreate`` = null; (3) when the operation ends,
+``operation`` = null. A crash between (1) and (2) leaves ``pendingCreate``: the
+next run looks the deterministic id up (exists -> adopt, missing -> create).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from reconciler.spec import AppliedSpec
+
+STATE_FORMAT_VERSION = 1
+
+
+class ModelRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    applied: AppliedSpec | None = None
+    pendingCreate: AppliedSpec | None = None
+    operation: str | None = None
+    imported: bool = False
+    createTime: str | None = None
+    updateTime: str | None = None
+    lastError: str | None = None
+
+
+class StateDocument(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    formatVersion: int = STATE_FORMAT_VERSION
+    lineage: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    serial: int = 0
+    models: dict[str, ModelRecord] = Field(default_factory=dict)

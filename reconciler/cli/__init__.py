@@ -1,0 +1,157 @@
+"""Command-line entry point: parse flags, call one function, render, map errors to exit codes.
+
+Commands live one per module (``reconciler/cli/<name>_cmd.py``) and are imported
+only when invoked, so ``reconciler --help`` and ``validate`` start fast.
+Expected errors (``ReconcilerError``) become one ``Error: ...`` line on stderr,
+plus a ``hint:`` line, and their exit code; anything else is a bug: a short
+message, and the traceback with ``-v``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from reconciler import __version__
+from reconciler.cli.context import Globals
+
+# command name -> "module:attribute"; the module is imported on first use.
+COMMANDS: dict[str, str] = {
+    "validate": "reconciler.cli.validate_cmd:validate",
+    "schema": "reconciler.cli.validate_cmd:schema",
+    "plan": "reconciler.cli.plan_cmd:plan",
+    "apply": "reconciler.cli.apply_cmd:apply",
+    "destroy": "reconciler.cli.apply_cmd:destroy",
+    "import": "reconciler.cli.apply_cmd:import_",
+    "wait": "reconciler.cli.apply_cmd:wait",
+    "inventory": "reconciler.cli.inventory_cmd:inventory",
+    "show": "reconciler.cli.inventory_cmd:show",
+    "state": "reconciler.cli.state_cmd:state",
+    "force-unlock": "reconciler.cli.state_cmd:force_unlock",
+    "emulator": "reconciler.cli.emulator_cmd:emulator",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="reconciler")
+@click.option(
+    "--endpoint",
+    envvar="RECONCILER_ENDPOINT",
+    default="https://generativelanguage.googleapis.com",
+    show_default=True,
+    help="Base URL of the Gemini API (or of a local emulator).",
+)
+@click.option(
+    "--api-key",
+    default=None,
+    help="API key (env GEMINI_API_KEY, then GOOGLE_API_KEY); sent as x-goog-api-key, never in a URL.",
+)
+@click.option(
+    "--access-token",
+    envvar="GOOGLE_OAUTH_ACCESS_TOKEN",
+    default=None,
+    help="OAuth access token, sent as a Bearer token (env GOOGLE_OAUTH_ACCESS_TOKEN).",
+)
+@click.option(
+    "--user-project",
+    envvar="GOOGLE_CLOUD_QUOTA_PROJECT",
+    default=None,
+    help="Project billed for OAuth calls (x-goog-user-project).",
+)
+@click.option(
+    "--state",
+    "state_location",
+    envvar="RECONCILER_STATE",
+    default=".reconciler/state.json",
+    show_default=True,
+    help="State file path, or a postgresql:// URI for shared state.",
+)
+@click.option("--no-color", is_flag=True, help="No colour in output (NO_COLOR is honoured too).")
+@click.option("-v", "--verbose", count=True, help="Log requests; show tracebacks on errors.")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    endpoint: str,
+    api_key: str | None,
+    access_token: str | None,
+    user_project: str | None,
+    state_location: str,
+    no_color: bool,
+    verbose: int,
+) -> None:
+    """Config-as-code for Gemini API tuned models."""
+    api_key = api_key or os.environ.get("GEMINI_API_KEY") or os.environ.get("GOOGLE_API_KEY")
+    ctx.obj = Globals(
+        endpoint=endpoint,
+        api_key=api_key or None,
+        access_token=access_token or None,
+        user_project=user_project or None,
+        state_location=state_location,
+        no_color=no_color or bool(os.environ.get("NO_COLOR")),
+        verbose=verbose,
+    )
+    if verbose:
+        logging.basicConfig(
+            level=logging.DEBUG if verbose > 1 else logging.INFO,
+            format="%(asctime)s %(name)s %(message)s",
+            stream=sys.stderr,
+        )
+        # Third-party loggers stay quiet; ours (reconciler.*) carry redacted request logs.
+        for noisy in ("httpx", "httpcore", "asyncio", "matplotlib", "PIL"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _wants_traceback(argv: list[str]) -> bool:
+    return any(a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"}) for a in argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    from reconciler.errors import ReconcilerError
+
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        result: Any = cli.main(args=args, prog_name="reconciler", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except ReconcilerError as exc:
+        if _wants_traceback(args):
+            traceback.print_exc()
+        click.echo(f"Error: {exc.message}", err=True)
+        if exc.hint:
+            click.echo(f"hint: {exc.hint}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except Exception as exc:  # a bug: say so plainly, traceback on request
+        if _wants_traceback(args):
+            traceback.print_exc()
+        click.echo(f"Error: internal error: {type(exc).__name__}: {exc}", err=True)
+        click.echo("hint: rerun with -v for a traceback, and please report it", err=True)
+        sys.exit(1)
+    sys.exit(result if isinstance(result, int) else 0)

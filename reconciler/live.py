@@ -1,0 +1,75 @@
+"""What the planner sees of a live tuned model: plain values, built by the API client.
+
+No httpx object or raw JSON travels past ``reconciler.api``; it converts every
+TunedModel it reads into a ``LiveModel``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+CREATING = "CREATING"
+ACTIVE = "ACTIVE"
+FAILED = "FAILED"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    step: int
+    epoch: int = 0
+    mean_loss: float | None = None
+    compute_time: str | None = None
+
+
+@dataclass(frozen=True)
+class LiveModel:
+    """A TunedModel as the API returned it (server-owned fields included)."""
+
+    name: str  # "tunedModels/<id>"
+    state: str = "STATE_UNSPECIFIED"  # CREATING | ACTIVE | FAILED | STATE_UNSPECIFIED
+    base_model: str | None = None
+    tuned_model_source: str | None = None  # "tunedModels/<id>" of the source, if tuned from one
+    display_name: str | None = None
+    description: str | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    reader_project_numbers: tuple[str, ...] = ()
+    create_time: str | None = None
+    update_time: str | None = None
+    # tuningTask.hyperparameters as returned, camelCase keys
+    hyperparameters: dict[str, float | int] = field(default_factory=dict)
+    start_time: str | None = None
+    complete_time: str | None = None
+    snapshots: tuple[Snapshot, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return self.name.removeprefix("tunedModels/")
+
+    def mutable_fields(self) -> dict[str, object]:
+        """The PATCH-able fields keyed by their API (camelCase) names."""
+        return {
+            "displayName": self.display_name,
+            "description": self.description,
+            "temperature": self.temperature,
+            "topP": self.top_p,
+            "topK": self.top_k,
+            "readerProjectNumbers": self.reader_project_numbers,
+        }
+
+
+@dataclass(frozen=True)
+class OperationStatus:
+    """A long-running tuning operation, as far as the tool cares."""
+
+    name: str  # "tunedModels/<id>/operations/<op>"
+    model: str  # "tunedModels/<id>"
+    done: bool = False
+    total_steps: int = 0
+    completed_steps: int = 0
+    completed_percent: float = 0.0
+    snapshots: tuple[Snapshot, ...] = ()
+    error_code: int | None = None
+    error_message: str | None = None
+    result: LiveModel | None = None  # the TunedModel when done without error
