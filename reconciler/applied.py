@@ -16,6 +16,7 @@ Format (JSON, ``formatVersion`` 1)::
           "pendingCreate": {AppliedSpec} | null,  # write-ahead intent: create about to be / being sent
           "operation": "tunedModels/increment/operations/abc123" | null,  # in-flight tuning
           "imported": false,         # adopted with `reconciler import`: training data unknown
+          "preventDestroy": false,   # lifecycle.preventDestroy as last applied
           "createTime": "...", "updateTime": "...",  # live timestamps last seen
           "lastError": "..." | null  # a FAILED tuning's operation error
         }
@@ -48,6 +49,9 @@ class ModelRecord(BaseModel):
     pendingCreate: AppliedSpec | None = None
     operation: str | None = None
     imported: bool = False
+    # lifecycle.preventDestroy as last applied: a model removed from the manifests
+    # keeps its protection until the state says otherwise.
+    preventDestroy: bool = False
     createTime: str | None = None
     updateTime: str | None = None
     lastError: str | None = None
