@@ -174,7 +174,12 @@ class NotFoundError(ApiError):
 
 
 class AlreadyExistsError(ApiError):
-    pass
+    """409. ``after_retry`` is True when an earlier attempt of the same call may
+    have taken effect before its answer was lost (a 5xx or a dropped
+    connection), so the conflicting resource is probably this caller's own:
+    look it up and adopt it rather than report a conflict."""
+
+    after_retry: bool = False
 
 
 class FailedPreconditionError(ApiError):

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 CREATING = "CREATING"
 ACTIVE = "ACTIVE"
 FAILED = "FAILED"
+# Not an API state: reported by the client for a model that disappeared (404 or
+# absent from the list) while it was being waited for.
+DELETED = "DELETED"
 
 
 @dataclass(frozen=True)
