@@ -1,0 +1,30 @@
+"""The Gemini API client: auth, retries, pagination, operations (httpx inside, never outside).
+
+Public interface::
+
+    Credentials.resolve(*, api_key, access_token, user_project, endpoint) -> Credentials
+    GeminiClient(*, endpoint, credentials, transport=None, retry=RetryPolicy(), ...)
+    RetryPolicy(max_attempts=8, initial_delay=0.5, multiplier=2.0, max_delay=20.0,
+                max_total_delay=120.0, budget=500)
+    BaseModelInfo, GenerateResult, ProgressUpdate   (values returned by the client)
+
+Every failure is a ``reconciler.errors.ApiError`` subclass (``TransportError``
+when there was no HTTP answer) or a ``CredentialsError`` / ``UsageError``
+raised before any request.
+"""
+
+from reconciler.api.client import GeminiClient
+from reconciler.api.convert import BaseModelInfo, GenerateResult
+from reconciler.api.credentials import Credentials, is_local_endpoint
+from reconciler.api.retry import RetryPolicy
+from reconciler.api.waiting import ProgressUpdate
+
+__all__ = [
+    "BaseModelInfo",
+    "Credentials",
+    "GeminiClient",
+    "GenerateResult",
+    "ProgressUpdate",
+    "RetryPolicy",
+    "is_local_endpoint",
+]

@@ -1,0 +1,293 @@
+"""JSON <-> values: the one place that knows the v1beta field names.
+
+Reading is tolerant: unknown fields are ignored, enums may come as names or as
+ints (``$alt=json;enum-encoding=int``), numbers may come as strings (int64 in
+proto3 JSON). Nothing returned here holds a raw dict from the wire except
+``LiveModel.hyperparameters`` (a fresh dict of numbers).
+
+Writing follows section 3 and 7 of gemini-api-wire-facts.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.live import LiveModel, OperationStatus, Snapshot
+from reconciler.spec import MUTABLE_FIELDS, AppliedSpec, Example
+
+_STATES = {0: "STATE_UNSPECIFIED", 1: "CREATING", 2: "ACTIVE", 3: "FAILED"}
+_FINISH_REASONS = {
+    0: "FINISH_REASON_UNSPECIFIED",
+    1: "STOP",
+    2: "MAX_TOKENS",
+    3: "SAFETY",
+    4: "RECITATION",
+    5: "OTHER",
+}
+_HYPERPARAMETER_KEYS = ("epochCount", "batchSize", "learningRate", "learningRateMultiplier")
+
+
+@dataclass(frozen=True)
+class BaseModelInfo:
+    """A base model (``models/...``) and what it supports."""
+
+    name: str
+    display_name: str | None = None
+    description: str | None = None
+    supported_generation_methods: tuple[str, ...] = ()
+    input_token_limit: int | None = None
+    output_token_limit: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+
+    @property
+    def tunable(self) -> bool:
+        return "createTunedModel" in self.supported_generation_methods
+
+
+@dataclass(frozen=True)
+class GenerateResult:
+    """The answer of generateContent: one text and finish reason per candidate, plus usage."""
+
+    texts: tuple[str, ...] = ()
+    finish_reasons: tuple[str, ...] = ()
+    prompt_tokens: int | None = None
+    candidates_tokens: int | None = None
+    total_tokens: int | None = None
+
+    @property
+    def text(self) -> str:
+        """The first candidate's text ("" when there is none)."""
+        return self.texts[0] if self.texts else ""
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) and value != "" else None
+
+
+def _int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _float(value: object) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _dict(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _enum(value: object, names: Mapping[int, str], default: str) -> str:
+    if isinstance(value, str) and value:
+        return value
+    number = _int(value)
+    if number is not None:
+        return names.get(number, default)
+    return default
+
+
+def snapshot_from_json(data: Mapping[str, Any]) -> Snapshot:
+    return Snapshot(
+        step=_int(data.get("step")) or 0,
+        epoch=_int(data.get("epoch")) or 0,
+        mean_loss=_float(data.get("meanLoss", data.get("mean_loss"))),
+        compute_time=_str(data.get("computeTime", data.get("compute_time"))),
+    )
+
+
+def _snapshots(value: object) -> tuple[Snapshot, ...]:
+    return tuple(snapshot_from_json(s) for s in _list(value) if isinstance(s, dict))
+
+
+def live_model_from_json(data: Mapping[str, Any]) -> LiveModel:
+    """A TunedModel resource as a LiveModel."""
+    source = _dict(data.get("tunedModelSource"))
+    task = _dict(data.get("tuningTask"))
+    hyper = _dict(task.get("hyperparameters"))
+    hyperparameters: dict[str, float | int] = {}
+    for key in _HYPERPARAMETER_KEYS:
+        value = hyper.get(key)
+        number = _int(value) if key in ("epochCount", "batchSize") else _float(value)
+        if number is not None:
+            hyperparameters[key] = number
+    readers = tuple(str(r) for r in _list(data.get("readerProjectNumbers")))
+    return LiveModel(
+        name=_str(data.get("name")) or "",
+        state=_enum(data.get("state"), _STATES, "STATE_UNSPECIFIED"),
+        base_model=_str(data.get("baseModel")) or _str(source.get("baseModel")),
+        tuned_model_source=_str(source.get("tunedModel")),
+        display_name=_str(data.get("displayName")),
+        description=_str(data.get("description")),
+        temperature=_float(data.get("temperature")),
+        top_p=_float(data.get("topP")),
+        top_k=_int(data.get("topK")),
+        reader_project_numbers=readers,
+        create_time=_str(data.get("createTime")),
+        update_time=_str(data.get("updateTime")),
+        hyperparameters=hyperparameters,
+        start_time=_str(task.get("startTime")),
+        complete_time=_str(task.get("completeTime")),
+        snapshots=_snapshots(task.get("snapshots")),
+    )
+
+
+def operation_from_json(data: Mapping[str, Any]) -> OperationStatus:
+    """A google.longrunning.Operation of a tuning as an OperationStatus."""
+    name = _str(data.get("name")) or ""
+    metadata = _dict(data.get("metadata"))
+    model = _str(metadata.get("tunedModel")) or name.partition("/operations/")[0]
+    error = _dict(data.get("error"))
+    response = _dict(data.get("response"))
+    done = bool(data.get("done"))
+    total = _int(metadata.get("totalSteps")) or 0
+    snapshots = _snapshots(metadata.get("snapshots"))
+    completed = _int(metadata.get("completedSteps"))
+    if completed is None:
+        completed = snapshots[-1].step if snapshots else 0
+    percent = _float(metadata.get("completedPercent"))
+    if percent is None:
+        percent = 100.0 * completed / total if total else 0.0
+    result = None
+    if done and not error and response:
+        result = live_model_from_json(response)
+    return OperationStatus(
+        name=name,
+        model=model,
+        done=done,
+        total_steps=total,
+        completed_steps=completed,
+        completed_percent=percent,
+        snapshots=snapshots,
+        error_code=_int(error.get("code")) if error else None,
+        error_message=(_str(error.get("message")) or "tuning failed") if error else None,
+        result=result,
+    )
+
+
+def base_model_from_json(data: Mapping[str, Any]) -> BaseModelInfo:
+    methods = tuple(str(m) for m in _list(data.get("supportedGenerationMethods")))
+    return BaseModelInfo(
+        name=_str(data.get("name")) or "",
+        display_name=_str(data.get("displayName")),
+        description=_str(data.get("description")),
+        supported_generation_methods=methods,
+        input_token_limit=_int(data.get("inputTokenLimit")),
+        output_token_limit=_int(data.get("outputTokenLimit")),
+        temperature=_float(data.get("temperature")),
+        top_p=_float(data.get("topP")),
+        top_k=_int(data.get("topK")),
+    )
+
+
+def generate_result_from_json(data: Mapping[str, Any]) -> GenerateResult:
+    texts: list[str] = []
+    reasons: list[str] = []
+    for candidate in _list(data.get("candidates")):
+        if not isinstance(candidate, dict):
+            continue
+        parts = _list(_dict(candidate.get("content")).get("parts"))
+        texts.append("".join(str(p.get("text", "")) for p in parts if isinstance(p, dict)))
+        reasons.append(
+            _enum(candidate.get("finishReason"), _FINISH_REASONS, "FINISH_REASON_UNSPECIFIED")
+        )
+    usage = _dict(data.get("usageMetadata"))
+    return GenerateResult(
+        texts=tuple(texts),
+        finish_reasons=tuple(reasons),
+        prompt_tokens=_int(usage.get("promptTokenCount")),
+        candidates_tokens=_int(usage.get("candidatesTokenCount")),
+        total_tokens=_int(usage.get("totalTokenCount")),
+    )
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def create_body(*, spec: AppliedSpec, examples: Sequence[Example]) -> dict[str, Any]:
+    """The TunedModel body of a create: only fields that are set, training data inline.
+
+    A spec with ``tunedModelSource`` sends ``tunedModelSource: {tunedModel,
+    baseModel?}`` instead of a top-level ``baseModel``.
+    """
+    body: dict[str, Any] = {}
+    if spec.tunedModelSource:
+        source: dict[str, str] = {"tunedModel": spec.tunedModelSource}
+        if spec.baseModel:
+            source["baseModel"] = spec.baseModel
+        body["tunedModelSource"] = source
+    elif spec.baseModel:
+        body["baseModel"] = spec.baseModel
+    for key in MUTABLE_FIELDS:
+        value = _spec_value(spec, key)
+        if value is not None and value != []:
+            body[key] = value
+    task: dict[str, Any] = {
+        "trainingData": {
+            "examples": {
+                "examples": [{"textInput": e.text_input, "output": e.output} for e in examples]
+            }
+        }
+    }
+    hyper = spec.hyperparameters.model_dump(exclude_none=True)
+    if hyper:
+        task["hyperparameters"] = hyper
+    body["tuningTask"] = task
+    return body
+
+
+def patch_body(*, spec: AppliedSpec, update_mask: Sequence[str]) -> dict[str, Any]:
+    """The body of a PATCH: exactly the masked fields that have a value.
+
+    A masked field whose desired value is None (or an empty
+    ``readerProjectNumbers``) is left out: with the field named in
+    ``updateMask`` and absent from the body, proto3 field-mask semantics clear
+    it on the server.
+    """
+    unknown = [key for key in update_mask if key not in MUTABLE_FIELDS]
+    if unknown:
+        raise ValueError(
+            f"cannot update {', '.join(unknown)}: only {', '.join(MUTABLE_FIELDS)} are mutable"
+        )
+    body: dict[str, Any] = {}
+    for key in update_mask:
+        value = _spec_value(spec, key)
+        if value is not None and value != []:
+            body[key] = value
+    return body
+
+
+def _spec_value(spec: AppliedSpec, key: str) -> Any:
+    value = getattr(spec, key)
+    if key == "readerProjectNumbers":
+        return [str(v) for v in value]
+    return value

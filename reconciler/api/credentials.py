@@ -1,0 +1,105 @@
+"""Who the client is: an API key or an OAuth access token, turned into headers.
+
+The key travels only in the ``x-goog-api-key`` header, never in a URL, so it
+cannot end up in proxy logs, httpx's request log or an error message that
+quotes the URL. ``Credentials`` never shows its secrets in ``repr``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from reconciler.errors import CredentialsError, UsageError
+
+_LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain"})
+
+
+def is_local_endpoint(endpoint: str) -> bool:
+    """True for a loopback host (localhost, 127.0.0.0/8, ::1): an emulator, not Google."""
+    host = (urlsplit(endpoint).hostname or "").lower()
+    if host in _LOCAL_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_endpoint(endpoint: str) -> str:
+    """The endpoint without trailing slashes; a UsageError if it is not an http(s) URL."""
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(
+            f"invalid endpoint {endpoint!r}: expected an http:// or https:// URL",
+            hint="for example --endpoint https://generativelanguage.googleapis.com",
+        )
+    if parts.query or parts.fragment:
+        raise UsageError(f"invalid endpoint {endpoint!r}: a base URL has no query or fragment")
+    return endpoint.rstrip("/")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The credential sent with every request; build it with ``Credentials.resolve``.
+
+    At most one of ``api_key`` / ``access_token`` is set; neither is set only
+    for a local endpoint (an emulator started without ``--api-key`` accepts
+    anything).
+    """
+
+    api_key: str | None = field(default=None, repr=False)
+    access_token: str | None = field(default=None, repr=False)
+    user_project: str | None = None
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        api_key: str | None,
+        access_token: str | None,
+        user_project: str | None = None,
+        endpoint: str,
+    ) -> Credentials:
+        """Pick the credential for ``endpoint``, failing before any request when none fits.
+
+        An access token wins over an API key when both are given: a token is
+        normally passed on purpose, while a key often just lingers in the
+        environment. An empty string counts as not given.
+        """
+        api_key = api_key or None
+        access_token = access_token or None
+        if access_token:
+            return cls(access_token=access_token, user_project=user_project or None)
+        if api_key:
+            return cls(api_key=api_key)
+        if is_local_endpoint(endpoint):
+            return cls()
+        raise CredentialsError(
+            "no API key: set GEMINI_API_KEY or pass --api-key "
+            "(or pass an OAuth token with --access-token)",
+            hint=f"{endpoint} is not a local emulator, so every request needs a credential",
+        )
+
+    def headers(self) -> dict[str, str]:
+        """The authentication headers for one request."""
+        if self.access_token:
+            headers = {"authorization": f"Bearer {self.access_token}"}
+            if self.user_project:
+                headers["x-goog-user-project"] = self.user_project
+            return headers
+        if self.api_key:
+            return {"x-goog-api-key": self.api_key}
+        return {}
+
+    def secrets(self) -> tuple[str, ...]:
+        """The values that must never appear in a log line, URL or message."""
+        return tuple(s for s in (self.api_key, self.access_token) if s)
+
+    @property
+    def kind(self) -> str:
+        """How requests authenticate, for logs: "api-key", "access-token" or "none"."""
+        if self.access_token:
+            return "access-token"
+        return "api-key" if self.api_key else "none"

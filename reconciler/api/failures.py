@@ -1,0 +1,171 @@
+"""Turn an error answer (or no answer) into the right ``ApiError`` subclass.
+
+The google.rpc.Status body (``{"error": {"code", "message", "status",
+"details"}}``) decides when there is one; a body that is not JSON (an HTML 404
+from a frontend, a proxy's 502 page) falls back to the HTTP code. Messages name
+the method and the path, never the query string, and every known secret is
+scrubbed from text that came from the server.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import httpx
+
+from reconciler.errors import (
+    AlreadyExistsError,
+    ApiError,
+    FailedPreconditionError,
+    InternalError,
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
+    ResourceExhaustedError,
+    TransportError,
+    UnauthenticatedError,
+    UnavailableError,
+)
+
+_BY_STATUS: dict[str, type[ApiError]] = {
+    "INVALID_ARGUMENT": InvalidArgumentError,
+    "OUT_OF_RANGE": InvalidArgumentError,
+    "UNAUTHENTICATED": UnauthenticatedError,
+    "PERMISSION_DENIED": PermissionDeniedError,
+    "NOT_FOUND": NotFoundError,
+    "ALREADY_EXISTS": AlreadyExistsError,
+    "ABORTED": AlreadyExistsError,
+    "FAILED_PRECONDITION": FailedPreconditionError,
+    "RESOURCE_EXHAUSTED": ResourceExhaustedError,
+    "INTERNAL": InternalError,
+    "UNKNOWN": InternalError,
+    "UNAVAILABLE": UnavailableError,
+    "DEADLINE_EXCEEDED": UnavailableError,
+}
+
+_BY_CODE: dict[int, type[ApiError]] = {
+    400: InvalidArgumentError,
+    401: UnauthenticatedError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: AlreadyExistsError,
+    412: FailedPreconditionError,
+    429: ResourceExhaustedError,
+    500: InternalError,
+    502: UnavailableError,
+    503: UnavailableError,
+    504: UnavailableError,
+}
+
+# A server message longer than this is cut: an HTML error page is not a message.
+MESSAGE_MAX_CHARS = 300
+
+_API_KEY_INVALID_HINT = "check the API key (--api-key, GEMINI_API_KEY or GOOGLE_API_KEY)"
+_AUTH_HINT = "check the credential: --api-key / GEMINI_API_KEY, or --access-token"
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret replaced by ``***``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def parse_status(content: bytes) -> dict[str, Any] | None:
+    """The google.rpc.Status inside an error body, or None when the body is not one."""
+    try:
+        data = json.loads(content)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if isinstance(data, list) and data and isinstance(data[0], dict):
+        data = data[0]  # some frontends wrap the envelope in a list
+    if not isinstance(data, dict) or not isinstance(data.get("error"), dict):
+        return None
+    error: dict[str, Any] = data["error"]
+    return error
+
+
+def error_for_response(
+    response: httpx.Response,
+    *,
+    method: str,
+    path: str,
+    retry_after: float | None,
+    secrets: Iterable[str],
+) -> ApiError:
+    """The ApiError for an HTTP error answer (status >= 400)."""
+    secrets = tuple(secrets)
+    code = response.status_code
+    status = parse_status(response.content)
+    if status is None:
+        text = " ".join(response.text.split())[:MESSAGE_MAX_CHARS] if response.content else ""
+        label = response.reason_phrase or "HTTP error"
+        message = f"{label} (response was not JSON{': ' + text if text else ''})"
+        cls = _BY_CODE.get(code, InternalError if code >= 500 else ApiError)
+        return cls(
+            scrub(message, secrets), code=code, method=method, path=path, retry_after=retry_after
+        )
+    status_name = str(status.get("status") or "")
+    message = str(status.get("message") or response.reason_phrase or "")[:MESSAGE_MAX_CHARS]
+    raw_details = status.get("details")
+    details = (
+        [d for d in raw_details if isinstance(d, dict)] if isinstance(raw_details, list) else []
+    )
+    details = json.loads(scrub(json.dumps(details), secrets)) if secrets else details
+    cls = (
+        _BY_STATUS.get(status_name)
+        or _BY_CODE.get(code)
+        or (InternalError if code >= 500 else ApiError)
+    )
+    if code == 409 and cls is not AlreadyExistsError:
+        cls = AlreadyExistsError
+    return cls(
+        scrub(message, secrets),
+        code=code,
+        status=status_name,
+        details=details,
+        method=method,
+        path=path,
+        retry_after=retry_after,
+        hint=_hint(code=code, details=details),
+    )
+
+
+def _hint(*, code: int, details: list[dict[str, Any]]) -> str | None:
+    reasons = {d.get("reason") for d in details}
+    if "API_KEY_INVALID" in reasons:
+        return _API_KEY_INVALID_HINT
+    if code in (401, 403):
+        return _AUTH_HINT
+    return None
+
+
+def error_for_exception(exc: Exception, *, method: str, path: str) -> ApiError:
+    """The ApiError for an httpx exception raised while sending (no HTTP answer)."""
+    kind = type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException):
+        return TransportError(f"timed out ({kind})", method=method, path=path)
+    if isinstance(exc, (httpx.NetworkError, httpx.RemoteProtocolError)):
+        return TransportError(f"connection failed ({kind})", method=method, path=path)
+    # Not worth retrying: a bad URL or protocol, a proxy refusing, a body that
+    # cannot be decoded. Still an ApiError, never an httpx exception.
+    return ApiError(f"request failed ({kind})", method=method, path=path)
+
+
+def is_retryable_exception(exc: Exception) -> bool:
+    """Timeouts and dropped or refused connections: the request may be sent again."""
+    return isinstance(exc, (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError))
+
+
+def may_have_taken_effect(exc: Exception | None, status: int | None) -> bool:
+    """Whether a failed attempt might still have changed something on the server.
+
+    A refused connection or a 429 means the request was not processed; a 5xx
+    or a connection lost after sending means it may have been.
+    """
+    if exc is not None:
+        return not isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+    return status is not None and status >= 500

@@ -1,0 +1,253 @@
+"""One HTTP exchange with retries: the only module that touches httpx requests.
+
+``ApiSession.call`` sends a request, retries what is worth retrying (see
+``retry.py``), logs each attempt at INFO on ``reconciler.api`` (method, path,
+status, milliseconds, attempt; never the query string or a credential), and
+either returns the decoded JSON object or raises an ``ApiError``. It is safe
+to use from many threads at once: httpx's connection pool is, and the
+counters here take a lock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from reconciler.api.credentials import Credentials, check_endpoint
+from reconciler.api.failures import (
+    error_for_exception,
+    error_for_response,
+    is_retryable_exception,
+    may_have_taken_effect,
+    parse_status,
+    scrub,
+)
+from reconciler.api.redact import LOGGER_NAME, protect
+from reconciler.api.retry import (
+    RETRYABLE_STATUS,
+    RetryBudget,
+    RetryPolicy,
+    parse_retry_after,
+    retry_info_delay,
+)
+from reconciler.errors import AlreadyExistsError, ApiError
+
+API_VERSION = "v1beta"
+USER_AGENT = "reconciler (httpx)"
+
+log = logging.getLogger(LOGGER_NAME)
+
+Params = Mapping[str, str | int]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A successful answer, or a tolerated error status (see ``ApiSession.call``)."""
+
+    status: int
+    data: dict[str, Any]
+    # An earlier attempt of this call failed in a way that may have taken
+    # effect on the server (a 5xx, or a connection lost after sending).
+    earlier_attempt_uncertain: bool = False
+
+
+class ApiSession:
+    """Sends requests under ``{endpoint}/v1beta/`` with credentials, retries and logging."""
+
+    def __init__(
+        self,
+        *,
+        endpoint: str,
+        credentials: Credentials,
+        transport: httpx.BaseTransport | None,
+        retry: RetryPolicy,
+        connect_timeout: float,
+        read_timeout: float,
+        sleep: Callable[[float], None],
+        clock: Callable[[], float],
+        rng: random.Random,
+        max_connections: int,
+    ) -> None:
+        base = check_endpoint(endpoint)
+        self._credentials = credentials
+        self._secrets = credentials.secrets()
+        protect(*self._secrets)
+        self._retry = retry
+        self._budget = RetryBudget(retry.budget)
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng
+        self._rng_lock = threading.Lock()
+        self._count_lock = threading.Lock()
+        self._requests = 0
+        self._retries = 0
+        timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
+        self._http = httpx.Client(
+            base_url=f"{base}/{API_VERSION}/",
+            transport=transport,
+            timeout=timeout,
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+            headers={"user-agent": USER_AGENT, **credentials.headers()},
+            follow_redirects=False,
+            trust_env=transport is None,
+        )
+        # The path prefix that precedes every resource path, for messages and logs.
+        self._prefix = self._http.base_url.raw_path.decode("ascii")
+
+    @property
+    def request_count(self) -> int:
+        """HTTP attempts made so far (retries included)."""
+        with self._count_lock:
+            return self._requests
+
+    @property
+    def retry_count(self) -> int:
+        """Retries made so far (spent from the client's shared budget)."""
+        with self._count_lock:
+            return self._retries
+
+    def close(self) -> None:
+        self._http.close()
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        body: Mapping[str, Any] | None = None,
+        tolerate_after_uncertain: frozenset[int] = frozenset(),
+    ) -> Reply:
+        """Send ``method path`` (relative to ``v1beta/``) until it succeeds or retries run out.
+
+        ``tolerate_after_uncertain``: error statuses that, met after an earlier
+        attempt may have taken effect, are returned as a ``Reply`` instead of
+        raised (a DELETE's 404, a create's 409): the caller decides what the
+        lost answer meant.
+        """
+        shown_path = self._prefix + path
+        content = None if body is None else json.dumps(body).encode("utf-8")
+        headers = {"content-type": "application/json"} if content is not None else None
+        attempt = 0
+        waited = 0.0
+        uncertain = False
+        while True:
+            attempt += 1
+            with self._count_lock:
+                self._requests += 1
+            started = self._clock()
+            try:
+                response = self._http.request(
+                    method, path, params=params, content=content, headers=headers
+                )
+            except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+                elapsed = (self._clock() - started) * 1000
+                error = error_for_exception(exc, method=method, path=shown_path)
+                log.info(
+                    "%s %s -> %s in %.0f ms (attempt %d)",
+                    method, shown_path, type(exc).__name__, elapsed, attempt,
+                )  # fmt: skip
+                if not is_retryable_exception(exc):
+                    raise error from exc
+                delay = self._next_delay(attempt=attempt, waited=waited, hint=None)
+                if delay is None:
+                    raise error from exc
+                uncertain = uncertain or may_have_taken_effect(exc, None)
+            else:
+                elapsed = (self._clock() - started) * 1000
+                status = response.status_code
+                log.info(
+                    "%s %s -> %d in %.0f ms (attempt %d)",
+                    method, shown_path, status, elapsed, attempt,
+                )  # fmt: skip
+                if status < 400:
+                    return Reply(
+                        status=status,
+                        data=self._decode(response, method=method, path=shown_path),
+                        earlier_attempt_uncertain=uncertain,
+                    )
+                if uncertain and status in tolerate_after_uncertain:
+                    return Reply(status=status, data={}, earlier_attempt_uncertain=True)
+                error = self._error(response, method=method, path=shown_path)
+                if isinstance(error, AlreadyExistsError):
+                    error.after_retry = uncertain
+                delay = None
+                if status in RETRYABLE_STATUS:
+                    delay = self._next_delay(attempt=attempt, waited=waited, hint=error.retry_after)
+                if delay is None:
+                    raise error from _status_error(response)
+                uncertain = uncertain or may_have_taken_effect(None, status)
+            log.info("retrying %s %s in %.2f s", method, shown_path, delay)
+            waited += delay
+            self._sleep(delay)
+
+    def _next_delay(self, *, attempt: int, waited: float, hint: float | None) -> float | None:
+        """The wait before the next attempt, or None when this call must give up."""
+        if attempt >= self._retry.max_attempts:
+            return None
+        with self._rng_lock:
+            delay = self._retry.backoff(retry_number=attempt, rng=self._rng)
+        if hint is not None:
+            delay = max(delay, hint)
+        if waited + delay > self._retry.max_total_delay:
+            return None
+        if not self._budget.take():
+            log.warning("retry budget of this run is spent; not retrying")
+            return None
+        with self._count_lock:
+            self._retries += 1
+        return delay
+
+    def _error(self, response: httpx.Response, *, method: str, path: str) -> ApiError:
+        status = parse_status(response.content)
+        hints = [parse_retry_after(response.headers.get("retry-after"))]
+        if status is not None and isinstance(status.get("details"), list):
+            hints.append(retry_info_delay([d for d in status["details"] if isinstance(d, dict)]))
+        known = [h for h in hints if h is not None]
+        return error_for_response(
+            response,
+            method=method,
+            path=path,
+            retry_after=max(known) if known else None,
+            secrets=self._secrets,
+        )
+
+    def _decode(self, response: httpx.Response, *, method: str, path: str) -> dict[str, Any]:
+        if not response.content:
+            return {}
+        try:
+            data = response.json()
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ApiError(
+                "the answer was not JSON", code=response.status_code, method=method, path=path
+            ) from exc
+        if not isinstance(data, dict):
+            raise ApiError(
+                f"expected a JSON object, got {type(data).__name__}",
+                code=response.status_code,
+                method=method,
+                path=path,
+            )
+        return data
+
+    def redact(self, text: str) -> str:
+        """``text`` with this session's secrets masked."""
+        return scrub(text, self._secrets)
+
+
+def _status_error(response: httpx.Response) -> httpx.HTTPStatusError:
+    """An httpx error to chain from, so ``-v`` tracebacks show the HTTP exchange."""
+    request = response.request
+    message = (
+        f"{response.status_code} {response.reason_phrase} for {request.method} {request.url.path}"
+    )
+    return httpx.HTTPStatusError(message, request=request, response=response)
