@@ -1,0 +1,199 @@
+"""What every state backend offers, and the rules they share.
+
+A backend stores one ``StateDocument`` and one writer lock. Readers (plan,
+inventory) call ``read()`` without the lock; writers (apply, destroy, import,
+``state rm``/``push``) hold ``lock()`` for their whole run and call ``write()``
+many times (write-ahead intents). Every write is a compare-and-swap on the
+serial, so a writer that lost its lock or read an old document is refused
+instead of overwriting someone else's work.
+
+The serialisation and the push rules live here so that the file and the
+PostgreSQL backends cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from reconciler.applied import STATE_FORMAT_VERSION, StateDocument
+from reconciler.errors import StateConflictError, StateCorruptError
+
+# How long a waiting writer sleeps between attempts: short at first (a lock is
+# often released within milliseconds), never more than a second so a
+# --lock-timeout is honoured closely.
+POLL_INITIAL_SECONDS = 0.05
+POLL_MAX_SECONDS = 1.0
+
+LOCK_HINT = "wait for it to finish, pass --lock-timeout DURATION to wait, or run `reconciler force-unlock {id}` if it is stuck"
+
+
+def this_host() -> str:
+    """The host name recorded in a lock (stale detection compares it)."""
+    return socket.gethostname()
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    """Who holds a lock: enough for a person to find and judge the holder."""
+
+    id: str
+    pid: int
+    host: str
+    time: str  # ISO 8601, UTC
+    command: str
+
+    def describe(self) -> str:
+        return f"pid {self.pid} on host {self.host} since {self.time} (reconciler {self.command}), lock id {self.id}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "pid": self.pid,
+            "host": self.host,
+            "time": self.time,
+            "command": self.command,
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> LockInfo | None:
+        """The lock record, or None when it is not one (empty or garbled lock file)."""
+        if not isinstance(data, dict):
+            return None
+        try:
+            return cls(
+                id=str(data["id"]),
+                pid=int(data["pid"]),
+                host=str(data["host"]),
+                time=str(data["time"]),
+                command=str(data["command"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+class StateLock(Protocol):
+    """A held writer lock; leaving the ``with`` block (or ``release()``) gives it up.
+
+    ``warning`` says what happened when a stale lock was taken over, for the CLI
+    to print as ``Warning: ...``; it is None otherwise.
+    """
+
+    info: LockInfo
+    warning: str | None
+
+    def release(self) -> None: ...
+
+    def __enter__(self) -> StateLock: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+class StateBackend(Protocol):
+    """Storage for the state document and its writer lock (file or PostgreSQL)."""
+
+    display: str  # for messages: a path, or a PostgreSQL URI without its password
+
+    def read(self) -> StateDocument:
+        """The stored document; no state yet -> a new empty one (serial 0), nothing written."""
+        ...
+
+    def lock(self, *, command: str, timeout: float = 0.0) -> StateLock:
+        """Take the writer lock now, or within ``timeout`` seconds; else StateLockedError."""
+        ...
+
+    def write(self, doc: StateDocument) -> StateDocument:
+        """Store ``doc`` (read at ``doc.serial``) as serial+1; needs the lock; CAS on the serial."""
+        ...
+
+    def force_unlock(self, lock_id: str | None) -> str:
+        """Remove a stuck lock; returns what was removed, for the user."""
+        ...
+
+    def push(self, doc: StateDocument, *, force: bool) -> StateDocument:
+        """Replace the stored state with ``doc`` (same lineage, newer serial unless ``force``)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def dump_document(doc: StateDocument) -> str:
+    """The canonical JSON text of a state: pretty, sorted keys, so diffs stay small."""
+    return json.dumps(doc.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
+
+
+def parse_document(data: object, *, source: str) -> StateDocument:
+    """A state document from decoded JSON, or StateCorruptError naming ``source`` and the fault.
+
+    A newer ``formatVersion`` is refused rather than read partially: writing it
+    back would silently drop whatever the newer version added.
+    """
+    hint = f"restore {source}.backup or push a good copy with `reconciler state push FILE`"
+    if not isinstance(data, dict):
+        raise StateCorruptError(f"state {source} is not a JSON object", hint=hint)
+    version = data.get("formatVersion")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise StateCorruptError(f"state {source} has no valid formatVersion", hint=hint)
+    if version > STATE_FORMAT_VERSION:
+        raise StateCorruptError(
+            f"state {source} has formatVersion {version}, newer than this reconciler understands"
+            f" ({STATE_FORMAT_VERSION}); it was left untouched",
+            hint="upgrade reconciler",
+        )
+    try:
+        return StateDocument.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise StateCorruptError(
+            f"state {source} is invalid at {where}: {first['msg']} ({exc.error_count()} problem(s))",
+            hint=hint,
+        ) from exc
+
+
+def parse_text(text: str, *, source: str) -> StateDocument:
+    """``parse_document`` for raw JSON text."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise StateCorruptError(
+            f"state {source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+            hint=f"restore {source}.backup or push a good copy with `reconciler state push FILE`",
+        ) from exc
+    return parse_document(data, source=source)
+
+
+def pushed_document(
+    *, current: StateDocument, exists: bool, doc: StateDocument, force: bool
+) -> StateDocument:
+    """The document a push stores, or StateConflictError. Pure.
+
+    Without ``force`` the target must be empty or of the same lineage, and the
+    pushed serial must be higher (an older copy would undo someone's writes).
+    The stored serial always moves forward, even on a forced push of an older
+    copy, so a saved plan made against the replaced state is still detected
+    as stale.
+    """
+    if not force and exists:
+        if doc.lineage != current.lineage:
+            raise StateConflictError(
+                f"cannot push: lineage {doc.lineage} differs from the stored state's lineage {current.lineage}",
+                hint="this is a different state; use --force to replace it anyway",
+            )
+        if doc.serial <= current.serial:
+            raise StateConflictError(
+                f"cannot push: serial {doc.serial} is not newer than the stored serial {current.serial}",
+                hint="pull the current state first, or use --force to replace it anyway",
+            )
+    serial = max(doc.serial, current.serial + 1) if exists else max(doc.serial, 1)
+    return doc.model_copy(update={"serial": serial})
