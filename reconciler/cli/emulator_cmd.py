@@ -1,0 +1,74 @@
+"""``reconciler emulator serve``: run the local Gemini API emulator until stopped."""
+
+from __future__ import annotations
+
+import click
+
+from reconciler.emulator import EmulatorConfig, serve
+from reconciler.emulator.config import DEFAULT_STEP_SECONDS
+
+
+@click.group()
+def emulator() -> None:
+    """The local Gemini API emulator (tuned models, operations, generateContent)."""
+
+
+@emulator.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port; 0 picks a free one.")
+@click.option(
+    "--latency-ms",
+    default=0.0,
+    type=click.FloatRange(min=0),
+    help="Delay added to every API request.",
+)
+@click.option(
+    "--step-seconds",
+    default=DEFAULT_STEP_SECONDS,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Simulated seconds per tuning step; 0 finishes tuning at once.",
+)
+@click.option(
+    "--fault-rate",
+    default=0.0,
+    type=click.FloatRange(0, 1),
+    help="Fraction of API requests that fail (429, 500, 503, dropped).",
+)
+@click.option(
+    "--tuning-fail-rate",
+    default=0.0,
+    type=click.FloatRange(0, 1),
+    help="Fraction of tunings that end FAILED.",
+)
+@click.option(
+    "--api-key", default=None, help="Accept only this key (default: accept any credentials)."
+)
+@click.option(
+    "--db", "db_path", default=None, help="SQLite file that keeps models across restarts."
+)
+@click.option(
+    "--seed", default=None, type=int, help="Seed for ids, faults and failures (reproducible runs)."
+)
+def serve_cmd(
+    host: str,
+    port: int,
+    latency_ms: float,
+    step_seconds: float,
+    fault_rate: float,
+    tuning_fail_rate: float,
+    api_key: str | None,
+    db_path: str | None,
+    seed: int | None,
+) -> None:
+    """Serve the v1beta tuned-model API and the /emulator/ control surface."""
+    config = EmulatorConfig(
+        latency_ms=latency_ms,
+        fault_rate=fault_rate,
+        step_seconds=step_seconds,
+        tuning_fail_rate=tuning_fail_rate,
+        api_key=api_key,
+        db_path=db_path,
+        seed=seed,
+    )
+    serve(config, host=host, port=port)

@@ -1,0 +1,36 @@
+"""Assemble the ASGI app: the API gateway in front of the control routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+
+from reconciler.emulator.config import EmulatorConfig
+from reconciler.emulator.control import control_routes
+from reconciler.emulator.gateway import ApiGateway
+from reconciler.emulator.state import Clock, Emulator
+
+
+def create_app(config: EmulatorConfig | None = None, *, clock: Clock | None = None) -> Starlette:
+    """A fresh emulator as a Starlette app (serve it with uvicorn or use httpx.ASGITransport).
+
+    ``clock`` returns epoch seconds; tests pass a fake one so tuning progress
+    moves when they say, with no sleeps. ``app.state.emulator`` is the instance.
+    """
+    emulator = Emulator(config or EmulatorConfig(), clock=clock)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        emulator.store.close()
+
+    app = Starlette(
+        routes=control_routes(emulator),
+        middleware=[Middleware(ApiGateway, emulator=emulator)],
+        lifespan=lifespan,
+    )
+    app.state.emulator = emulator
+    return app

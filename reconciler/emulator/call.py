@@ -1,0 +1,50 @@
+"""What a request handler gets: the emulator, path parameters, query, JSON body, time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.responses import Response
+
+from reconciler.emulator.state import Emulator
+from reconciler.emulator.tuning import TunedModelRecord
+from reconciler.emulator.wire import ApiError, invalid
+
+
+@dataclass(frozen=True)
+class Call:
+    emulator: Emulator
+    params: Mapping[str, str]
+    query: Mapping[str, str]
+    body: dict[str, Any]
+    int_enums: bool
+    now: float
+    path: str
+
+    def tuned_model(self) -> TunedModelRecord:
+        model_id = self.params["id"]
+        record = self.emulator.store.get(model_id)
+        if record is None:
+            raise missing_model(f"tunedModels/{model_id}")
+        return record
+
+    def page_size(self, *, default: int = 10, maximum: int = 1000) -> int:
+        raw = self.query.get("pageSize", "")
+        if not raw:
+            return default
+        try:
+            size = int(raw)
+        except ValueError:
+            raise invalid(f"Invalid value at 'page_size' (TYPE_INT32), \"{raw}\"") from None
+        if size < 0:
+            raise invalid("page_size must not be negative.")
+        return min(size, maximum) if size else default
+
+
+Handler = Callable[[Call], Response]
+
+
+def missing_model(name: str) -> ApiError:
+    return ApiError(404, f"Tuned model {name} does not exist.")

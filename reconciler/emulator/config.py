@@ -1,0 +1,56 @@
+"""Emulator settings: what ``reconciler emulator serve`` flags and ``PUT /emulator/config`` change."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# A ~30-step demo model tunes in a few seconds: long enough to watch progress, short enough for a demo.
+DEFAULT_STEP_SECONDS = 0.15
+
+
+@dataclass
+class EmulatorConfig:
+    """Behaviour knobs of one emulator instance.
+
+    ``db_path`` None keeps everything in memory; ``seed`` None picks a random seed
+    (ids, faults and tuning failures are then not reproducible across runs).
+    """
+
+    latency_ms: float = 0.0
+    fault_rate: float = 0.0
+    step_seconds: float = DEFAULT_STEP_SECONDS
+    tuning_fail_rate: float = 0.0
+    api_key: str | None = None
+    db_path: str | None = None
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        check_runtime_values(
+            latency_ms=self.latency_ms,
+            fault_rate=self.fault_rate,
+            step_seconds=self.step_seconds,
+            tuning_fail_rate=self.tuning_fail_rate,
+        )
+
+    def __repr__(self) -> str:
+        # The API key must never reach a log line, even through a repr.
+        key = "<set>" if self.api_key else None
+        return (
+            f"EmulatorConfig(latency_ms={self.latency_ms}, fault_rate={self.fault_rate}, "
+            f"step_seconds={self.step_seconds}, tuning_fail_rate={self.tuning_fail_rate}, "
+            f"api_key={key}, db_path={self.db_path!r}, seed={self.seed})"
+        )
+
+
+def check_runtime_values(
+    *, latency_ms: float, fault_rate: float, step_seconds: float, tuning_fail_rate: float
+) -> None:
+    """Raise ValueError naming the first out-of-range setting."""
+    if latency_ms < 0:
+        raise ValueError("latencyMs must be >= 0")
+    if not 0.0 <= fault_rate <= 1.0:
+        raise ValueError("faultRate must be within [0, 1]")
+    if step_seconds < 0:
+        raise ValueError("stepSeconds must be >= 0")
+    if not 0.0 <= tuning_fail_rate <= 1.0:
+        raise ValueError("tuningFailRate must be within [0, 1]")

@@ -1,0 +1,72 @@
+"""The API route table: method, path pattern, the template counted in stats, the handler.
+
+Google paths put verbs after a colon (``tunedModels/x:generateContent``), which
+starlette's path converters cannot split, so the table uses its own patterns.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from reconciler.emulator import generate, operations, tuned_models
+from reconciler.emulator.call import Handler
+
+_SEG = r"[^/:]+"
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    pattern: re.Pattern[str]
+    template: str
+    handler: Handler
+    stream: bool = False
+
+
+def _route(method: str, template: str, handler: Handler, *, stream: bool = False) -> Route:
+    regex = re.escape(template)
+    for name in ("id", "op", "model"):
+        regex = regex.replace(re.escape("{" + name + "}"), f"(?P<{name}>{_SEG})")
+    return Route(method, re.compile(regex), f"{method} {template}", handler, stream)
+
+
+def _both(method: str, template: str, handler: Handler, *, stream: bool = False) -> list[Route]:
+    """Routes the real service offers under /v1 as well: generate and operations."""
+    return [
+        _route(method, f"/{version}{template}", handler, stream=stream)
+        for version in ("v1beta", "v1")
+    ]
+
+
+ROUTES: list[Route] = [
+    _route("GET", "/v1beta/tunedModels", tuned_models.list_),
+    _route("POST", "/v1beta/tunedModels", tuned_models.create),
+    _route("GET", "/v1beta/tunedModels/{id}", tuned_models.get),
+    _route("PATCH", "/v1beta/tunedModels/{id}", tuned_models.patch),
+    _route("DELETE", "/v1beta/tunedModels/{id}", tuned_models.delete),
+    *_both("GET", "/tunedModels/{id}/operations", operations.list_),
+    *_both("GET", "/tunedModels/{id}/operations/{op}", operations.get),
+    *_both("POST", "/tunedModels/{id}/operations/{op}:cancel", operations.cancel),
+    *_both("POST", "/tunedModels/{id}:generateContent", generate.tuned_generate),
+    *_both("POST", "/tunedModels/{id}:streamGenerateContent", generate.tuned_generate, stream=True),
+    _route("GET", "/v1beta/models", generate.list_models),
+    _route("GET", "/v1beta/models/{model}", generate.get_model),
+    _route("POST", "/v1beta/models/{model}:generateContent", generate.base_generate),
+    _route(
+        "POST", "/v1beta/models/{model}:streamGenerateContent", generate.base_generate, stream=True
+    ),
+]
+
+
+def match(method: str, path: str) -> tuple[Route | None, dict[str, str]]:
+    for route in ROUTES:
+        if route.method != method:
+            continue
+        found = route.pattern.fullmatch(path)
+        if found:
+            params = found.groupdict()
+            if route.stream:
+                params["stream"] = "1"
+            return route, params
+    return None, {}

@@ -1,0 +1,52 @@
+"""Run the emulator under uvicorn on a socket we bind, so ``--port 0`` can report its port."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+from collections.abc import Callable
+
+import uvicorn
+
+from reconciler.emulator.app import create_app
+from reconciler.emulator.config import EmulatorConfig
+from reconciler.emulator.gateway import ConnectionDropped
+
+
+class _HideInjectedDrops(logging.Filter):
+    """A dropped connection is a requested fault, not a server error worth a traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, ConnectionDropped)
+
+
+def _announce(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def serve(
+    config: EmulatorConfig | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    announce: Callable[[str], None] = _announce,
+) -> None:
+    """Serve until interrupted; the access log stays off so no URL (or ``?key=``) is logged."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    bound_port = sock.getsockname()[1]
+    logging.getLogger("uvicorn.error").addFilter(_HideInjectedDrops())
+    app = create_app(config)
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    )
+    shown = f"[{host}]" if ":" in host else host
+    announce(f"Gemini API emulator listening on http://{shown}:{bound_port} (v1beta)")
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()

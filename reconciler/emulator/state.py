@@ -1,0 +1,74 @@
+"""One emulator instance: its settings, models, random sources, clock and request counts."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.emulator.config import EmulatorConfig
+from reconciler.emulator.store import Store
+
+Clock = Callable[[], float]
+
+_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+@dataclass
+class Stats:
+    """Counts behind ``GET /emulator/stats``; control requests are not counted."""
+
+    requests: Counter[str] = field(default_factory=Counter)
+    creates: Counter[str] = field(default_factory=Counter)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "total": sum(self.requests.values()),
+            "requests": dict(self.requests),
+            "creates": dict(self.creates),
+        }
+
+
+class Emulator:
+    """Shared by the API handlers and the control surface of one app."""
+
+    def __init__(self, config: EmulatorConfig, *, clock: Clock | None = None) -> None:
+        self.config = config
+        self.clock: Clock = clock or time.time
+        self.store = Store(db_path=config.db_path)
+        self.stats = Stats()
+        self.seed = (
+            config.seed if config.seed is not None else random.SystemRandom().randrange(2**32)
+        )
+        self._reseed()
+
+    def _reseed(self) -> None:
+        # Separate streams so that, say, a new fault draw never shifts the generated ids.
+        self.id_rng = random.Random(f"ids:{self.seed}")
+        self.fault_rng = random.Random(f"faults:{self.seed}")
+        self.tuning_rng = random.Random(f"tuning:{self.seed}")
+
+    def reset(self) -> None:
+        """Forget models, operations and counts; random streams restart from the seed."""
+        self.store.clear()
+        self.stats = Stats()
+        self._reseed()
+
+    def now(self) -> float:
+        return self.clock()
+
+    def random_id(self, length: int = 12) -> str:
+        return "".join(self.id_rng.choice(_ID_ALPHABET) for _ in range(length))
+
+    def config_json(self) -> dict[str, Any]:
+        c = self.config
+        return {
+            "latencyMs": c.latency_ms,
+            "faultRate": c.fault_rate,
+            "stepSeconds": c.step_seconds,
+            "tuningFailRate": c.tuning_fail_rate,
+            "seed": self.seed,
+        }
