@@ -1,0 +1,251 @@
+"""Pure field-level diffs: desired (manifests) vs live (API) vs applied (state).
+
+Two questions, two functions:
+
+* ``desired_vs_live`` -- do the PATCH-able fields (``MUTABLE_FIELDS``) of the
+  live model differ from the manifest? The answer becomes an ``update``.
+* ``desired_vs_applied`` -- did an input-only or immutable input change since
+  the model was created (dataset hash, resolved hyperparameters, baseModel,
+  tunedModelSource)? The answer becomes a ``replace``. The API never returns
+  training data, so the state's record of what was sent is the only witness.
+
+Both compare an *essence*: the fields the manifest actually sets. A field left
+unset in the manifest (``None``, or no readerProjectNumbers) is the server's to
+fill, so it is never a difference -- a manifest without ``temperature`` does not
+fight the base model's default. Numbers are compared with a relative tolerance
+(``FLOAT_REL_TOL``) because the API echoes floats through float32 (0.2 comes
+back as 0.200000003).
+
+deepdiff is used only here, and its result objects never leave this module:
+they are turned into ``FieldChange`` values at once.
+
+These are purely computational functions with no side-effects.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from deepdiff import DeepDiff
+from deepdiff.operator import BaseOperator
+
+from reconciler.live import LiveModel
+from reconciler.spec import MUTABLE_FIELDS, AppliedSpec, DatasetRef, DesiredModel
+
+# The API stores temperature/topP/learningRate as float32 (about 7 significant
+# digits); anything closer than this is the same value echoed back.
+FLOAT_REL_TOL = 1e-6
+
+HYPERPARAMETER_FIELDS: tuple[str, ...] = (
+    "epochCount",
+    "batchSize",
+    "learningRate",
+    "learningRateMultiplier",
+)
+TRAINING_DATA_PATH = "tuningTask.trainingData"
+HYPERPARAMETERS_PATH = "tuningTask.hyperparameters"
+
+# Characters of the hex digest shown to people: enough to tell datasets apart.
+SHORT_HASH_CHARS = 12
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field that differs: API-style dotted ``path``, value ``before`` and ``after``."""
+
+    path: str
+    before: object
+    after: object
+
+
+def numbers_close(a: object, b: object) -> bool:
+    """True when both are numbers equal up to float32 noise (bools are not numbers here)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return math.isclose(a, b, rel_tol=FLOAT_REL_TOL, abs_tol=0.0)
+    return False
+
+
+class _CloseNumbers(BaseOperator):  # type: ignore[misc]
+    """Tells deepdiff that float noise is not a difference."""
+
+    def give_up_diffing(self, level: Any, diff_instance: Any) -> bool:
+        return numbers_close(level.t1, level.t2)
+
+
+def _changed_keys(before: Mapping[str, object], after: Mapping[str, object]) -> set[str]:
+    """Top-level keys whose values differ, numbers compared with tolerance."""
+    result = DeepDiff(
+        dict(before),
+        dict(after),
+        ignore_numeric_type_changes=True,
+        custom_operators=[_CloseNumbers(types=[int, float])],
+        view="tree",
+    )
+    changed: set[str] = set()
+    for items in result.values():
+        for item in items:
+            path = item.path(output_format="list")
+            if path:
+                changed.add(str(path[0]))
+    return changed
+
+
+def _mutable_value(spec: AppliedSpec, field: str) -> object:
+    value = getattr(spec, field)
+    if field == "readerProjectNumbers":
+        return tuple(value)
+    return value
+
+
+def _is_unset(value: object) -> bool:
+    return value is None or value == ()
+
+
+def _sorted_numbers(value: object) -> object:
+    # readerProjectNumbers is a set in meaning; the server may reorder it.
+    return sorted(value) if isinstance(value, tuple | list) else value
+
+
+def desired_vs_live(desired: DesiredModel, live: LiveModel) -> tuple[FieldChange, ...]:
+    """Mutable fields set in the manifest that the live model does not match, in mask order."""
+    live_fields = live.mutable_fields()
+    wanted = {
+        field: _mutable_value(desired.spec, field)
+        for field in MUTABLE_FIELDS
+        if not _is_unset(_mutable_value(desired.spec, field))
+    }
+    have = {field: live_fields[field] for field in wanted}
+    changed = _changed_keys(
+        {k: _sorted_numbers(v) for k, v in have.items()},
+        {k: _sorted_numbers(v) for k, v in wanted.items()},
+    )
+    return tuple(
+        FieldChange(path=field, before=have[field], after=wanted[field])
+        for field in MUTABLE_FIELDS
+        if field in changed
+    )
+
+
+def mutable_drift(applied: AppliedSpec, live: LiveModel) -> tuple[FieldChange, ...]:
+    """Mutable fields changed out of band: ``before`` as applied, ``after`` as live now.
+
+    Used by refresh-only plans. Fields the applied spec left unset were the
+    server's to choose, so they cannot drift.
+    """
+    live_fields = live.mutable_fields()
+    recorded = {
+        field: _mutable_value(applied, field)
+        for field in MUTABLE_FIELDS
+        if not _is_unset(_mutable_value(applied, field))
+    }
+    now = {field: live_fields[field] for field in recorded}
+    changed = _changed_keys(
+        {k: _sorted_numbers(v) for k, v in recorded.items()},
+        {k: _sorted_numbers(v) for k, v in now.items()},
+    )
+    return tuple(
+        FieldChange(path=field, before=recorded[field], after=now[field])
+        for field in MUTABLE_FIELDS
+        if field in changed
+    )
+
+
+def describe_dataset(dataset: DatasetRef | None) -> str | None:
+    """``name (sha256:1a2b3c4d5e6f)`` -- how a dataset appears in a field change."""
+    if dataset is None:
+        return None
+    if dataset.hash is None:
+        return f"{dataset.name} (unknown)"
+    algorithm, _, digest = dataset.hash.partition(":")
+    short = (
+        f"{algorithm}:{digest[:SHORT_HASH_CHARS]}" if digest else dataset.hash[:SHORT_HASH_CHARS]
+    )
+    return f"{dataset.name} ({short})"
+
+
+def _origin_changes(desired: AppliedSpec, applied: AppliedSpec) -> list[FieldChange]:
+    """baseModel / tunedModelSource: what the model is tuned from.
+
+    A model tuned from another tuned model may record the source's base model
+    too (an import reads it from the live model), so only the field that names
+    the origin in the manifest is compared, plus a switch between the two.
+    """
+    changes: list[FieldChange] = []
+    if desired.tunedModelSource is not None:
+        if desired.tunedModelSource != applied.tunedModelSource:
+            changes.append(
+                FieldChange(
+                    path="tunedModelSource",
+                    before=applied.tunedModelSource,
+                    after=desired.tunedModelSource,
+                )
+            )
+        return changes
+    if desired.baseModel is not None and desired.baseModel != applied.baseModel:
+        changes.append(
+            FieldChange(path="baseModel", before=applied.baseModel, after=desired.baseModel)
+        )
+    if applied.tunedModelSource is not None:
+        changes.append(
+            FieldChange(path="tunedModelSource", before=applied.tunedModelSource, after=None)
+        )
+    return changes
+
+
+def _hyperparameter_changes(
+    desired: AppliedSpec, applied: AppliedSpec, live: LiveModel | None
+) -> list[FieldChange]:
+    """Hyperparameters the manifest sets that differ from what was applied.
+
+    Unset in the manifest: the service's default, not a difference. Unset when
+    applied (an older manifest, or an import) but now set to exactly what the
+    live model echoes: the model already trained with it, not a difference.
+    """
+    echoed: Mapping[str, float | int] = live.hyperparameters if live is not None else {}
+    changes: list[FieldChange] = []
+    for field in HYPERPARAMETER_FIELDS:
+        want = getattr(desired.hyperparameters, field)
+        if want is None:
+            continue
+        was = getattr(applied.hyperparameters, field)
+        if was is None and field in echoed and numbers_close(echoed[field], want):
+            continue
+        if was is not None and numbers_close(was, want):
+            continue
+        changes.append(FieldChange(path=f"{HYPERPARAMETERS_PATH}.{field}", before=was, after=want))
+    return changes
+
+
+def _dataset_change(desired: AppliedSpec, applied: AppliedSpec) -> list[FieldChange]:
+    """Training data changed: the content hash recorded at creation differs.
+
+    An unknown recorded hash (imported model) is not a change: nothing can be
+    known about the data until the model is next replaced.
+    """
+    if desired.dataset is None or applied.dataset is None or applied.dataset.hash is None:
+        return []
+    if desired.dataset.hash == applied.dataset.hash:
+        return []
+    return [
+        FieldChange(
+            path=TRAINING_DATA_PATH,
+            before=describe_dataset(applied.dataset),
+            after=describe_dataset(desired.dataset),
+        )
+    ]
+
+
+def desired_vs_applied(
+    desired: DesiredModel, applied: AppliedSpec, live: LiveModel | None
+) -> tuple[FieldChange, ...]:
+    """Immutable inputs that changed since creation; each one forces a replacement."""
+    return (
+        *_origin_changes(desired.spec, applied),
+        *_dataset_change(desired.spec, applied),
+        *_hyperparameter_changes(desired.spec, applied, live),
+    )

@@ -1,0 +1,197 @@
+"""A plan as text (Terraform-like), JSON (PRODUCT.md shape) or markdown (pull-request comment).
+
+Styling only: every decision was made by ``reconciler.plan``.
+
+The summary line counts a ``recreate`` as a create (a new model is made; the
+plan lists it as ``+ recreate`` with its reason) and adds ``N to wait`` only
+when a tuning is in flight, so the common line is exactly Terraform's shape:
+``Plan: 2 to create, 1 to update, 0 to replace, 1 to delete.``
+"""
+
+from __future__ import annotations
+
+import html
+import json
+
+from reconciler.diff import FieldChange
+from reconciler.plan import CREATING_KINDS, Action, ActionKind, Plan
+from reconciler.planfile import change_to_json, json_value
+from reconciler.spec import MUTABLE_FIELDS
+
+JSON_FORMAT_VERSION = 1
+NO_CHANGES = "No changes. Live models match the manifests."
+NO_DRIFT = "No drift. Live models match the state."
+
+# ANSI SGR colours per kind: the usual Terraform palette.
+_COLORS: dict[ActionKind, str] = {
+    ActionKind.CREATE: "32",
+    ActionKind.RECREATE: "32",
+    ActionKind.UPDATE: "33",
+    ActionKind.REPLACE: "35",
+    ActionKind.DELETE: "31",
+    ActionKind.WAIT: "36",
+    ActionKind.NOOP: "2",
+}
+
+
+def summary_line(plan: Plan) -> str:
+    """``Plan: 1 to create, ...`` or the no-changes / no-drift sentence."""
+    counts = plan.summary()
+    if plan.refresh_only:
+        drifted = sum(n for kind, n in counts.items() if kind != ActionKind.NOOP)
+        if not drifted:
+            return NO_DRIFT
+        noun = "model" if drifted == 1 else "models"
+        return f"Drift: {drifted} {noun} changed outside the reconciler."
+    if not plan.has_changes:
+        return NO_CHANGES
+    line = (
+        f"Plan: {counts['create'] + counts['recreate']} to create, {counts['update']} to update, "
+        f"{counts['replace']} to replace, {counts['delete']} to delete"
+    )
+    if counts["wait"]:
+        line += f", {counts['wait']} to wait"
+    return line + "."
+
+
+def format_value(value: object) -> str:
+    """A field value as people read it: JSON literals, ``(unset)`` for nothing."""
+    if value is None:
+        return "(unset)"
+    return json.dumps(json_value(value), ensure_ascii=False)
+
+
+def _forces_replacement(action: Action, change: FieldChange) -> bool:
+    return action.kind is ActionKind.REPLACE and change.path not in MUTABLE_FIELDS
+
+
+def _action_lines(action: Action) -> list[str]:
+    lines: list[str] = []
+    for change in action.changes:
+        line = f"{change.path}: {format_value(change.before)} -> {format_value(change.after)}"
+        if _forces_replacement(action, change):
+            line += "  # forces replacement"
+        lines.append(line)
+    if action.kind is ActionKind.REPLACE:
+        lines.append(f"# replaced because: {'; '.join(action.reasons)}")
+    elif action.kind is not ActionKind.UPDATE:  # an update's reasons repeat its changes
+        lines.extend(f"# {reason}" for reason in action.reasons)
+    if action.kind in CREATING_KINDS:
+        if action.dataset is not None:
+            lines.append(
+                f"training data: {action.dataset.name}, {action.dataset.examples} examples"
+            )
+        lines.append(f"estimated tuning steps: {action.estimated_steps}")
+    lines.extend(f"note: {note}" for note in action.notes)
+    return lines
+
+
+def render_plan_text(plan: Plan, *, color: bool) -> str:
+    """The plan for a terminal or a CI log; ``color`` adds ANSI colours to the symbols."""
+
+    def paint(kind: ActionKind, text: str) -> str:
+        return f"\x1b[{_COLORS[kind]}m{text}\x1b[0m" if color else text
+
+    out: list[str] = []
+    changing = [a for a in plan.actions if a.kind is not ActionKind.NOOP]
+    if changing:
+        out.append(
+            "Changes outside the reconciler (refresh-only: nothing will be changed):"
+            if plan.refresh_only
+            else "The reconciler will perform the following actions:"
+        )
+        out.append("")
+    for action in plan.actions:
+        out.append(f"  {paint(action.kind, action.title)} {action.address}")
+        if action.kind is not ActionKind.NOOP:
+            out.extend(f"      {line}" for line in _action_lines(action))
+            out.append("")
+        else:
+            out.extend(f"      note: {note}" for note in action.notes)
+    if plan.actions and plan.actions[-1].kind is ActionKind.NOOP:
+        out.append("")
+    out.append(summary_line(plan))
+    return "\n".join(out) + "\n"
+
+
+def _action_json(action: Action) -> dict[str, object]:
+    doc: dict[str, object] = {
+        "address": action.address,
+        "name": action.name,
+        "action": action.kind.value,
+    }
+    if action.kind is ActionKind.UPDATE:
+        doc["updateMask"] = list(action.update_mask)
+    doc["changes"] = [change_to_json(c) for c in action.changes]
+    doc["reasons"] = list(action.reasons)
+    if action.notes:
+        doc["notes"] = list(action.notes)
+    if action.kind in CREATING_KINDS:
+        doc["estimatedSteps"] = action.estimated_steps
+    if action.depends_on is not None:
+        doc["dependsOn"] = f"TunedModel/{action.depends_on}"
+    return doc
+
+
+def render_plan_json(plan: Plan) -> str:
+    """One JSON object, PRODUCT.md's shape (plus ``refreshOnly``, ``notes``, ``estimatedSteps``, ``dependsOn``)."""
+    doc = {
+        "formatVersion": JSON_FORMAT_VERSION,
+        "refreshOnly": plan.refresh_only,
+        "summary": plan.summary(),
+        "actions": [_action_json(a) for a in plan.actions],
+        "state": {"lineage": plan.state_lineage, "serial": plan.state_serial},
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def _cell(text: str) -> str:
+    """Markdown table cell: HTML-escaped, pipes cannot end the cell."""
+    return html.escape(text).replace("|", "&#124;")
+
+
+def _markdown_details(action: Action) -> list[str]:
+    out = [
+        f"<details><summary><code>{html.escape(action.title.strip())}</code> "
+        f"<b>{html.escape(action.address)}</b></summary>",
+        "",
+    ]
+    if action.changes:
+        out += ["| field | before | after |", "|---|---|---|"]
+        for change in action.changes:
+            flag = " (forces replacement)" if _forces_replacement(action, change) else ""
+            out.append(
+                f"| <code>{_cell(change.path)}</code>{flag} | <code>{_cell(format_value(change.before))}</code> "
+                f"| <code>{_cell(format_value(change.after))}</code> |"
+            )
+        out.append("")
+    if action.kind is ActionKind.UPDATE:
+        out.append(f"- updateMask: <code>{_cell(','.join(action.update_mask))}</code>")
+    else:
+        out.extend(f"- {_cell(reason)}" for reason in action.reasons)
+    if action.kind in CREATING_KINDS:
+        out.append(f"- estimated tuning steps: {action.estimated_steps}")
+    out.extend(f"- note: {_cell(note)}" for note in action.notes)
+    return [*out, "", "</details>", ""]
+
+
+def render_plan_markdown(plan: Plan) -> str:
+    """A pull-request comment: the summary and a count table first, then one collapsible block per model."""
+    title = "reconciler plan (refresh-only)" if plan.refresh_only else "reconciler plan"
+    out = [f"### {title}", "", f"**{summary_line(plan)}**", "", "| action | count |", "|---|---:|"]
+    out += [f"| {kind} | {count} |" for kind, count in plan.summary().items()]
+    out.append("")
+    for action in plan.actions:
+        if action.kind is not ActionKind.NOOP:
+            out += _markdown_details(action)
+    unchanged = [a for a in plan.actions if a.kind is ActionKind.NOOP]
+    if unchanged:
+        out += [f"<details><summary>{len(unchanged)} unchanged</summary>", ""]
+        for action in unchanged:
+            notes = f" ({_cell('; '.join(action.notes))})" if action.notes else ""
+            out.append(f"- {html.escape(action.address)}{notes}")
+        out += ["", "</details>", ""]
+    out.append(
+        f"<sub>state lineage <code>{html.escape(plan.state_lineage)}</code>, serial {plan.state_serial}</sub>"
+    )
+    return "\n".join(out) + "\n"
