@@ -1,0 +1,39 @@
+"""Helpers every networked command shares: a client and a state reader from the global options.
+
+Commands build these at the edge and pass them down; nothing below the CLI
+reads flags or the environment.
+"""
+
+from __future__ import annotations
+
+from reconciler.api import Credentials, GeminiClient
+from reconciler.applied import StateDocument
+from reconciler.cli.context import Globals
+from reconciler.state import open_backend
+
+
+def make_client(g: Globals) -> GeminiClient:
+    """A client for ``--endpoint`` with the credentials of the global options.
+
+    Raises ``CredentialsError`` before any request when a remote endpoint has
+    no API key or token (a loopback emulator needs none).
+    """
+    credentials = Credentials.resolve(
+        api_key=g.api_key,
+        access_token=g.access_token,
+        user_project=g.user_project,
+        endpoint=g.endpoint,
+    )
+    return GeminiClient(endpoint=g.endpoint, credentials=credentials)
+
+
+def read_state(g: Globals) -> StateDocument:
+    """The current state document, read without the lock (readers never block writers).
+
+    A location with no state yet reads as an empty document; nothing is written.
+    """
+    backend = open_backend(g.state_location)
+    try:
+        return backend.read()
+    finally:
+        backend.close()

@@ -1,0 +1,274 @@
+"""The inventory as text for people (table, markdown) and for scripts (JSON, CSV).
+
+Styling only: the rows arrive classified (``reconciler.inventory``). This
+module sits below the inventory in the import layers, so it describes the
+rows it needs with Protocols rather than importing their classes.
+
+The JSON and CSV shapes are a stable interface for scripts, documented in
+``docs/inventory.md``; add fields, never rename or remove them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from reconciler.live import Snapshot
+
+INVENTORY_FORMAT_VERSION = 1
+
+CSV_COLUMNS = (
+    "name",
+    "status",
+    "address",
+    "source",
+    "state",
+    "createTime",
+    "updateTime",
+    "displayName",
+    "drift",
+    "completedSteps",
+    "totalSteps",
+    "percent",
+    "error",
+)
+
+TABLE_HEADERS = (
+    "NAME",
+    "STATUS",
+    "ADDRESS",
+    "SOURCE",
+    "STATE",
+    "CREATED",
+    "UPDATED",
+    "DISPLAY NAME",
+    "DETAIL",
+)
+
+# rich styles per status value; plain text and markdown show the word alone.
+STATUS_STYLES = {
+    "managed": "green",
+    "drifted": "yellow",
+    "in-flight": "cyan",
+    "failed": "bold red",
+    "unmanaged": "magenta",
+    "missing": "red",
+}
+
+
+class ProgressView(Protocol):
+    @property
+    def completed_steps(self) -> int: ...
+    @property
+    def total_steps(self) -> int: ...
+    @property
+    def percent(self) -> float | None: ...
+
+
+class RowView(Protocol):
+    """What a renderer reads of one inventory row (``reconciler.inventory.InventoryRow``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def address(self) -> str | None: ...
+    @property
+    def source(self) -> str | None: ...
+    @property
+    def state(self) -> str | None: ...
+    @property
+    def create_time(self) -> str | None: ...
+    @property
+    def update_time(self) -> str | None: ...
+    @property
+    def display_name(self) -> str | None: ...
+    @property
+    def drift(self) -> tuple[str, ...]: ...
+    @property
+    def progress(self) -> ProgressView | None: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def detail(self) -> str: ...
+    @property
+    def latest_loss(self) -> float | None: ...
+    @property
+    def snapshots(self) -> tuple[Snapshot, ...]: ...
+
+
+class InventoryView(Protocol):
+    """What a renderer reads of a whole inventory (``reconciler.inventory.Inventory``)."""
+
+    @property
+    def rows(self) -> Sequence[RowView]: ...
+    @property
+    def filter(self) -> str | None: ...
+    @property
+    def totals(self) -> Mapping[str, int]: ...
+    @property
+    def total(self) -> int: ...
+
+
+def short_time(value: str | None) -> str:
+    """``2024-03-14T15:07:41.317001Z`` -> ``2024-03-14 15:07:41`` (UTC) for tables."""
+    if not value:
+        return ""
+    return value.replace("T", " ")[:19]
+
+
+def summary_line(inventory: InventoryView) -> str:
+    """``6 models: 1 managed, 1 drifted, ...`` -- the totals, every status named."""
+    parts = ", ".join(f"{count} {status}" for status, count in inventory.totals.items())
+    noun = "model" if inventory.total == 1 else "models"
+    line = f"{inventory.total} {noun}: {parts}"
+    if inventory.filter:
+        line += f" (filter {inventory.filter!r}; missing models are not listed when filtering)"
+    return line
+
+
+def _progress_json(progress: ProgressView | None) -> dict[str, Any] | None:
+    if progress is None:
+        return None
+    percent = progress.percent
+    return {
+        "completedSteps": progress.completed_steps,
+        "totalSteps": progress.total_steps or None,
+        "percent": round(percent, 1) if percent is not None else None,
+    }
+
+
+def inventory_json(inventory: InventoryView) -> dict[str, Any]:
+    """The JSON document of ``inventory --format json`` (see docs/inventory.md)."""
+    models = [
+        {
+            "name": row.name,
+            "status": str(row.status),
+            "address": row.address,
+            "source": row.source,
+            "state": row.state,
+            "createTime": row.create_time,
+            "updateTime": row.update_time,
+            "displayName": row.display_name,
+            "drift": list(row.drift),
+            "progress": _progress_json(row.progress),
+            "error": row.error,
+            "snapshotCount": len(row.snapshots),
+            "latestMeanLoss": row.latest_loss,
+        }
+        for row in inventory.rows
+    ]
+    totals: dict[str, int] = dict(inventory.totals)
+    totals["total"] = inventory.total
+    return {
+        "formatVersion": INVENTORY_FORMAT_VERSION,
+        "filter": inventory.filter,
+        "models": models,
+        "totals": totals,
+    }
+
+
+def render_json(inventory: InventoryView) -> str:
+    return json.dumps(inventory_json(inventory), indent=2) + "\n"
+
+
+def render_csv(inventory: InventoryView) -> str:
+    """One header line and one row per model; no totals row, so scripts can load it as is."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in inventory.rows:
+        progress = _progress_json(row.progress) or {}
+        writer.writerow(
+            [
+                row.name,
+                str(row.status),
+                row.address or "",
+                row.source or "",
+                row.state or "",
+                row.create_time or "",
+                row.update_time or "",
+                row.display_name or "",
+                ";".join(row.drift),
+                _cell(progress.get("completedSteps")),
+                _cell(progress.get("totalSteps")),
+                _cell(progress.get("percent")),
+                row.error or "",
+            ]
+        )
+    return buffer.getvalue()
+
+
+def _cell(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def table_cells(row: RowView) -> list[str]:
+    """The human table's cells for one row, in ``TABLE_HEADERS`` order."""
+    return [
+        row.name,
+        str(row.status),
+        row.address or "-",
+        row.source or "-",
+        row.state or "-",
+        short_time(row.create_time) or "-",
+        short_time(row.update_time) or "-",
+        row.display_name or "-",
+        row.detail,
+    ]
+
+
+def render_table(inventory: InventoryView, *, color: bool, width: int = 160) -> str:
+    """A table for people: rich with colours on a terminal, plain aligned text otherwise."""
+    if not inventory.rows:
+        return "No tuned models.\n" + summary_line(inventory) + "\n"
+    if color:
+        return _rich_table(inventory, width=width)
+    rows = [list(TABLE_HEADERS)] + [table_cells(row) for row in inventory.rows]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(TABLE_HEADERS))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    ]
+    return "\n".join(lines) + "\n\n" + summary_line(inventory) + "\n"
+
+
+def _rich_table(inventory: InventoryView, *, width: int) -> str:
+    from rich.console import Console  # only when colour is on: keeps plain runs fast
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(show_lines=False, header_style="bold")
+    for header in TABLE_HEADERS:
+        table.add_column(header, overflow="fold")
+    for row in inventory.rows:
+        cells: list[Text | str] = list(table_cells(row))
+        cells[1] = Text(str(row.status), style=STATUS_STYLES.get(str(row.status), ""))
+        table.add_row(*cells)
+    console = Console(file=io.StringIO(), force_terminal=True, width=width, color_system="standard")
+    console.print(table)
+    console.print(summary_line(inventory), highlight=False)
+    output = console.file.getvalue()  # type: ignore[attr-defined]
+    assert isinstance(output, str)
+    return output
+
+
+def _md(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(inventory: InventoryView) -> str:
+    """A GitHub-flavoured markdown table plus the totals, for issues and pull requests."""
+    lines = ["| " + " | ".join(h.title() for h in TABLE_HEADERS) + " |"]
+    lines.append("|" + "---|" * len(TABLE_HEADERS))
+    for row in inventory.rows:
+        cells = [_md(cell) for cell in table_cells(row)]
+        cells[0] = f"`{cells[0]}`"
+        cells[1] = f"**{cells[1]}**"
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append(f"**Totals:** {summary_line(inventory)}")
+    return "\n".join(lines) + "\n"
