@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import psycopg
 from psycopg import sql
@@ -97,6 +97,12 @@ class PostgresLocation:
     password: str | None
 
 
+def _join(scheme: str, netloc: str, path: str, params: list[tuple[str, str]]) -> str:
+    # urlunsplit would drop the empty host of "postgresql:///db?host=/socket/dir".
+    query = urlencode(params, safe="/:")
+    return f"{scheme}://{netloc}{path}" + (f"?{query}" if query else "")
+
+
 def parse_location(uri: str) -> PostgresLocation:
     """Split a ``postgresql://`` URI into libpq's part and ours. Pure."""
     parts = urlsplit(uri)
@@ -110,9 +116,7 @@ def parse_location(uri: str) -> PostgresLocation:
             f"invalid schema {schema!r} in the state URI",
             hint="use letters, digits and underscores, starting with a letter",
         )
-    conninfo = urlunsplit(
-        (parts.scheme, parts.netloc, parts.path, urlencode(theirs), parts.fragment)
-    )
+    conninfo = _join(parts.scheme, parts.netloc, parts.path, theirs)
     password = None
     netloc = parts.netloc
     if "@" in netloc:
@@ -127,7 +131,7 @@ def parse_location(uri: str) -> PostgresLocation:
         ("schema", schema),
         ("workspace", workspace),
     ]
-    display = urlunsplit((parts.scheme, netloc, parts.path, urlencode(shown), ""))
+    display = _join(parts.scheme, netloc, parts.path, shown)
     return PostgresLocation(conninfo, schema, workspace, display, password or None)
 
 
@@ -291,8 +295,7 @@ class PostgresBackend:
         return doc, True
 
     def read(self) -> StateDocument:
-        with self._guard() as conn:
-            return self._load(conn)[0]
+        return self._reconnecting(lambda conn: self._load(conn)[0])
 
     # -- locking ---------------------------------------------------------
 
@@ -464,21 +467,32 @@ class PostgresBackend:
             hint="rerun to plan against the current state",
         )
 
-    def _fenced(self, attempt: Callable[[psycopg.Connection[Any]], StateDocument]) -> StateDocument:
-        """Run a write; after a dropped connection, reconnect once so the fence can say why it is refused."""
-        if self._held is None:
-            raise StateError(f"writing state {self.display} needs the state lock; none is held")
+    def _reconnecting(
+        self, attempt: Callable[[psycopg.Connection[Any]], StateDocument]
+    ) -> StateDocument:
+        """Run ``attempt``; after a dropped session, reconnect and run it once more.
+
+        Reads need no lock, so a new session serves them. A write in a new
+        session no longer holds the advisory lock, so the fence refuses it with
+        a StateConflictError that says so. Only when the server cannot be
+        reached again does the lost connection itself become the error.
+        """
         try:
             with self._guard() as conn:
                 return attempt(conn)
         except LostConnectionError as exc:
             lost = exc
         try:
-            conn = self._connection()
+            self._connection()
         except StateError:
             raise lost from None
         with self._guard() as conn:
             return attempt(conn)
+
+    def _fenced(self, attempt: Callable[[psycopg.Connection[Any]], StateDocument]) -> StateDocument:
+        if self._held is None:
+            raise StateError(f"writing state {self.display} needs the state lock; none is held")
+        return self._reconnecting(attempt)
 
     def write(self, doc: StateDocument) -> StateDocument:
         def attempt(conn: psycopg.Connection[Any]) -> StateDocument:

@@ -1,0 +1,137 @@
+"""A throwaway PostgreSQL server for tests: socket-only, in a temporary directory, always stopped.
+
+    with postgres_server() as pg:
+        uri = pg.uri(schema="t1", workspace="default")   # postgresql:///postgres?host=...&port=...
+
+``initdb`` refuses to run as root, so as root the cluster is made and run by
+the ``postgres`` user. The server listens on a Unix socket in its own
+directory only (no TCP), so parallel test runs never collide. It is stopped
+with ``pg_ctl stop -m immediate`` however the block ends.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+from tests.support.servers import free_port
+
+
+class PostgresUnavailable(RuntimeError):
+    """No PostgreSQL server binaries on this machine (tests using them should skip)."""
+
+
+def find_bindir() -> Path | None:
+    """Where initdb, pg_ctl and postgres live, or None."""
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
+    for directory in candidates:
+        if (Path(directory) / "initdb").exists() and (Path(directory) / "pg_ctl").exists():
+            return Path(directory)
+    initdb = shutil.which("initdb")
+    if initdb and shutil.which("pg_ctl"):
+        return Path(os.path.realpath(initdb)).parent
+    return None
+
+
+@dataclass
+class PostgresServer:
+    socket_dir: Path
+    port: int
+    bindir: Path
+
+    def uri(
+        self, *, schema: str | None = None, workspace: str | None = None, dbname: str = "postgres"
+    ) -> str:
+        params = {"host": str(self.socket_dir), "port": str(self.port), "user": "postgres"}
+        if schema:
+            params["schema"] = schema
+        if workspace:
+            params["workspace"] = workspace
+        return f"postgresql:///{dbname}?{urlencode(params)}"
+
+    def unique_uri(self, *, workspace: str | None = None) -> str:
+        """A URI on a schema no other test uses."""
+        return self.uri(schema=f"t_{uuid.uuid4().hex[:12]}", workspace=workspace)
+
+
+def _as_owner(args: list[str]) -> list[str]:
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *args]
+    return args
+
+
+@contextmanager
+def postgres_server(*, startup_timeout: int = 60) -> Iterator[PostgresServer]:
+    """Start a fresh PostgreSQL cluster for the duration of the block."""
+    bindir = find_bindir()
+    if bindir is None:
+        raise PostgresUnavailable("no PostgreSQL server binaries (initdb, pg_ctl) found")
+    root = Path(tempfile.mkdtemp(prefix="reconciler-pg-"))
+    data = root / "data"
+    log = root / "server.log"
+    port = free_port()
+    started = False
+    try:
+        if os.geteuid() == 0:
+            user = pwd.getpwnam("postgres")
+            os.chown(root, user.pw_uid, user.pw_gid)
+        subprocess.run(
+            _as_owner(
+                [
+                    str(bindir / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    "postgres",
+                    "-A",
+                    "trust",
+                    "--no-sync",
+                    "-E",
+                    "UTF8",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+        )
+        options = f"-k {root} -c listen_addresses='' -p {port} -c fsync=off -c full_page_writes=off"
+        result = subprocess.run(
+            _as_owner(
+                [
+                    str(bindir / "pg_ctl"),
+                    "-D",
+                    str(data),
+                    "-o",
+                    options,
+                    "-l",
+                    str(log),
+                    "-w",
+                    "-t",
+                    str(startup_timeout),
+                    "start",
+                ]
+            ),
+            capture_output=True,
+            text=True,
+        )
+        started = True
+        if result.returncode != 0:
+            text = log.read_text() if log.exists() else ""
+            raise RuntimeError(f"PostgreSQL did not start: {result.stderr}\n{text}")
+        yield PostgresServer(socket_dir=root, port=port, bindir=bindir)
+    finally:
+        if started:
+            subprocess.run(
+                _as_owner([str(bindir / "pg_ctl"), "-D", str(data), "stop", "-m", "immediate"]),
+                capture_output=True,
+            )
+        shutil.rmtree(root, ignore_errors=True)
