@@ -133,7 +133,9 @@ _LIVE_FROM_SPEC = {
 }
 
 
-def live_models(entries: list[dict[str, Any]], spec_fields: dict[str, dict[str, Any]]) -> list[LiveModel]:
+def live_models(
+    entries: list[dict[str, Any]], spec_fields: dict[str, dict[str, Any]]
+) -> list[LiveModel]:
     models = []
     for raw in entries:
         entry = dict(raw)
