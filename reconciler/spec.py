@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
 
 from reconciler.errors import SourceLocation
 
@@ -163,3 +164,162 @@ class DesiredState:
     datasets: dict[str, LoadedDataset] = field(default_factory=dict)
     hyperparameter_sets: int = 0
     warnings: tuple[str, ...] = ()
+
+
+# --- The manifests as written in YAML ---------------------------------------
+#
+# Strict models: unknown keys are errors (``extra="forbid"``) and values are not
+# coerced (``temperature: "0.2"`` is a type error, not a float), as kubectl
+# does for Kubernetes manifests. Checks that need the whole document or other
+# documents (exactly one of baseModel / tunedModelSource, references, cycles,
+# the tuned-model id) live in ``reconciler.manifests``, which can point at the
+# offending line.
+
+MANIFEST_KINDS: tuple[str, ...] = ("TunedModel", "Dataset", "Hyperparameters")
+DISPLAY_NAME_MAX_CHARS = 40  # the service rejects longer display names
+# Pydantic inserts the tag of a tagged union into error locations; these tags
+# are stripped again when errors are turned into manifest field paths.
+BY_NAME_TAG = "by-name"
+INLINE_TAG = "inline-spec"
+UNION_TAGS = frozenset({BY_NAME_TAG, INLINE_TAG})
+
+
+def _name_or_inline(value: Any) -> str | None:
+    """Pick the union member by YAML shape: a scalar names a document, a mapping is inline."""
+    if isinstance(value, str):
+        return BY_NAME_TAG
+    if isinstance(value, dict | BaseModel):
+        return INLINE_TAG
+    return None
+
+
+class _ManifestModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class ObjectMeta(_ManifestModel):
+    name: str = Field(
+        min_length=1,
+        description="Unique per kind. For a TunedModel this is the tunedModelId "
+        "(tunedModels/<name>) and must match [a-z]([a-z0-9-]{0,38}[a-z0-9])?",
+    )
+    labels: dict[str, str] | None = Field(default=None, description="Free-form; ignored.")
+    annotations: dict[str, str] | None = Field(default=None, description="Free-form; ignored.")
+
+
+class HyperparametersSpec(_ManifestModel):
+    epochCount: int | None = Field(default=None, ge=1, description="Passes over the data.")
+    batchSize: int | None = Field(default=None, ge=1, description="Examples per step.")
+    learningRate: float | None = Field(
+        default=None, gt=0, description="Not together with learningRateMultiplier."
+    )
+    learningRateMultiplier: float | None = Field(
+        default=None, gt=0, description="Not together with learningRate."
+    )
+
+
+class ExampleSpec(_ManifestModel):
+    textInput: str
+    output: str
+
+
+class DatasetSpec(_ManifestModel):
+    examples: list[ExampleSpec] | None = Field(default=None, description="Inline examples.")
+    file: str | None = Field(
+        default=None, description="Data file relative to this manifest: .jsonl, .json or .csv."
+    )
+    inputField: str | None = Field(
+        default=None,
+        description="Key/column of the input (default textInput, text_input or input).",
+    )
+    outputField: str | None = Field(
+        default=None, description="Key/column of the output (default output)."
+    )
+
+
+TrainingDataRef = Annotated[
+    Annotated[str, Tag(BY_NAME_TAG)] | Annotated[DatasetSpec, Tag(INLINE_TAG)],
+    Discriminator(_name_or_inline),
+]
+HyperparametersRef = Annotated[
+    Annotated[str, Tag(BY_NAME_TAG)] | Annotated[HyperparametersSpec, Tag(INLINE_TAG)],
+    Discriminator(_name_or_inline),
+]
+
+
+class TuningTaskSpec(_ManifestModel):
+    trainingData: TrainingDataRef = Field(
+        description="A Dataset name, or an inline dataset (examples or file)."
+    )
+    hyperparameters: HyperparametersRef | None = Field(
+        default=None, description="A Hyperparameters name, or an inline set."
+    )
+
+
+class LifecycleSpec(_ManifestModel):
+    preventDestroy: bool = Field(
+        default=False, description="Plan fails rather than delete or replace this model."
+    )
+    ignoreChanges: list[str] = Field(
+        default_factory=list,
+        description="Mutable fields whose drift is never corrected: " + ", ".join(MUTABLE_FIELDS),
+    )
+
+
+class TunedModelSpec(_ManifestModel):
+    displayName: str | None = Field(default=None, max_length=DISPLAY_NAME_MAX_CHARS)
+    description: str | None = None
+    baseModel: str | None = Field(
+        default=None, description="e.g. models/gemini-1.5-flash-001-tuning; or tunedModelSource."
+    )
+    tunedModelSource: str | None = Field(
+        default=None, description="A TunedModel manifest name, or tunedModels/<id>; or baseModel."
+    )
+    temperature: float | None = Field(default=None, ge=0, le=1)
+    topP: float | None = Field(default=None, ge=0, le=1)
+    topK: int | None = Field(default=None, ge=1)
+    readerProjectNumbers: list[str | int] | None = None
+    tuningTask: TuningTaskSpec
+    lifecycle: LifecycleSpec | None = None
+
+
+class TunedModelManifest(_ManifestModel):
+    apiVersion: Literal["gemini.tuning/v1"]
+    kind: Literal["TunedModel"]
+    metadata: ObjectMeta
+    spec: TunedModelSpec
+
+
+class DatasetManifest(_ManifestModel):
+    apiVersion: Literal["gemini.tuning/v1"]
+    kind: Literal["Dataset"]
+    metadata: ObjectMeta
+    spec: DatasetSpec
+
+
+class HyperparametersManifest(_ManifestModel):
+    apiVersion: Literal["gemini.tuning/v1"]
+    kind: Literal["Hyperparameters"]
+    metadata: ObjectMeta
+    spec: HyperparametersSpec
+
+
+MANIFEST_MODELS: dict[str, type[BaseModel]] = {
+    "TunedModel": TunedModelManifest,
+    "Dataset": DatasetManifest,
+    "Hyperparameters": HyperparametersManifest,
+}
+
+AnyManifest = Annotated[
+    TunedModelManifest | DatasetManifest | HyperparametersManifest, Field(discriminator="kind")
+]
+
+
+def manifest_json_schema() -> dict[str, Any]:
+    """JSON Schema accepting any one manifest document (editors, yaml-language-server)."""
+    schema = TypeAdapter(AnyManifest).json_schema()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "reconciler manifest (gemini.tuning/v1)",
+        **schema,
+    }

@@ -1,0 +1,303 @@
+"""Training datasets: reading data files, checking examples, and the canonical hash.
+
+A dataset's identity is the hash of its canonical example list, never of the
+bytes of a file: the API never returns training data, so the hash recorded in
+the state at creation is the only way to tell that the data changed, and
+reformatting a JSONL file, reordering keys or moving the same examples from
+CSV to JSONL must not look like a change (which would replace a model).
+
+Problems are returned as located ``Diagnostic`` values (``data/x.jsonl:5312:
+...``) so that one run reports all of them; nothing here raises for bad data.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import hashlib
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reconciler.errors import Diagnostic, SourceLocation
+from reconciler.spec import Example, LoadedDataset
+
+# Service limits per example (gemini-api-wire-facts.md; the API rejects the
+# whole create otherwise, after the user has waited for the upload).
+MAX_INPUT_CHARS = 40_000
+MAX_OUTPUT_CHARS = 5_000
+# A data file larger than this is refused before reading: the service limits
+# training data far below it, and reading it would stall validate.
+MAX_DATA_FILE_BYTES = 256 * 1024 * 1024
+# Problems reported per data file; a wrongly formatted 50,000-line file would
+# otherwise print 50,000 identical lines.
+MAX_PROBLEMS_PER_FILE = 20
+
+DEFAULT_INPUT_FIELDS: tuple[str, ...] = ("textInput", "text_input", "input")
+DEFAULT_OUTPUT_FIELDS: tuple[str, ...] = ("output",)
+DATA_FILE_SUFFIXES: tuple[str, ...] = (".jsonl", ".json", ".csv")
+_JSON_TYPE_NAMES = {
+    str: "string",
+    int: "number",
+    float: "number",
+    bool: "boolean",
+    type(None): "null",
+    list: "list",
+    dict: "object",
+}
+
+
+def canonical_hash(examples: Sequence[Example]) -> str:
+    """``sha256:<hex>`` of the ordered (textInput, output) pairs. Pure.
+
+    The serialization is compact JSON of ``[[input, output], ...]`` with
+    non-ASCII kept as UTF-8: stable across file formats and formatting.
+    """
+    pairs = [[e.text_input, e.output] for e in examples]
+    text = json.dumps(pairs, ensure_ascii=False, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def build_dataset(
+    *, name: str, examples: Sequence[Example], location: SourceLocation
+) -> LoadedDataset:
+    """The loaded dataset with its hash and size statistics. Pure."""
+    return LoadedDataset(
+        name=name,
+        hash=canonical_hash(examples),
+        examples=tuple(examples),
+        location=location,
+        max_input_chars=max((len(e.text_input) for e in examples), default=0),
+        max_output_chars=max((len(e.output) for e in examples), default=0),
+    )
+
+
+def check_examples(
+    examples: Sequence[Example], *, name: str, location: SourceLocation
+) -> list[Diagnostic]:
+    """Empty datasets and service limits are errors; duplicate examples a warning. Pure."""
+    if not examples:
+        return [Diagnostic(location, f"dataset `{name}` has no examples")]
+    found: list[Diagnostic] = []
+    seen: dict[tuple[str, str], Example] = {}
+    duplicates: list[tuple[Example, Example]] = []
+    for index, example in enumerate(examples, start=1):
+        where = example.location or location
+        if len(example.text_input) > MAX_INPUT_CHARS:
+            found.append(
+                Diagnostic(
+                    where,
+                    f"example {index} input is {len(example.text_input):,} characters; "
+                    f"the service accepts at most {MAX_INPUT_CHARS:,}",
+                )
+            )
+        if len(example.output) > MAX_OUTPUT_CHARS:
+            found.append(
+                Diagnostic(
+                    where,
+                    f"example {index} output is {len(example.output):,} characters; "
+                    f"the service accepts at most {MAX_OUTPUT_CHARS:,}",
+                )
+            )
+        key = (example.text_input, example.output)
+        first = seen.setdefault(key, example)
+        if first is not example:
+            duplicates.append((example, first))
+    if duplicates:
+        again, first = duplicates[0]
+        repeats = f" repeats {_where(first)}" if first.location else ""
+        found.append(
+            Diagnostic(
+                again.location or location,
+                f"dataset `{name}` has {len(duplicates)} duplicate example"
+                f"{'s' if len(duplicates) > 1 else ''} (first: this one{repeats})",
+                severity="warning",
+            )
+        )
+    return found
+
+
+def _where(example: Example) -> str:
+    loc = example.location
+    return f"line {loc.line}" if loc and loc.line else "an earlier example"
+
+
+@dataclass(frozen=True)
+class DataFileResult:
+    examples: list[Example]
+    diagnostics: list[Diagnostic]
+
+
+def resolve_data_file(
+    file: str, *, manifest_dir: Path, root: Path, allow_outside_root: bool
+) -> tuple[Path, str | None]:
+    """The data file's real path, and an error message if it reaches outside ``root``.
+
+    Symlinks are resolved before comparing, so a link inside the repository
+    that points at ``/etc`` is caught too.
+    """
+    path = (manifest_dir / file).resolve()
+    if allow_outside_root or path.is_relative_to(root.resolve()):
+        return path, None
+    return path, f"data file `{file}` is outside the repository root `{root}`"
+
+
+def read_data_file(
+    path: Path,
+    *,
+    display: str,
+    input_field: str | None = None,
+    output_field: str | None = None,
+) -> DataFileResult:
+    """Examples of a ``.jsonl``, ``.json`` (a list of objects) or ``.csv`` (with header) file."""
+    suffix = path.suffix.lower()
+    if suffix not in DATA_FILE_SUFFIXES:
+        message = f"unsupported data file type `{suffix or path.name}`: use .jsonl, .json or .csv"
+        return DataFileResult([], [Diagnostic(SourceLocation(display), message)])
+    try:
+        size = path.stat().st_size
+        if size > MAX_DATA_FILE_BYTES:
+            limit = MAX_DATA_FILE_BYTES // (1024 * 1024)
+            message = f"data file is {size / (1024 * 1024):.1f} MiB; the limit is {limit} MiB"
+            return DataFileResult([], [Diagnostic(SourceLocation(display), message)])
+        text = path.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        return DataFileResult([], [Diagnostic(SourceLocation(display), "data file not found")])
+    except UnicodeDecodeError as exc:
+        message = f"data file is not UTF-8 text (byte {exc.start})"
+        return DataFileResult([], [Diagnostic(SourceLocation(display), message)])
+    except OSError as exc:
+        message = f"cannot read data file: {exc.strerror or exc}"
+        return DataFileResult([], [Diagnostic(SourceLocation(display), message)])
+    reader = _Records(display=display, input_field=input_field, output_field=output_field)
+    if suffix == ".jsonl":
+        reader.read_jsonl(text)
+    elif suffix == ".json":
+        reader.read_json(text)
+    else:
+        reader.read_csv(text)
+    return DataFileResult(reader.examples, reader.finish())
+
+
+class _Records:
+    """Turns records (dicts with a line number) into examples, collecting problems."""
+
+    def __init__(self, *, display: str, input_field: str | None, output_field: str | None) -> None:
+        self.display = display
+        self.input_fields = (input_field,) if input_field else DEFAULT_INPUT_FIELDS
+        self.output_fields = (output_field,) if output_field else DEFAULT_OUTPUT_FIELDS
+        self.examples: list[Example] = []
+        self.problems: list[Diagnostic] = []
+        self.dropped = 0
+
+    def problem(self, line: int, message: str, hint: str | None = None) -> None:
+        if len(self.problems) < MAX_PROBLEMS_PER_FILE:
+            self.problems.append(Diagnostic(SourceLocation(self.display, line), message, hint=hint))
+        else:
+            self.dropped += 1
+
+    def finish(self) -> list[Diagnostic]:
+        if self.dropped:
+            message = f"{self.dropped} more problems in this file not shown"
+            self.problems.append(Diagnostic(SourceLocation(self.display), message))
+        return self.problems
+
+    def read_jsonl(self, text: str) -> None:
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                self.problem(number, f"invalid JSON: {exc.msg} (column {exc.colno})")
+                continue
+            self.record(record, number)
+
+    def read_json(self, text: str) -> None:
+        """A JSON list of objects; each object's line is found by decoding item by item."""
+        decoder = json.JSONDecoder()
+        start = len(text) - len(text.lstrip())
+        if not text.startswith("[", start):
+            self.problem(1, "a .json dataset must be a list of objects ([{...}, ...])")
+            return
+        pos = start + 1
+        while True:
+            pos = _skip_space(text, pos)
+            if text.startswith("]", pos):
+                return
+            line = text.count("\n", 0, pos) + 1
+            try:
+                record, pos = decoder.raw_decode(text, pos)
+            except json.JSONDecodeError as exc:
+                self.problem(exc.lineno, f"invalid JSON: {exc.msg} (column {exc.colno})")
+                return
+            self.record(record, line)
+            pos = _skip_space(text, pos)
+            if text.startswith(",", pos):
+                pos += 1
+            elif not text.startswith("]", pos):
+                line = text.count("\n", 0, pos) + 1
+                self.problem(line, "invalid JSON: expected `,` or `]` after a list item")
+                return
+
+    def read_csv(self, text: str) -> None:
+        rows = csv.reader(io.StringIO(text, newline=""))
+        try:
+            header = next(rows)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            self.problem(1, f"invalid CSV: {exc}")
+            return
+        end = rows.line_num
+        try:
+            for row in rows:
+                start, end = end + 1, rows.line_num
+                if not any(cell.strip() for cell in row):
+                    continue
+                if len(row) != len(header):
+                    self.problem(start, f"row has {len(row)} columns; the header has {len(header)}")
+                    continue
+                self.record(dict(zip(header, row, strict=True)), start)
+        except csv.Error as exc:
+            self.problem(rows.line_num, f"invalid CSV: {exc}")
+
+    def record(self, record: Any, line: int) -> None:
+        if not isinstance(record, dict):
+            kind = _JSON_TYPE_NAMES.get(type(record), type(record).__name__)
+            self.problem(line, f"an example must be an object, got {kind}")
+            return
+        text_input = self.field(record, self.input_fields, line, "input")
+        output = self.field(record, self.output_fields, line, "output")
+        if text_input is None or output is None:
+            return
+        self.examples.append(Example(text_input, output, SourceLocation(self.display, line)))
+
+    def field(
+        self, record: dict[str, Any], names: tuple[str, ...], line: int, role: str
+    ) -> str | None:
+        for name in names:
+            if name in record:
+                value = record[name]
+                if not isinstance(value, str):
+                    kind = _JSON_TYPE_NAMES.get(type(value), type(value).__name__)
+                    self.problem(line, f"`{name}` must be a string, got {kind}")
+                    return None
+                if role == "output" and not value.strip():
+                    self.problem(line, f"example has an empty `{name}`")
+                    return None
+                return value
+        wanted = " or ".join(f"`{n}`" for n in names)
+        close = difflib.get_close_matches(names[0], [str(k) for k in record], n=1)
+        hint = f"did you mean `{close[0]}`? (set {role}Field)" if close else None
+        self.problem(line, f"example has no {role} ({wanted})", hint)
+        return None
+
+
+def _skip_space(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in " \t\r\n":
+        pos += 1
+    return pos

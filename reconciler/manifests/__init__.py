@@ -1,0 +1,34 @@
+"""Manifests (YAML) -> the desired state, with every problem located as ``file:line:column``.
+
+    load_manifests(paths, root=...)     -> LoadResult; raises ManifestError on any error
+    inspect_manifests(paths, root=...)  -> LoadResult with errors as diagnostics (validate)
+
+Reading (``_yaml``: safe YAML with positions), checking one document
+(``_check``), resolving across documents (``_resolve``) and the run with its
+cache (``_load``) are separate modules; import from here.
+"""
+
+from __future__ import annotations
+
+from reconciler.manifests._load import (
+    CACHE_DIR,
+    DatasetStats,
+    LoadResult,
+    discover_files,
+    inspect_manifests,
+    load_manifests,
+)
+from reconciler.manifests._rules import did_you_mean
+from reconciler.manifests._yaml import MAX_FILE_BYTES, MAX_NODES_PER_DOCUMENT
+
+__all__ = [
+    "CACHE_DIR",
+    "MAX_FILE_BYTES",
+    "MAX_NODES_PER_DOCUMENT",
+    "DatasetStats",
+    "LoadResult",
+    "did_you_mean",
+    "discover_files",
+    "inspect_manifests",
+    "load_manifests",
+]

@@ -1,0 +1,283 @@
+"""Load a manifest repository: find files, read them (through a cache), check, resolve.
+
+``inspect_manifests`` never raises for bad manifests: it returns every
+diagnostic with what could be loaded, for ``reconciler validate``.
+``load_manifests`` is the same, but raises ``ManifestError`` when there is
+any error, for the commands that go on to plan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reconciler.errors import Diagnostic, ManifestError, SourceLocation
+from reconciler.manifests._check import check_document
+from reconciler.manifests._resolve import DataContext, Located, resolve
+from reconciler.manifests._yaml import RawDocument, read_documents
+from reconciler.spec import (
+    DatasetManifest,
+    DesiredState,
+    HyperparametersManifest,
+    TunedModelManifest,
+)
+
+MANIFEST_SUFFIXES = (".yaml", ".yml")
+# Parsed documents keyed by the sha256 of the file's bytes, so that an
+# unchanged file is never parsed twice; bump the version when the cached
+# shape or the parser's rules change. Lives under .reconciler/ (gitignored).
+CACHE_DIR = Path(".reconciler", "cache", "manifests-v1")
+
+
+@dataclass(frozen=True)
+class DatasetStats:
+    """What a dataset weighs: for `validate` summaries and tuning-time estimates."""
+
+    name: str
+    hash: str
+    examples: int
+    max_input_chars: int
+    max_output_chars: int
+    steps: dict[str, int]  # model name -> estimated tuning steps on this dataset
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    desired: DesiredState
+    diagnostics: list[Diagnostic]
+    files: int = 0
+    documents: int = 0
+    dataset_stats: list[DatasetStats] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity != "error"]
+
+    @property
+    def models(self) -> int:
+        return len(self.desired.models)
+
+    @property
+    def datasets(self) -> int:
+        return len(self.desired.datasets)
+
+    @property
+    def examples(self) -> int:
+        return sum(len(d.examples) for d in self.desired.datasets.values())
+
+    @property
+    def hyperparameter_sets(self) -> int:
+        return self.desired.hyperparameter_sets
+
+    def summary(self) -> dict[str, Any]:
+        """The counts `validate` prints, as JSON-ready values."""
+        return {
+            "files": self.files,
+            "documents": self.documents,
+            "models": self.models,
+            "datasets": self.datasets,
+            "examples": self.examples,
+            "hyperparameterSets": self.hyperparameter_sets,
+            "errors": len(self.errors),
+            "warnings": len(self.warnings),
+            "datasetStats": [
+                {
+                    "name": s.name,
+                    "hash": s.hash,
+                    "examples": s.examples,
+                    "maxInputChars": s.max_input_chars,
+                    "maxOutputChars": s.max_output_chars,
+                    "estimatedSteps": s.steps,
+                }
+                for s in self.dataset_stats
+            ],
+        }
+
+
+def load_manifests(
+    paths: Sequence[Path],
+    *,
+    root: Path,
+    allow_outside_root: bool = False,
+    use_cache: bool = True,
+) -> LoadResult:
+    """Load and resolve manifests; raise ``ManifestError`` listing every error if any."""
+    result = inspect_manifests(
+        paths, root=root, allow_outside_root=allow_outside_root, use_cache=use_cache
+    )
+    if result.errors:
+        raise ManifestError(result.diagnostics)
+    return result
+
+
+def inspect_manifests(
+    paths: Sequence[Path],
+    *,
+    root: Path,
+    allow_outside_root: bool = False,
+    use_cache: bool = True,
+) -> LoadResult:
+    """Like ``load_manifests`` but returns errors as diagnostics instead of raising."""
+    diagnostics: list[Diagnostic] = []
+    files = discover_files(paths, diagnostics)
+    cache = _Cache(root / CACHE_DIR) if use_cache else None
+    real_files: dict[str, Path] = {}
+    models: list[Located[TunedModelManifest]] = []
+    datasets: list[Located[DatasetManifest]] = []
+    hypers: list[Located[HyperparametersManifest]] = []
+    documents = 0
+    invalid = False
+    for real, display in files:
+        real_files[display] = real
+        docs, problems = _read(real, display, cache)
+        diagnostics.extend(problems)
+        documents += len(docs)
+        for doc in docs:
+            manifest, found = check_document(doc)
+            diagnostics.extend(found)
+            invalid = invalid or manifest is None
+            if isinstance(manifest, TunedModelManifest):
+                models.append(Located(doc, manifest))
+            elif isinstance(manifest, DatasetManifest):
+                datasets.append(Located(doc, manifest))
+            elif isinstance(manifest, HyperparametersManifest):
+                hypers.append(Located(doc, manifest))
+    context = DataContext(real_files=real_files, root=root, allow_outside_root=allow_outside_root)
+    resolved = resolve(
+        models=models,
+        datasets=datasets,
+        hyperparameters=hypers,
+        context=context,
+        complete=not invalid and not diagnostics,
+    )
+    diagnostics.extend(resolved.diagnostics)
+    desired = DesiredState(
+        models=resolved.models,
+        datasets=resolved.datasets,
+        hyperparameter_sets=resolved.hyperparameter_sets,
+        warnings=tuple(str(d) for d in diagnostics if d.severity != "error"),
+    )
+    return LoadResult(
+        desired=desired,
+        diagnostics=diagnostics,
+        files=len(files),
+        documents=documents,
+        dataset_stats=_stats(desired),
+    )
+
+
+def discover_files(paths: Sequence[Path], diagnostics: list[Diagnostic]) -> list[tuple[Path, str]]:
+    """(real path, path as shown) of every manifest file, sorted, each once."""
+    found: list[tuple[Path, str]] = []
+    seen: set[Path] = set()
+    for given in paths:
+        if given.is_dir():
+            candidates = sorted(
+                p
+                for p in given.rglob("*")
+                if p.suffix in MANIFEST_SUFFIXES and p.is_file() and not _hidden(p, given)
+            )
+            if not candidates:
+                diagnostics.append(
+                    Diagnostic(
+                        SourceLocation(str(given)),
+                        "no manifest files (*.yaml, *.yml) in this directory",
+                        severity="warning",
+                    )
+                )
+        elif given.is_file():
+            candidates = [given]
+        else:
+            diagnostics.append(Diagnostic(SourceLocation(str(given)), "no such file or directory"))
+            continue
+        for path in candidates:
+            real = path.resolve()
+            if real not in seen:
+                seen.add(real)
+                found.append((path, path.as_posix()))
+    return found
+
+
+def _hidden(path: Path, base: Path) -> bool:
+    """Skip dot-directories (.git, .reconciler) inside a searched directory."""
+    return any(part.startswith(".") for part in path.relative_to(base).parts)
+
+
+def _read(
+    real: Path, display: str, cache: _Cache | None
+) -> tuple[list[RawDocument], list[Diagnostic]]:
+    try:
+        data = real.read_bytes()
+    except OSError as exc:
+        message = f"cannot read manifest file: {exc.strerror or exc}"
+        return [], [Diagnostic(SourceLocation(display), message)]
+    if cache is None:
+        return read_documents(data, display=display)
+    key = hashlib.sha256(data).hexdigest()
+    cached = cache.get(key, display)
+    if cached is not None:
+        return cached, []
+    docs, problems = read_documents(data, display=display)
+    if not problems:
+        cache.put(key, docs)
+    return docs, problems
+
+
+def _stats(desired: DesiredState) -> list[DatasetStats]:
+    steps: dict[str, dict[str, int]] = {}
+    for model in desired.models.values():
+        ref = model.spec.dataset
+        if ref is not None:
+            steps.setdefault(ref.name, {})[model.name] = model.estimated_steps
+    return [
+        DatasetStats(
+            name=name,
+            hash=dataset.hash,
+            examples=len(dataset.examples),
+            max_input_chars=dataset.max_input_chars,
+            max_output_chars=dataset.max_output_chars,
+            steps=steps.get(name, {}),
+        )
+        for name, dataset in sorted(desired.datasets.items())
+    ]
+
+
+class _Cache:
+    """Parsed documents by file hash. Best effort: any I/O problem just means a re-parse."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def get(self, key: str, display: str) -> list[RawDocument] | None:
+        try:
+            raw = json.loads((self.directory / f"{key}.json").read_bytes())
+            return [
+                RawDocument(display, index, line, value, positions)
+                for index, line, value, positions in raw["documents"]
+            ]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def put(self, key: str, docs: list[RawDocument]) -> None:
+        payload = {"documents": [[d.index, d.line, d.value, d.positions] for d in docs]}
+        target = self.directory / f"{key}.json"
+        try:
+            if not self.directory.is_dir():
+                self.directory.mkdir(parents=True, exist_ok=True)
+                ignore = self.directory.parent / ".gitignore"
+                if not ignore.exists():
+                    ignore.write_text("# cache of parsed manifests; safe to delete\n*\n")
+            temp = target.with_suffix(f".{os.getpid()}.tmp")
+            temp.write_text(json.dumps(payload, separators=(",", ":")), encoding="utf-8")
+            os.replace(temp, target)
+        except (OSError, TypeError, ValueError):
+            return

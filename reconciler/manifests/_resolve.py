@@ -1,0 +1,345 @@
+"""Across documents: unique names, references, cycles, datasets -> resolved ``DesiredModel`` values.
+
+Everything here works on documents that passed their own checks; each
+problem found is a located diagnostic, and all of them are collected before
+the caller decides to fail.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from reconciler.datasets import (
+    build_dataset,
+    check_examples,
+    read_data_file,
+    resolve_data_file,
+)
+from reconciler.errors import Diagnostic
+from reconciler.manifests._rules import did_you_mean
+from reconciler.manifests._yaml import RawDocument
+from reconciler.spec import (
+    AppliedSpec,
+    DatasetManifest,
+    DatasetRef,
+    DatasetSpec,
+    DesiredModel,
+    Example,
+    Hyperparameters,
+    HyperparametersManifest,
+    HyperparametersSpec,
+    Lifecycle,
+    LoadedDataset,
+    TunedModelManifest,
+)
+
+TUNED_MODELS_PREFIX = "tunedModels/"
+M = TypeVar("M", TunedModelManifest, DatasetManifest, HyperparametersManifest)
+
+
+@dataclass(frozen=True)
+class Located(Generic[M]):
+    """A validated manifest with the document it came from."""
+
+    doc: RawDocument
+    manifest: M
+
+
+@dataclass
+class Resolution:
+    models: dict[str, DesiredModel] = field(default_factory=dict)
+    datasets: dict[str, LoadedDataset] = field(default_factory=dict)
+    hyperparameter_sets: int = 0
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DataContext:
+    """What reading a data file needs: where the manifest really is, and the root it must stay in."""
+
+    real_files: dict[str, Path]  # display path -> real path of each manifest file
+    root: Path
+    allow_outside_root: bool
+
+
+def resolve(
+    *,
+    models: list[Located[TunedModelManifest]],
+    datasets: list[Located[DatasetManifest]],
+    hyperparameters: list[Located[HyperparametersManifest]],
+    context: DataContext,
+    complete: bool = True,
+) -> Resolution:
+    """Resolve names and references into desired models; collect every problem.
+
+    ``complete`` is False when some documents were invalid and left out:
+    then a Dataset that looks unused may be used by one of them, so no
+    "unused" warning is given.
+    """
+    out = Resolution()
+    model_docs = _unique("TunedModel", models, out.diagnostics)
+    dataset_docs = _unique("Dataset", datasets, out.diagnostics)
+    hyper_docs = _unique("Hyperparameters", hyperparameters, out.diagnostics)
+    out.hyperparameter_sets = len(hyper_docs)
+
+    for name, dataset_item in dataset_docs.items():
+        loaded = _load_dataset(
+            name, dataset_item.manifest.spec, dataset_item.doc, "spec", context, out
+        )
+        if loaded is not None:
+            out.datasets[name] = loaded
+    used_datasets: set[str] = set()
+    used_hypers: set[str] = set()
+
+    for name, model_item in model_docs.items():
+        doc, spec = model_item.doc, model_item.manifest.spec
+        task = "spec.tuningTask"
+        ref: DatasetRef | None = None
+        data = spec.tuningTask.trainingData
+        if isinstance(data, DatasetSpec):
+            inline_name = f"{name}/inline"
+            loaded = _load_dataset(inline_name, data, doc, f"{task}.trainingData", context, out)
+            if loaded is not None:
+                out.datasets[inline_name] = loaded
+                ref = DatasetRef(name=inline_name, hash=loaded.hash, examples=len(loaded.examples))
+        elif data in dataset_docs:
+            used_datasets.add(data)
+            loaded = out.datasets.get(data)
+            if loaded is not None:
+                ref = DatasetRef(name=data, hash=loaded.hash, examples=len(loaded.examples))
+        else:
+            out.diagnostics.append(
+                _missing("Dataset", data, dataset_docs, doc, f"{task}.trainingData")
+            )
+
+        hyper = Hyperparameters()
+        chosen = spec.tuningTask.hyperparameters
+        if isinstance(chosen, HyperparametersSpec):
+            hyper = _hyperparameters(chosen)
+        elif chosen is not None and chosen in hyper_docs:
+            used_hypers.add(chosen)
+            hyper = _hyperparameters(hyper_docs[chosen].manifest.spec)
+        elif chosen is not None:
+            out.diagnostics.append(
+                _missing("Hyperparameters", chosen, hyper_docs, doc, f"{task}.hyperparameters")
+            )
+
+        source, depends_on = _source(spec.tunedModelSource, model_docs, doc, out.diagnostics)
+        lifecycle = Lifecycle()
+        if spec.lifecycle is not None:
+            lifecycle = Lifecycle(
+                prevent_destroy=spec.lifecycle.preventDestroy,
+                ignore_changes=frozenset(spec.lifecycle.ignoreChanges),
+            )
+        out.models[name] = DesiredModel(
+            name=name,
+            spec=AppliedSpec(
+                baseModel=spec.baseModel,
+                tunedModelSource=source,
+                displayName=spec.displayName,
+                description=spec.description,
+                temperature=spec.temperature,
+                topP=spec.topP,
+                topK=spec.topK,
+                readerProjectNumbers=tuple(str(n) for n in spec.readerProjectNumbers or ()),
+                hyperparameters=hyper,
+                dataset=ref,
+            ),
+            location=doc.location("metadata.name"),
+            lifecycle=lifecycle,
+            depends_on=depends_on,
+        )
+
+    out.diagnostics.extend(_cycles(out.models, model_docs))
+    if not complete:
+        return out
+    unused = [
+        ("Dataset", name, item.doc)
+        for name, item in dataset_docs.items()
+        if name not in used_datasets
+    ] + [
+        ("Hyperparameters", name, item.doc)
+        for name, item in hyper_docs.items()
+        if name not in used_hypers
+    ]
+    for kind, name, unused_doc in unused:
+        out.diagnostics.append(
+            Diagnostic(
+                unused_doc.location("metadata.name"),
+                f"{kind} `{name}` is not used by any TunedModel",
+                severity="warning",
+                field="metadata.name",
+            )
+        )
+    return out
+
+
+def _unique(
+    kind: str, items: list[Located[M]], diagnostics: list[Diagnostic]
+) -> dict[str, Located[M]]:
+    """Names are unique per kind; a duplicate names both places."""
+    seen: dict[str, Located[M]] = {}
+    for item in items:
+        name = item.manifest.metadata.name
+        first = seen.get(name)
+        if first is None:
+            seen[name] = item
+            continue
+        diagnostics.append(
+            Diagnostic(
+                item.doc.location("metadata.name"),
+                f"duplicate {kind} `{name}`: also defined at {first.doc.location('metadata.name')}",
+                field="metadata.name",
+            )
+        )
+    return seen
+
+
+def _missing(
+    kind: str, name: str, known: Mapping[str, object], doc: RawDocument, path: str
+) -> Diagnostic:
+    return Diagnostic(
+        doc.location(path),
+        f"no {kind} named `{name}` in the manifests",
+        field=path,
+        hint=did_you_mean(name, known),
+    )
+
+
+def _source(
+    source: str | None,
+    model_docs: dict[str, Located[TunedModelManifest]],
+    doc: RawDocument,
+    diagnostics: list[Diagnostic],
+) -> tuple[str | None, str | None]:
+    """``tunedModelSource`` -> (``tunedModels/<id>``, managed dependency or None)."""
+    if source is None:
+        return None, None
+    if source.startswith(TUNED_MODELS_PREFIX):
+        return source, None
+    if source in model_docs:
+        return f"{TUNED_MODELS_PREFIX}{source}", source
+    diagnostics.append(
+        Diagnostic(
+            doc.location("spec.tunedModelSource"),
+            f"no TunedModel named `{source}` in the manifests",
+            field="spec.tunedModelSource",
+            hint=did_you_mean(source, model_docs)
+            or f"for a model not managed here write `{TUNED_MODELS_PREFIX}{source}`",
+        )
+    )
+    return None, None
+
+
+def _cycles(
+    models: dict[str, DesiredModel], docs: dict[str, Located[TunedModelManifest]]
+) -> list[Diagnostic]:
+    """Each ``tunedModelSource`` cycle once, named in order: ``a -> b -> a``."""
+    found: list[Diagnostic] = []
+    done: set[str] = set()
+    for start in sorted(models):
+        path: list[str] = []
+        on_path: set[str] = set()
+        node: str | None = start
+        while node is not None and node not in done and node not in on_path:
+            path.append(node)
+            on_path.add(node)
+            node = models[node].depends_on if node in models else None
+        if node is not None and node in on_path:
+            cycle = path[path.index(node) :]
+            first = min(cycle)
+            turn = cycle.index(first)
+            cycle = cycle[turn:] + cycle[:turn]
+            doc = docs[first].doc
+            found.append(
+                Diagnostic(
+                    doc.location("spec.tunedModelSource"),
+                    "tunedModelSource cycle: " + " -> ".join([*cycle, first]),
+                    field="spec.tunedModelSource",
+                )
+            )
+        done.update(path)
+    return found
+
+
+def _hyperparameters(spec: HyperparametersSpec) -> Hyperparameters:
+    return Hyperparameters(
+        epochCount=spec.epochCount,
+        batchSize=spec.batchSize,
+        learningRate=spec.learningRate,
+        learningRateMultiplier=spec.learningRateMultiplier,
+    )
+
+
+def _load_dataset(
+    name: str,
+    spec: DatasetSpec,
+    doc: RawDocument,
+    path: str,
+    context: DataContext,
+    out: Resolution,
+) -> LoadedDataset | None:
+    """Inline examples or a data file -> a checked dataset (None when it has errors)."""
+    location = doc.location(path) if path != "spec" else doc.location("metadata.name")
+    examples: list[Example] = []
+    problems: list[Diagnostic] = []
+    if spec.examples is not None:
+        for index, example in enumerate(spec.examples):
+            where = doc.location(f"{path}.examples.{index}")
+            if not example.output.strip():
+                problems.append(
+                    Diagnostic(
+                        doc.location(f"{path}.examples.{index}.output"),
+                        "example has an empty `output`",
+                        field=f"{path}.examples.{index}.output",
+                    )
+                )
+            examples.append(Example(example.textInput, example.output, where))
+    elif spec.file is not None:
+        real_manifest = context.real_files[doc.file]
+        display = posixpath.normpath(posixpath.join(posixpath.dirname(doc.file), spec.file))
+        data_path, outside = resolve_data_file(
+            spec.file,
+            manifest_dir=real_manifest.parent,
+            root=context.root,
+            allow_outside_root=context.allow_outside_root,
+        )
+        if outside is not None:
+            out.diagnostics.append(
+                Diagnostic(
+                    doc.location(f"{path}.file"),
+                    outside,
+                    field=f"{path}.file",
+                    hint="keep training data inside the repository, or pass --allow-outside-root",
+                )
+            )
+            return None
+        result = read_data_file(
+            data_path,
+            display=display,
+            input_field=spec.inputField,
+            output_field=spec.outputField,
+        )
+        if not data_path.exists():
+            problems.append(
+                Diagnostic(
+                    doc.location(f"{path}.file"),
+                    f"data file `{spec.file}` not found (looked for {display})",
+                    field=f"{path}.file",
+                )
+            )
+        else:
+            problems.extend(result.diagnostics)
+        examples = result.examples
+    else:
+        return None
+    if examples or not problems:
+        problems.extend(check_examples(examples, name=name, location=location))
+    out.diagnostics.extend(problems)
+    if any(p.severity == "error" for p in problems):
+        return None
+    return build_dataset(name=name, examples=examples, location=location)

@@ -1,0 +1,160 @@
+"""Per-document rules the schema alone cannot state, each pointing at the field concerned.
+
+They read the raw document (plain dicts), not the validated model, so that a
+type error elsewhere in a document does not hide them; a value of the wrong
+type is left to the schema check and skipped here.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from reconciler.errors import Diagnostic
+from reconciler.manifests._yaml import RawDocument
+from reconciler.spec import MUTABLE_FIELDS, TUNED_MODEL_ID_PATTERN
+
+_TUNED_MODEL_ID = re.compile(TUNED_MODEL_ID_PATTERN)
+
+
+def did_you_mean(word: str, options: Iterable[str]) -> str | None:
+    """``did you mean `x`?`` for the closest option, or None when nothing is close."""
+    choices = sorted(set(options))
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    if not close:
+        lowered = {c.lower(): c for c in choices}
+        if word.lower() in lowered:
+            close = [lowered[word.lower()]]
+    return f"did you mean `{close[0]}`?" if close else None
+
+
+def _mapping(value: Any, key: str) -> dict[str, Any]:
+    inner = value.get(key) if isinstance(value, dict) else None
+    return inner if isinstance(inner, dict) else {}
+
+
+def document_rules(kind: str, value: dict[str, Any], doc: RawDocument) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    name = _mapping(value, "metadata").get("name")
+    spec = _mapping(value, "spec")
+    if kind == "TunedModel":
+        if isinstance(name, str) and name and not _TUNED_MODEL_ID.match(name):
+            found.append(
+                Diagnostic(
+                    doc.location("metadata.name"),
+                    f"`{name}` is not a valid tuned model id: use 1-40 lowercase letters, "
+                    "digits and hyphens, starting with a letter and not ending with a hyphen",
+                    field="metadata.name",
+                )
+            )
+        if "spec" in value and isinstance(value["spec"], dict):
+            found.extend(_tuned_model(spec, doc))
+    elif kind == "Hyperparameters":
+        found.extend(_learning_rate(spec, doc, "spec"))
+    elif kind == "Dataset" and isinstance(value.get("spec"), dict):
+        found.extend(_dataset_source(spec, doc, "spec"))
+    if kind != "TunedModel" and isinstance(name, str) and "/" in name:
+        found.append(
+            Diagnostic(
+                doc.location("metadata.name"),
+                f"`{name}`: names may not contain `/`",
+                field="metadata.name",
+            )
+        )
+    return found
+
+
+def _tuned_model(spec: dict[str, Any], doc: RawDocument) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    base, source = spec.get("baseModel"), spec.get("tunedModelSource")
+    if (base is None) == (source is None):
+        both = base is not None
+        found.append(
+            Diagnostic(
+                doc.location("spec.tunedModelSource" if both else "spec", key=True),
+                "set exactly one of `baseModel` and `tunedModelSource`"
+                + (", not both" if both else ""),
+                field="spec.tunedModelSource" if both else "spec.baseModel",
+            )
+        )
+    if isinstance(base, str) and not base.startswith("models/"):
+        found.append(
+            Diagnostic(
+                doc.location("spec.baseModel"),
+                "`spec.baseModel` must be a model name like "
+                f"`models/gemini-1.5-flash-001-tuning`, got `{base}`",
+                field="spec.baseModel",
+            )
+        )
+    if isinstance(source, str) and source.startswith("tunedModels/"):
+        target = source.removeprefix("tunedModels/")
+        if not _TUNED_MODEL_ID.match(target):
+            found.append(
+                Diagnostic(
+                    doc.location("spec.tunedModelSource"),
+                    f"`{source}` is not a valid tuned model name",
+                    field="spec.tunedModelSource",
+                )
+            )
+    numbers = spec.get("readerProjectNumbers")
+    for index, number in enumerate(numbers if isinstance(numbers, list) else ()):
+        if isinstance(number, str) and not number.isdigit():
+            path = f"spec.readerProjectNumbers.{index}"
+            found.append(
+                Diagnostic(
+                    doc.location(path),
+                    f"`{path}` must be a project number (digits), got `{number}`",
+                    field=path,
+                )
+            )
+    task = _mapping(spec, "tuningTask")
+    if isinstance(task.get("trainingData"), dict):
+        found.extend(_dataset_source(task["trainingData"], doc, "spec.tuningTask.trainingData"))
+    if isinstance(task.get("hyperparameters"), dict):
+        found.extend(
+            _learning_rate(task["hyperparameters"], doc, "spec.tuningTask.hyperparameters")
+        )
+    ignored = _mapping(spec, "lifecycle").get("ignoreChanges")
+    for index, item in enumerate(ignored if isinstance(ignored, list) else ()):
+        if isinstance(item, str) and item not in MUTABLE_FIELDS:
+            path = f"spec.lifecycle.ignoreChanges.{index}"
+            found.append(
+                Diagnostic(
+                    doc.location(path),
+                    f"`{item}` is not a mutable field; ignoreChanges takes "
+                    + ", ".join(MUTABLE_FIELDS),
+                    field=path,
+                    hint=did_you_mean(item, MUTABLE_FIELDS),
+                )
+            )
+    return found
+
+
+def _dataset_source(spec: dict[str, Any], doc: RawDocument, path: str) -> list[Diagnostic]:
+    """A dataset has exactly one of ``examples`` and ``file``."""
+    examples, file = spec.get("examples"), spec.get("file")
+    if (examples is None) != (file is None):
+        return []
+    both = examples is not None
+    return [
+        Diagnostic(
+            doc.location(f"{path}.file" if both else path, key=True),
+            "set exactly one of `examples` and `file`" + (", not both" if both else ""),
+            field=f"{path}.file" if both else f"{path}.examples",
+        )
+    ]
+
+
+def _learning_rate(spec: dict[str, Any], doc: RawDocument, path: str) -> list[Diagnostic]:
+    if spec.get("learningRate") is None or spec.get("learningRateMultiplier") is None:
+        return []
+    field = f"{path}.learningRateMultiplier"
+    return [
+        Diagnostic(
+            doc.location(field, key=True),
+            "set either `learningRate` or `learningRateMultiplier`, not both",
+            field=field,
+        )
+    ]
