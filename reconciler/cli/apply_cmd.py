@@ -1,0 +1,269 @@
+"""``reconciler apply``, ``destroy``, ``import`` and ``wait``: the commands that change things."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from reconciler.apply.executor import ApplyReport, ExecutionOptions, Outcome
+from reconciler.apply.progress import make_reporter
+from reconciler.apply.workflows import apply_run, import_run, is_saved_plan, wait_run
+from reconciler.cli.common import make_client
+from reconciler.cli.context import Globals, get_globals
+from reconciler.cli.options import DURATION, lock_timeout_option, open_state
+from reconciler.cli.plan_cmd import DEFAULT_PATHS, warn
+from reconciler.errors import ApplyError, UsageError
+from reconciler.plan import Plan, PlanOptions
+from reconciler.render.plan import render_plan_text
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _confirmer(*, auto_approve: bool, verb: str) -> Callable[[Plan], bool]:
+    def confirm(plan: Plan) -> bool:
+        if auto_approve:
+            return True
+        if not sys.stdin.isatty():
+            raise UsageError(
+                f"{verb} needs confirmation, but there is no terminal to ask on",
+                hint="pass --auto-approve (as CI jobs do) after reviewing the plan",
+            )
+        answer = click.prompt(
+            f"Do you want to {verb} these actions? Only 'yes' will be accepted",
+            default="",
+            show_default=False,
+        )
+        return bool(answer.strip() == "yes")
+
+    return confirm
+
+
+def _shower(g: Globals) -> Callable[[Plan], None]:
+    def show(plan: Plan) -> None:
+        click.echo(render_plan_text(plan, color=g.color))
+
+    return show
+
+
+def summarize(report: ApplyReport) -> str:
+    done: dict[str, int] = {}
+    for result in report.results:
+        if result.outcome in (Outcome.SUCCEEDED, Outcome.IN_FLIGHT):
+            done[result.action.kind.value] = done.get(result.action.kind.value, 0) + 1
+    parts = [
+        f"{done.get('create', 0) + done.get('recreate', 0)} created",
+        f"{done.get('update', 0)} updated",
+        f"{done.get('replace', 0)} replaced",
+        f"{done.get('delete', 0)} deleted",
+    ]
+    tail = [
+        f"{report.count(Outcome.FAILED)} failed",
+        f"{report.count(Outcome.SKIPPED)} skipped",
+        f"{report.count(Outcome.IN_FLIGHT)} still tuning",
+    ]
+    return ", ".join(parts) + "; " + ", ".join(tail) + "."
+
+
+def _finish(report: ApplyReport | None, *, verb: str) -> int:
+    if report is None:
+        return 0
+    for result in report.results:
+        if result.outcome in (Outcome.FAILED, Outcome.SKIPPED):
+            click.echo(
+                f"{result.action.address}: {result.outcome.value}: {result.detail}", err=True
+            )
+    line = f"{verb} complete: {summarize(report)}"
+    if report.ok:
+        click.echo(line)
+        return 0
+    if report.timed_out and not any(r.outcome is Outcome.FAILED for r in report.results):
+        click.echo(line)
+        raise ApplyError(
+            "timed out waiting for tuning; the operations are kept in state",
+            hint="`reconciler wait` follows them, or a later plan/apply picks them up",
+        )
+    raise ApplyError(line.replace(" complete:", " finished with errors:"))
+
+
+def execution_options(func: F) -> F:
+    func = click.option("--parallelism", type=click.IntRange(1, 256), default=8, show_default=True)(
+        func
+    )
+    func = click.option(
+        "--wait/--no-wait",
+        "wait_",
+        default=True,
+        show_default=True,
+        help="Follow tuning until ACTIVE or FAILED.",
+    )(func)
+    func = click.option(
+        "--timeout",
+        type=DURATION,
+        default=None,
+        help="Stop waiting after this long (e.g. 2h); operations stay in state.",
+    )(func)
+    func = click.option("--poll-interval", type=DURATION, default="1s", hidden=True)(func)
+    return func
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@execution_options
+@click.option("--target", "targets", multiple=True, metavar="NAME")
+@click.option("--replace", "replace", multiple=True, metavar="NAME")
+@lock_timeout_option
+def apply(
+    paths: tuple[str, ...],
+    auto_approve: bool,
+    parallelism: int,
+    wait_: bool,
+    timeout: float | None,
+    poll_interval: float,
+    targets: tuple[str, ...],
+    replace: tuple[str, ...],
+    lock_timeout: float,
+) -> int:
+    """Make the live tuned models match the manifests (or carry out a saved plan)."""
+    g = get_globals()
+    saved = paths[0] if len(paths) == 1 and is_saved_plan(paths[0]) else None
+    if saved and (targets or replace):
+        raise UsageError(
+            "--target and --replace cannot change a saved plan", hint="plan again with them"
+        )
+    backend = open_state(g)
+    try:
+        with make_client(g) as client:
+            run = apply_run(
+                client=client,
+                backend=backend,
+                paths=paths or DEFAULT_PATHS,
+                saved_plan=saved,
+                options=PlanOptions(targets=frozenset(targets), replace=frozenset(replace)),
+                execution=ExecutionOptions(
+                    parallelism=parallelism,
+                    wait=wait_,
+                    timeout=timeout,
+                    poll_interval=poll_interval,
+                ),
+                lock_timeout=lock_timeout,
+                show_plan=_shower(g),
+                confirm=_confirmer(auto_approve=auto_approve or saved is not None, verb="apply"),
+                reporter_factory=lambda: make_reporter(interactive=g.color),
+                warn=warn,
+            )
+    finally:
+        backend.close()
+    if run.declined:
+        click.echo("Apply cancelled.")
+        return 1
+    return _finish(run.report, verb="Apply")
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--target", "targets", multiple=True, metavar="NAME")
+@click.option("--parallelism", type=click.IntRange(1, 256), default=8, show_default=True)
+@lock_timeout_option
+def destroy(
+    paths: tuple[str, ...],
+    auto_approve: bool,
+    targets: tuple[str, ...],
+    parallelism: int,
+    lock_timeout: float,
+) -> int:
+    """Delete the managed tuned models (all, or the --target ones)."""
+    g = get_globals()
+    backend = open_state(g)
+    try:
+        with make_client(g) as client:
+            run = apply_run(
+                client=client,
+                backend=backend,
+                paths=paths or DEFAULT_PATHS,
+                saved_plan=None,
+                options=PlanOptions(targets=frozenset(targets)),
+                execution=ExecutionOptions(parallelism=parallelism, wait=False),
+                lock_timeout=lock_timeout,
+                show_plan=_shower(g),
+                confirm=_confirmer(auto_approve=auto_approve, verb="destroy"),
+                reporter_factory=lambda: make_reporter(interactive=False),
+                warn=warn,
+                command="reconciler destroy",
+                destroy=True,
+            )
+    finally:
+        backend.close()
+    if run.declined:
+        click.echo("Destroy cancelled.")
+        return 1
+    return _finish(run.report, verb="Destroy")
+
+
+@click.command("import")
+@click.argument("name")
+@click.argument("model_name", metavar="tunedModels/ID")
+@click.argument("paths", nargs=-1, type=click.Path())
+@lock_timeout_option
+def import_(name: str, model_name: str, paths: tuple[str, ...], lock_timeout: float) -> int:
+    """Bring the live model tunedModels/ID under management as manifest NAME."""
+    g = get_globals()
+    backend = open_state(g)
+    try:
+        with make_client(g) as client:
+            record = import_run(
+                client=client,
+                backend=backend,
+                name=name,
+                model_name=model_name,
+                paths=paths or DEFAULT_PATHS,
+                lock_timeout=lock_timeout,
+                warn=warn,
+            )
+    finally:
+        backend.close()
+    click.echo(f"Imported {record.name} as TunedModel/{name}.")
+    click.echo(
+        "Its training data is unknown until the next replace; run `reconciler plan` to see "
+        "how the manifest differs from it."
+    )
+    return 0
+
+
+@click.command()
+@click.argument("names", nargs=-1)
+@click.option("--timeout", type=DURATION, default=None, help="Give up after this long (e.g. 30m).")
+@click.option("--poll-interval", type=DURATION, default="1s", hidden=True)
+@lock_timeout_option
+def wait(
+    names: tuple[str, ...], timeout: float | None, poll_interval: float, lock_timeout: float
+) -> int:
+    """Wait for in-flight tuning operations (all, or NAME...) to finish."""
+    g = get_globals()
+    backend = open_state(g)
+    try:
+        with make_client(g) as client:
+            result = wait_run(
+                client=client,
+                backend=backend,
+                names=names,
+                timeout=timeout,
+                reporter=make_reporter(interactive=g.color),
+                lock_timeout=lock_timeout,
+                warn=warn,
+                poll_interval=poll_interval,
+            )
+    finally:
+        backend.close()
+    if not result.models:
+        click.echo("Nothing is tuning.")
+        return 0
+    for name, model in sorted(result.models.items()):
+        click.echo(f"TunedModel/{name}: {result.failed.get(name, model.state)}")
+    if result.ok:
+        return 0
+    raise ApplyError(f"{len(result.failed)} of {len(result.models)} models did not become ACTIVE")

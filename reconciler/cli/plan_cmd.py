@@ -1,0 +1,109 @@
+"""``reconciler plan``: refresh, diff, print the exact actions."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import click
+
+from reconciler.apply.workflows import plan_run, saved_plan_json
+from reconciler.cli.common import make_client
+from reconciler.cli.context import get_globals
+from reconciler.cli.options import lock_timeout_option, open_state
+from reconciler.plan import PlanOptions
+from reconciler.render.plan import render_plan_json, render_plan_markdown, render_plan_text
+
+DEFAULT_PATHS = ("manifests",)
+
+
+def warn(message: str) -> None:
+    click.echo(f"Warning: {message}", err=True)
+
+
+def write_private_file(path: str, text: str) -> None:
+    """Write atomically (temp file + rename) so a reader never sees half a plan."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option(
+    "--out", "out", type=click.Path(dir_okay=False), help="Save the plan for `apply FILE`."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 when there is nothing to do, 2 when there are changes (1 is an error).",
+)
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="NAME",
+    help="Plan only NAME and what it is tuned from.",
+)
+@click.option(
+    "--replace", "replace", multiple=True, metavar="NAME", help="Force replacement of NAME."
+)
+@click.option(
+    "--refresh-only", is_flag=True, help="Report drift between state and live models only."
+)
+@lock_timeout_option
+def plan(
+    paths: tuple[str, ...],
+    out: str | None,
+    fmt: str,
+    detailed_exitcode: bool,
+    targets: tuple[str, ...],
+    replace: tuple[str, ...],
+    refresh_only: bool,
+    lock_timeout: float,
+) -> int:
+    """Show what apply would do to make the live tuned models match the manifests."""
+    g = get_globals()
+    options = PlanOptions(
+        targets=frozenset(targets), replace=frozenset(replace), refresh_only=refresh_only
+    )
+    backend = open_state(g)
+    try:
+        with make_client(g) as client:
+            planned = plan_run(
+                client=client,
+                backend=backend,
+                paths=paths or DEFAULT_PATHS,
+                options=options,
+                lock_timeout=lock_timeout,
+                warn=warn,
+            )
+    finally:
+        backend.close()
+    if fmt == "json":
+        click.echo(render_plan_json(planned.plan))
+    elif fmt == "markdown":
+        click.echo(render_plan_markdown(planned.plan))
+    else:
+        click.echo(render_plan_text(planned.plan, color=g.color))
+    if out:
+        write_private_file(out, saved_plan_json(planned))
+        click.echo(f"Saved the plan to {out}; apply it with: reconciler apply {out}", err=True)
+    return 2 if detailed_exitcode and planned.plan.has_changes else 0
