@@ -36,6 +36,7 @@ together as one ``PlanError``.
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -268,40 +269,27 @@ class _Planner:
     def plan_desired(self, d: DesiredModel) -> Action:
         record = self.state.models.get(d.name)
         live = self.live.get(d.model_name)
-        common: dict[str, object] = {
-            "depends_on": d.depends_on,
-            "prevent_destroy": d.lifecycle.prevent_destroy,
-            "dataset": d.spec.dataset,
-        }
-        creating = {"spec": d.spec, "estimated_steps": d.estimated_steps}
+        make = functools.partial(
+            self.base,
+            d.name,
+            record.name if record else d.model_name,
+            depends_on=d.depends_on,
+            prevent_destroy=d.lifecycle.prevent_destroy,
+            dataset=d.spec.dataset,
+        )
+        creates = functools.partial(make, spec=d.spec, estimated_steps=d.estimated_steps)
         if record is None:
             if live is not None:
                 self.conflict(
                     f"{d.address}: {d.model_name} exists but this state does not manage it",
                     f"reconciler import {d.name} {d.model_name}",
                 )
-            return self.base(
-                d.name, d.model_name, ActionKind.CREATE, reasons=(REASON_NEW,), **common, **creating
-            )
+            return creates(ActionKind.CREATE, reasons=(REASON_NEW,))
         adopting = record.applied is None
         if live is None:
             if adopting:
-                return self.base(
-                    d.name,
-                    record.name,
-                    ActionKind.CREATE,
-                    reasons=(REASON_INTERRUPTED,),
-                    **common,
-                    **creating,
-                )
-            return self.base(
-                d.name,
-                record.name,
-                ActionKind.RECREATE,
-                reasons=(REASON_OUT_OF_BAND,),
-                **common,
-                **creating,
-            )
+                return creates(ActionKind.CREATE, reasons=(REASON_INTERRUPTED,))
+            return creates(ActionKind.RECREATE, reasons=(REASON_OUT_OF_BAND,))
         # A record with neither applied nor pendingCreate carries no history: nothing to compare.
         basis = record.applied or record.pendingCreate or d.spec
         notes: list[str] = [NOTE_ADOPT] if adopting else []
@@ -315,9 +303,8 @@ class _Planner:
             reasons.append(REASON_FORCED)
         if d.depends_on is not None and d.depends_on in self.replaced:
             reasons.append(f"source model {d.depends_on} is replaced")
-        mutable = tuple(
-            c for c in desired_vs_live(d, live) if c.path not in d.lifecycle.ignore_changes
-        )
+        ignored = d.lifecycle.ignore_changes
+        mutable = tuple(c for c in desired_vs_live(d, live) if c.path not in ignored)
         if reasons:
             self.replaced.add(d.name)
             if d.lifecycle.prevent_destroy:
@@ -325,47 +312,24 @@ class _Planner:
                     f"{d.address} has lifecycle.preventDestroy but must be replaced ({'; '.join(reasons)})",
                     "remove lifecycle.preventDestroy to allow it, or revert the change",
                 )
-            return self.base(
-                d.name,
-                record.name,
-                ActionKind.REPLACE,
-                changes=(*immutable, *mutable),
-                reasons=tuple(reasons),
-                notes=tuple(notes),
-                **common,
-                **creating,
+            changes = (*immutable, *mutable)
+            return creates(
+                ActionKind.REPLACE, changes=changes, reasons=tuple(reasons), notes=tuple(notes)
             )
         if basis.dataset is None or basis.dataset.hash is None:
             notes.append(NOTE_UNKNOWN_DATA)
-        spec = _merged_spec(basis, d)
+        # What state records once this action is done: applied inputs + the manifest's mutable fields.
+        updated = functools.partial(make, spec=_merged_spec(basis, d), notes=tuple(notes))
         if live.state == CREATING:
-            wait_reason = (
-                f"{NOTE_IN_FLIGHT} ({record.operation})" if record.operation else NOTE_IN_FLIGHT
-            )
-            return self.base(
-                d.name,
-                record.name,
-                ActionKind.WAIT,
-                reasons=(wait_reason,),
-                spec=spec,
-                notes=tuple(notes),
-                **common,
-            )
+            operation = f" ({record.operation})" if record.operation else ""
+            return updated(ActionKind.WAIT, reasons=(f"{NOTE_IN_FLIGHT}{operation}",))
         if mutable:
-            return self.base(
-                d.name,
-                record.name,
-                ActionKind.UPDATE,
-                update_mask=tuple(c.path for c in mutable),
-                changes=mutable,
-                reasons=tuple(f"{c.path} changed" for c in mutable),
-                spec=spec,
-                notes=tuple(notes),
-                **common,
+            mask = tuple(c.path for c in mutable)
+            reasons = [f"{path} changed" for path in mask]
+            return updated(
+                ActionKind.UPDATE, update_mask=mask, changes=mutable, reasons=tuple(reasons)
             )
-        return self.base(
-            d.name, record.name, ActionKind.NOOP, spec=spec, notes=tuple(notes), **common
-        )
+        return updated(ActionKind.NOOP)
 
     def plan_removed(self, name: str, record: ModelRecord) -> Action:
         live = self.live.get(record.name)
