@@ -142,7 +142,7 @@ def resolve_data_file(
     path = (manifest_dir / file).resolve()
     if allow_outside_root or path.is_relative_to(root.resolve()):
         return path, None
-    return path, f"data file `{file}` is outside the repository root `{root}`"
+    return path, f"data file `{file}` is outside the repository root"
 
 
 def read_data_file(
