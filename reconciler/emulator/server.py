@@ -40,12 +40,19 @@ def serve(
     sock.set_inheritable(True)
     bound_port = sock.getsockname()[1]
     logging.getLogger("uvicorn.error").addFilter(_HideInjectedDrops())
+    shown = f"[{host}]" if ":" in host else host
+
+    class _AnnouncingServer(uvicorn.Server):
+        # Announce only once the socket accepts requests, so a reader of the line can connect.
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:
+                announce(f"Gemini API emulator listening on http://{shown}:{bound_port} (v1beta)")
+
     app = create_app(config)
-    server = uvicorn.Server(
+    server = _AnnouncingServer(
         uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
     )
-    shown = f"[{host}]" if ":" in host else host
-    announce(f"Gemini API emulator listening on http://{shown}:{bound_port} (v1beta)")
     try:
         server.run(sockets=[sock])
     finally:

@@ -35,7 +35,8 @@ def create_body(
             "trainingData": {
                 "examples": {
                     "examples": [
-                        {"textInput": f"input {i}", "output": f"output {i}"} for i in range(examples)
+                        {"textInput": f"input {i}", "output": f"output {i}"}
+                        for i in range(examples)
                     ]
                 }
             },

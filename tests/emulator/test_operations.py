@@ -10,8 +10,12 @@ METADATA = "type.googleapis.com/google.ai.generativelanguage.v1beta.CreateTunedM
 TUNED_MODEL = "type.googleapis.com/google.ai.generativelanguage.v1beta.TunedModel"
 
 
-def test_progress_moves_with_the_clock_and_ends_active(client: TestClient, clock: FakeClock) -> None:
-    op = client.post("/v1beta/tunedModels?tunedModelId=inc", json=create_body(examples=4, epochs=2, batch=2)).json()
+def test_progress_moves_with_the_clock_and_ends_active(
+    client: TestClient, clock: FakeClock
+) -> None:
+    op = client.post(
+        "/v1beta/tunedModels?tunedModelId=inc", json=create_body(examples=4, epochs=2, batch=2)
+    ).json()
     name = op["name"]
     clock.advance(2.5)
     mid = client.get(f"/v1beta/{name}").json()
@@ -31,7 +35,12 @@ def test_progress_moves_with_the_clock_and_ends_active(client: TestClient, clock
     response = done["response"]
     assert response["@type"] == TUNED_MODEL and response["state"] == "ACTIVE"
     snaps = response["tuningTask"]["snapshots"]
-    assert [s["step"] for s in snaps] == [1, 2, 3, 4] and [s["epoch"] for s in snaps] == [1, 1, 2, 2]
+    assert [s["step"] for s in snaps] == [1, 2, 3, 4] and [s["epoch"] for s in snaps] == [
+        1,
+        1,
+        2,
+        2,
+    ]
     losses = [s["meanLoss"] for s in snaps]
     assert losses == sorted(losses, reverse=True)
     assert response["tuningTask"]["completeTime"] == "2023-11-14T22:13:24.000000Z"
@@ -45,7 +54,9 @@ def test_zero_step_seconds_completes_at_once(make_client: MakeClient) -> None:
     assert op["done"] is True and op["response"]["state"] == "ACTIVE"
 
 
-def test_tuning_failure_is_reproducible_and_well_formed(make_client: MakeClient, clock: FakeClock) -> None:
+def test_tuning_failure_is_reproducible_and_well_formed(
+    make_client: MakeClient, clock: FakeClock
+) -> None:
     def failed_ids(seed: int) -> list[str]:
         client = make_client(seed=seed, tuning_fail_rate=0.5, step_seconds=0)
         out = []
@@ -53,7 +64,10 @@ def test_tuning_failure_is_reproducible_and_well_formed(make_client: MakeClient,
             op = client.post(f"/v1beta/tunedModels?tunedModelId=m{i}", json=create_body()).json()
             if "error" in op:
                 assert "response" not in op and op["done"] is True
-                assert op["error"] == {"code": 13, "message": "Tuning failed: the training job stopped with an internal error."}
+                assert op["error"] == {
+                    "code": 13,
+                    "message": "Tuning failed: the training job stopped with an internal error.",
+                }
                 assert client.get(f"/v1beta/tunedModels/m{i}").json()["state"] == "FAILED"
                 out.append(f"m{i}")
         return out
@@ -64,7 +78,9 @@ def test_tuning_failure_is_reproducible_and_well_formed(make_client: MakeClient,
 
 
 def test_cancel_ends_with_cancelled_and_failed_model(client: TestClient, clock: FakeClock) -> None:
-    name = client.post("/v1beta/tunedModels?tunedModelId=inc", json=create_body(examples=8)).json()["name"]
+    name = client.post("/v1beta/tunedModels?tunedModelId=inc", json=create_body(examples=8)).json()[
+        "name"
+    ]
     clock.advance(1.5)
     r = client.post(f"/v1/{name}:cancel", json={})
     assert (r.status_code, r.json()) == (200, {})
@@ -84,7 +100,10 @@ def test_operation_list_and_missing_operation(client: TestClient) -> None:
     assert listed["operations"][0]["metadata"]["@type"] == METADATA
     r = client.get("/v1beta/tunedModels/inc/operations/zzzzzzzzzzzz")
     assert r.status_code == 404
-    assert r.json()["error"]["message"] == "Operation tunedModels/inc/operations/zzzzzzzzzzzz does not exist."
+    assert (
+        r.json()["error"]["message"]
+        == "Operation tunedModels/inc/operations/zzzzzzzzzzzz does not exist."
+    )
     assert client.get("/v1beta/tunedModels/nope/operations").status_code == 404
 
 

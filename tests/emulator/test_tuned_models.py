@@ -17,7 +17,9 @@ def error(code: int, status: str, message: str) -> dict[str, Any]:
 
 
 def test_create_returns_the_operation_and_lists_the_model_at_once(client: TestClient) -> None:
-    r = client.post("/v1beta/tunedModels?tunedModelId=inc", json=create_body(examples=15, epochs=5, batch=2))
+    r = client.post(
+        "/v1beta/tunedModels?tunedModelId=inc", json=create_body(examples=15, epochs=5, batch=2)
+    )
     assert r.status_code == 200
     op = r.json()
     assert op["name"].startswith("tunedModels/inc/operations/")
@@ -76,7 +78,13 @@ def test_snake_case_request_and_generated_id_from_display_name(client: TestClien
 @pytest.mark.parametrize(
     ("query", "body", "code", "status", "message"),
     [
-        ("", create_body(), 400, "INVALID_ARGUMENT", "Either tuned_model_id or display_name must be set."),
+        (
+            "",
+            create_body(),
+            400,
+            "INVALID_ARGUMENT",
+            "Either tuned_model_id or display_name must be set.",
+        ),
         (
             "?tunedModelId=x",
             create_body(baseModel="models/gemini-1.5-flash-001"),
@@ -98,10 +106,34 @@ def test_snake_case_request_and_generated_id_from_display_name(client: TestClien
             "INVALID_ARGUMENT",
             "The display name must be up to 40 characters including spaces.",
         ),
-        ("?tunedModelId=x", create_body(temperature=1.5), 400, "INVALID_ARGUMENT", "temperature must be in [0, 1], got 1.5."),
-        ("?tunedModelId=x", create_body(topP=-0.1), 400, "INVALID_ARGUMENT", "top_p must be in [0, 1], got -0.1."),
-        ("?tunedModelId=x", create_body(topK=-1), 400, "INVALID_ARGUMENT", "top_k must be >= 0, got -1."),
-        ("?tunedModelId=x", create_body(examples=0), 400, "INVALID_ARGUMENT", "tuning_task.training_data.examples must not be empty."),
+        (
+            "?tunedModelId=x",
+            create_body(temperature=1.5),
+            400,
+            "INVALID_ARGUMENT",
+            "temperature must be in [0, 1], got 1.5.",
+        ),
+        (
+            "?tunedModelId=x",
+            create_body(topP=-0.1),
+            400,
+            "INVALID_ARGUMENT",
+            "top_p must be in [0, 1], got -0.1.",
+        ),
+        (
+            "?tunedModelId=x",
+            create_body(topK=-1),
+            400,
+            "INVALID_ARGUMENT",
+            "top_k must be >= 0, got -1.",
+        ),
+        (
+            "?tunedModelId=x",
+            create_body(examples=0),
+            400,
+            "INVALID_ARGUMENT",
+            "tuning_task.training_data.examples must not be empty.",
+        ),
         (
             "?tunedModelId=x",
             create_body(tunedModelSource={"tunedModel": "tunedModels/missing"}, baseModel=None),
@@ -149,12 +181,17 @@ def test_create_rejects_bad_hyperparameters_and_examples(client: TestClient) -> 
 def test_duplicate_id_conflicts_and_keeps_the_first(client: TestClient) -> None:
     client.post("/v1beta/tunedModels?tunedModelId=inc", json=create_body(displayName="first"))
     r = client.post("/v1beta/tunedModels?tunedModelId=inc", json=create_body(displayName="second"))
-    assert (r.status_code, r.json()) == (409, error(409, "ALREADY_EXISTS", "Tuned model tunedModels/inc already exists."))
+    assert (r.status_code, r.json()) == (
+        409,
+        error(409, "ALREADY_EXISTS", "Tuned model tunedModels/inc already exists."),
+    )
     assert client.get("/v1beta/tunedModels/inc").json()["displayName"] == "first"
     assert client.get("/emulator/stats").json()["creates"] == {"inc": 1}
 
 
-def test_tuned_model_source_reports_the_base_inside_the_source(client: TestClient, clock: FakeClock) -> None:
+def test_tuned_model_source_reports_the_base_inside_the_source(
+    client: TestClient, clock: FakeClock
+) -> None:
     client.post("/v1beta/tunedModels?tunedModelId=parent", json=create_body())
     body = create_body(tunedModelSource={"tunedModel": "tunedModels/parent"})
     del body["baseModel"]
@@ -170,7 +207,9 @@ def test_tuned_model_source_reports_the_base_inside_the_source(client: TestClien
 
 def test_list_pages_with_tokens_bound_to_the_query(client: TestClient) -> None:
     for i in range(5):
-        client.post(f"/v1beta/tunedModels?tunedModelId=m{i}", json=create_body(displayName=f"Model {i}"))
+        client.post(
+            f"/v1beta/tunedModels?tunedModelId=m{i}", json=create_body(displayName=f"Model {i}")
+        )
     first = client.get("/v1beta/tunedModels?pageSize=2").json()
     assert [m["name"] for m in first["tunedModels"]] == ["tunedModels/m0", "tunedModels/m1"]
     token = first["nextPageToken"]
@@ -181,7 +220,10 @@ def test_list_pages_with_tokens_bound_to_the_query(client: TestClient) -> None:
     assert "nextPageToken" not in last
     r = client.get(f"/v1beta/tunedModels?pageSize=3&pageToken={token}")
     assert r.status_code == 400
-    assert r.json()["error"]["message"] == "The page token does not match the request (filter or page size changed)."
+    assert (
+        r.json()["error"]["message"]
+        == "The page token does not match the request (filter or page size changed)."
+    )
     assert client.get("/v1beta/tunedModels?pageToken=garbage!").status_code == 400
     assert len(client.get("/v1beta/tunedModels?pageSize=5000").json()["tunedModels"]) == 5
     assert len(client.get("/v1beta/tunedModels").json()["tunedModels"]) == 5
@@ -196,11 +238,18 @@ def test_list_default_page_size_is_ten(client: TestClient) -> None:
 
 def test_list_filter_is_case_insensitive_full_text(client: TestClient) -> None:
     client.post("/v1beta/tunedModels?tunedModelId=a", json=create_body(displayName="Sentiment EN"))
-    client.post("/v1beta/tunedModels?tunedModelId=b", json=create_body(description="sentiment, german"))
+    client.post(
+        "/v1beta/tunedModels?tunedModelId=b", json=create_body(description="sentiment, german")
+    )
     client.post("/v1beta/tunedModels?tunedModelId=c", json=create_body(displayName="Other"))
 
     def names(flt: str) -> list[str]:
-        return [m["name"] for m in client.get("/v1beta/tunedModels", params={"filter": flt}).json().get("tunedModels", [])]
+        return [
+            m["name"]
+            for m in client.get("/v1beta/tunedModels", params={"filter": flt})
+            .json()
+            .get("tunedModels", [])
+        ]
 
     assert names("SENTIMENT") == ["tunedModels/a", "tunedModels/b"]
     assert names("sentiment german") == ["tunedModels/b"]
@@ -231,8 +280,13 @@ def test_patch_with_mask_applies_only_masked_paths(client: TestClient, clock: Fa
 
 
 def test_patch_without_mask_applies_populated_fields(client: TestClient) -> None:
-    client.post("/v1beta/tunedModels?tunedModelId=inc", json=create_body(displayName="Old", description="keep"))
-    model = client.patch("/v1beta/tunedModels/inc", json={"display_name": "New", "top_k": 10}).json()
+    client.post(
+        "/v1beta/tunedModels?tunedModelId=inc",
+        json=create_body(displayName="Old", description="keep"),
+    )
+    model = client.patch(
+        "/v1beta/tunedModels/inc", json={"display_name": "New", "top_k": 10}
+    ).json()
     assert (model["displayName"], model["description"], model["topK"]) == ("New", "keep", 10)
 
 
@@ -240,12 +294,17 @@ def test_patch_without_mask_applies_populated_fields(client: TestClient) -> None
     ("mask", "message"),
     [
         ("baseModel", "Field baseModel is immutable and cannot be updated."),
-        ("tuning_task.hyperparameters.batch_size", "Field tuningTask.hyperparameters.batchSize is immutable and cannot be updated."),
+        (
+            "tuning_task.hyperparameters.batch_size",
+            "Field tuningTask.hyperparameters.batchSize is immutable and cannot be updated.",
+        ),
         ("state", "Field state is output only and cannot be updated."),
         ("colour", "Invalid update mask path: colour."),
     ],
 )
-def test_patch_rejects_paths_that_cannot_change(client: TestClient, mask: str, message: str) -> None:
+def test_patch_rejects_paths_that_cannot_change(
+    client: TestClient, mask: str, message: str
+) -> None:
     client.post("/v1beta/tunedModels?tunedModelId=inc", json=create_body())
     r = client.patch(f"/v1beta/tunedModels/inc?updateMask={mask}", json={})
     assert (r.status_code, r.json()) == (400, error(400, "INVALID_ARGUMENT", message))
@@ -267,14 +326,22 @@ def test_delete_while_creating_then_everything_is_404(client: TestClient) -> Non
 
 
 def test_unmatched_paths_and_methods_are_json_404(client: TestClient) -> None:
-    for method, path in (("GET", "/v1beta/nothing"), ("PUT", "/v1beta/tunedModels/x"), ("GET", "/v1/tunedModels")):
+    for method, path in (
+        ("GET", "/v1beta/nothing"),
+        ("PUT", "/v1beta/tunedModels/x"),
+        ("GET", "/v1/tunedModels"),
+    ):
         r = client.request(method, path)
         assert r.status_code == 404
         assert r.json()["error"]["status"] == "NOT_FOUND"
 
 
 def test_invalid_json_body(client: TestClient) -> None:
-    r = client.post("/v1beta/tunedModels?tunedModelId=x", content=b"{nope", headers={"content-type": "application/json"})
+    r = client.post(
+        "/v1beta/tunedModels?tunedModelId=x",
+        content=b"{nope",
+        headers={"content-type": "application/json"},
+    )
     assert r.status_code == 400
     assert r.json()["error"]["message"].startswith("Invalid JSON payload received.")
 
@@ -284,6 +351,14 @@ def test_models_catalog(make_client: MakeClient) -> None:
     names = [m["name"] for m in client.get("/v1beta/models").json()["models"]]
     assert BASE in names and "models/gemini-1.5-flash-001" in names
     base = client.get(f"/v1beta/{BASE}").json()
-    assert base["supportedGenerationMethods"] == ["generateContent", "countTokens", "createTunedModel"]
-    assert (base["inputTokenLimit"], base["outputTokenLimit"], base["maxTemperature"]) == (16384, 8192, 2.0)
+    assert base["supportedGenerationMethods"] == [
+        "generateContent",
+        "countTokens",
+        "createTunedModel",
+    ]
+    assert (base["inputTokenLimit"], base["outputTokenLimit"], base["maxTemperature"]) == (
+        16384,
+        8192,
+        2.0,
+    )
     assert client.get("/v1beta/models/nope").status_code == 404
