@@ -12,7 +12,7 @@ import difflib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -207,7 +207,11 @@ def _destroy_plan(
         options=PlanOptions(targets=frozenset(targets)),
     )
     return Plan(
-        actions=tuple(a for a in plan.actions if a.kind.value == "delete"),
+        actions=tuple(
+            replace(a, reasons=("destroy requested",))
+            for a in plan.actions
+            if a.kind.value == "delete"
+        ),
         state_lineage=plan.state_lineage,
         state_serial=plan.state_serial,
     )
