@@ -236,4 +236,6 @@ def write_plot(snapshots: Sequence[Snapshot], *, path: Path, title: str) -> None
     axes.legend(loc="best")
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, format=suffix.lstrip("."))
+    # Text stays text in an SVG (searchable, accessible, small), not glyph outlines.
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        figure.savefig(path, format=suffix.lstrip("."))
