@@ -32,8 +32,12 @@ def test_text_has_fields_hyperparameters_operation_snapshots_and_a_chart(project
         "Tuning snapshots (19)",
     ):
         assert line in text.splitlines(), line
-    snapshot_rows = [l.split() for l in text.splitlines() if l.strip()[:2].strip().isdigit()]
-    assert [int(r[0]) for r in snapshot_rows[:19]] == list(range(1, 20))
+    lines = text.splitlines()
+    table_start = lines.index("Tuning snapshots (19)") + 1
+    assert lines[table_start].split() == ["STEP", "EPOCH", "MEAN", "LOSS", "COMPUTE", "TIME"]
+    snapshot_rows = [row.split() for row in lines[table_start + 1 : table_start + 20]]
+    assert [int(r[0]) for r in snapshot_rows] == list(range(1, 20))
+    assert [int(r[1]) for r in snapshot_rows][:6] == [1, 1, 1, 1, 2, 2]
     chart = text[text.index("Loss curve") :]
     assert "mean loss" in chart and "step" in chart
     assert "┴" in chart  # epoch boundaries marked on the x axis
@@ -44,7 +48,7 @@ def test_text_has_fields_hyperparameters_operation_snapshots_and_a_chart(project
 def test_in_flight_model_shows_its_recorded_operation(project: Project) -> None:
     text = _show(project, "tunedModels/slow")
     assert "  state             CREATING" in text
-    progress = next(l for l in text.splitlines() if l.startswith("  progress"))
+    progress = next(line for line in text.splitlines() if line.startswith("  progress"))
     assert progress.startswith("  progress  running, ")
     assert f"/{SLOW_TOTAL_STEPS} steps (" in progress
 
