@@ -146,7 +146,7 @@ class ApiError(ReconcilerError):
         hint: str | None = None,
     ) -> None:
         where = f"{method} {path}: " if method else ""
-        label = f"{code} {status}".strip()
+        label = f"{code or ''} {status}".strip()  # no "0" when there was no HTTP answer
         super().__init__(f"{where}{label}: {message}" if label else f"{where}{message}", hint=hint)
         self.api_message = message
         self.code = code

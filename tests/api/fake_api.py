@@ -55,7 +55,9 @@ class FakeGeminiApi:
     default_page_size: int = 10
 
     def transport(self) -> httpx.MockTransport:
-        return httpx.MockTransport(self.handle)
+        return httpx.MockTransport(
+            lambda request: self.handle(request)
+        )  # late-bound: tests wrap handle
 
     def fail_next(self, *faults: Fault) -> None:
         self.faults.extend(faults)
@@ -99,9 +101,12 @@ class FakeGeminiApi:
                     "retryDelay": fault.retry_delay,
                 }
             )
-        status = {429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}.get(
-            fault.status, "UNKNOWN"
-        )
+        status = {
+            400: "INVALID_ARGUMENT",
+            429: "RESOURCE_EXHAUSTED",
+            500: "INTERNAL",
+            503: "UNAVAILABLE",
+        }.get(fault.status, "UNKNOWN")
         return _status(fault.status, status, "injected fault", headers=headers, details=details)
 
     def _route(self, request: httpx.Request, body: dict[str, Any] | None) -> httpx.Response:
