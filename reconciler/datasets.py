@@ -252,6 +252,17 @@ class _Records:
         except csv.Error as exc:
             self.problem(1, f"invalid CSV: {exc}")
             return
+        for role, names in (("input", self.input_fields), ("output", self.output_fields)):
+            if not any(name in header for name in names):
+                wanted = " or ".join(f"`{n}`" for n in names)
+                close = difflib.get_close_matches(names[0], header, n=1)
+                hint = (
+                    f"did you mean `{close[0]}`? (set {role}Field)" if close else f"set {role}Field"
+                )
+                columns = ", ".join(header)
+                self.problem(1, f"no {role} column {wanted} (columns: {columns})", hint)
+        if self.problems:
+            return
         end = rows.line_num
         try:
             for row in rows:

@@ -136,6 +136,7 @@ def inspect_manifests(
     hypers: list[Located[HyperparametersManifest]] = []
     documents = 0
     invalid = False
+    invalid_names: dict[str, set[str]] = {}
     for real, display in files:
         real_files[display] = real
         docs, problems = _read(real, display, cache)
@@ -144,7 +145,9 @@ def inspect_manifests(
         for doc in docs:
             manifest, found = check_document(doc)
             diagnostics.extend(found)
-            invalid = invalid or manifest is None
+            if manifest is None:
+                invalid = True
+                _note_invalid(doc, invalid_names)
             if isinstance(manifest, TunedModelManifest):
                 models.append(Located(doc, manifest))
             elif isinstance(manifest, DatasetManifest):
@@ -158,8 +161,10 @@ def inspect_manifests(
         hyperparameters=hypers,
         context=context,
         complete=not invalid and not diagnostics,
+        invalid_names=invalid_names,
     )
     diagnostics.extend(resolved.diagnostics)
+    diagnostics.sort(key=lambda d: (d.location.file, d.location.line, d.location.column))
     desired = DesiredState(
         models=resolved.models,
         datasets=resolved.datasets,
@@ -173,6 +178,15 @@ def inspect_manifests(
         documents=documents,
         dataset_stats=_stats(desired),
     )
+
+
+def _note_invalid(doc: RawDocument, invalid_names: dict[str, set[str]]) -> None:
+    """Remember an invalid document's kind and name, so references to it raise no second error."""
+    value = doc.value
+    if isinstance(value, dict) and isinstance(value.get("metadata"), dict):
+        name = value["metadata"].get("name")
+        if isinstance(name, str):
+            invalid_names.setdefault(str(value.get("kind")), set()).add(name)
 
 
 def discover_files(paths: Sequence[Path], diagnostics: list[Diagnostic]) -> list[tuple[Path, str]]:

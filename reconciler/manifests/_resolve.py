@@ -73,6 +73,7 @@ def resolve(
     hyperparameters: list[Located[HyperparametersManifest]],
     context: DataContext,
     complete: bool = True,
+    invalid_names: Mapping[str, set[str]] | None = None,
 ) -> Resolution:
     """Resolve names and references into desired models; collect every problem.
 
@@ -81,6 +82,7 @@ def resolve(
     "unused" warning is given.
     """
     out = Resolution()
+    invalid = invalid_names or {}
     model_docs = _unique("TunedModel", models, out.diagnostics)
     dataset_docs = _unique("Dataset", datasets, out.diagnostics)
     hyper_docs = _unique("Hyperparameters", hyperparameters, out.diagnostics)
@@ -111,7 +113,7 @@ def resolve(
             loaded = out.datasets.get(data)
             if loaded is not None:
                 ref = DatasetRef(name=data, hash=loaded.hash, examples=len(loaded.examples))
-        else:
+        elif data not in invalid.get("Dataset", ()):
             out.diagnostics.append(
                 _missing("Dataset", data, dataset_docs, doc, f"{task}.trainingData")
             )
@@ -123,12 +125,18 @@ def resolve(
         elif chosen is not None and chosen in hyper_docs:
             used_hypers.add(chosen)
             hyper = _hyperparameters(hyper_docs[chosen].manifest.spec)
-        elif chosen is not None:
+        elif chosen is not None and chosen not in invalid.get("Hyperparameters", ()):
             out.diagnostics.append(
                 _missing("Hyperparameters", chosen, hyper_docs, doc, f"{task}.hyperparameters")
             )
 
-        source, depends_on = _source(spec.tunedModelSource, model_docs, doc, out.diagnostics)
+        source, depends_on = _source(
+            spec.tunedModelSource,
+            model_docs,
+            invalid.get("TunedModel", set()),
+            doc,
+            out.diagnostics,
+        )
         lifecycle = Lifecycle()
         if spec.lifecycle is not None:
             lifecycle = Lifecycle(
@@ -213,6 +221,7 @@ def _missing(
 def _source(
     source: str | None,
     model_docs: dict[str, Located[TunedModelManifest]],
+    invalid: set[str],
     doc: RawDocument,
     diagnostics: list[Diagnostic],
 ) -> tuple[str | None, str | None]:
@@ -223,6 +232,8 @@ def _source(
         return source, None
     if source in model_docs:
         return f"{TUNED_MODELS_PREFIX}{source}", source
+    if source in invalid:
+        return f"{TUNED_MODELS_PREFIX}{source}", None
     diagnostics.append(
         Diagnostic(
             doc.location("spec.tunedModelSource"),

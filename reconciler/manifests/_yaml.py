@@ -38,6 +38,10 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 # an inline dataset of 40,000 examples has ~120,000. The limit stops alias
 # bombs, which expand exponentially, at a bounded cost.
 MAX_NODES_PER_DOCUMENT = 1_000_000
+# Values reached again through aliases, per document. Aliases let a few lines
+# stand for billions of values ("billion laughs"); real manifests reuse a few
+# small anchors, so this stops a bomb after a fraction of a second.
+MAX_ALIAS_EXPANSION = 100_000
 # Nesting deeper than this is not a manifest, and would exhaust the stack.
 MAX_DEPTH = 100
 
@@ -163,16 +167,28 @@ class _Converter:
     def __init__(self, positions: dict[str, Position]) -> None:
         self.positions = positions
         self.budget = MAX_NODES_PER_DOCUMENT
+        self.alias_budget = MAX_ALIAS_EXPANSION
         self.active: set[int] = set()  # collections on the current path (recursive aliases)
+        self.done: set[int] = set()  # collections converted once: meeting one again is an alias
 
-    def convert(self, node: Node, path: str, depth: int) -> Any:
+    def convert(self, node: Node, path: str, depth: int, aliased: bool = False) -> Any:
         self.budget -= 1
+        aliased = aliased or id(node) in self.done
+        if aliased:
+            self.alias_budget -= 1
+            if self.alias_budget < 0:
+                raise _BadNode(
+                    node,
+                    f"aliases in this document expand to more than {MAX_ALIAS_EXPANSION:,} "
+                    "values; write the values out or use fewer aliases",
+                    "",
+                )
         if self.budget < 0:
             raise _BadNode(
                 node,
                 f"document expands to more than {MAX_NODES_PER_DOCUMENT:,} values "
                 "(through aliases?); split it or remove the aliases",
-                path,
+                "",
             )
         if depth > MAX_DEPTH:
             raise _BadNode(node, f"nesting deeper than {MAX_DEPTH} levels", path)
@@ -181,6 +197,7 @@ class _Converter:
         if id(node) in self.active:
             raise _BadNode(node, "an alias refers to its own anchor (recursive YAML)", path)
         self.active.add(id(node))
+        self.done.add(id(node))
         try:
             if isinstance(node, SequenceNode):
                 self._check_tag(node, f"{_TAG}seq", path)
@@ -195,21 +212,21 @@ class _Converter:
                         mark.line + 1,
                         mark.column + 1,
                     )
-                    items.append(self.convert(child, child_path, depth + 1))
+                    items.append(self.convert(child, child_path, depth + 1, aliased))
                 return items
             assert isinstance(node, MappingNode)
             self._check_tag(node, f"{_TAG}map", path)
-            return self._mapping(node, path, depth)
+            return self._mapping(node, path, depth, aliased)
         finally:
             self.active.discard(id(node))
 
-    def _mapping(self, node: MappingNode, path: str, depth: int) -> dict[str, Any]:
+    def _mapping(self, node: MappingNode, path: str, depth: int, aliased: bool) -> dict[str, Any]:
         result: dict[str, Any] = {}
         merged: dict[str, Any] = {}
         prefix = f"{path}." if path else ""
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE_TAG:
-                merged.update(self._merge(value_node, path, depth))
+                merged.update(self._merge(value_node, path, depth, aliased))
                 continue
             if not isinstance(key_node, ScalarNode):
                 raise _BadNode(key_node, "a mapping key must be a plain scalar", path)
@@ -227,19 +244,19 @@ class _Converter:
                 value_mark.line + 1,
                 value_mark.column + 1,
             )
-            result[key] = self.convert(value_node, child_path, depth + 1)
+            result[key] = self.convert(value_node, child_path, depth + 1, aliased)
         if merged:
             return {**merged, **result}
         return result
 
-    def _merge(self, node: Node, path: str, depth: int) -> dict[str, Any]:
+    def _merge(self, node: Node, path: str, depth: int, aliased: bool) -> dict[str, Any]:
         """``<<: *defaults`` (or a list of them): keys written in the mapping win."""
         sources = node.value if isinstance(node, SequenceNode) else [node]
         merged: dict[str, Any] = {}
         for source in reversed(sources):
             if not isinstance(source, MappingNode):
                 raise _BadNode(source, "`<<` merges only mappings", path)
-            value = self.convert(source, path, depth + 1)
+            value = self.convert(source, path, depth + 1, aliased)
             merged.update(value)
         return merged
 

@@ -1,0 +1,72 @@
+"""Every directory under tests/cases/manifests/ is a case: manifests plus the exact report expected.
+
+Adding a case is adding a directory: ``<case>/manifests/*.yaml`` (and any data
+files) and ``<case>/expected.yaml`` with the diagnostics as `validate` prints
+them, the field each one names, and the summary counts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ruamel.yaml import YAML
+
+from reconciler.errors import ManifestError
+from reconciler.manifests import inspect_manifests, load_manifests
+
+CASES = Path(__file__).resolve().parents[1] / "cases" / "manifests"
+CASE_NAMES = sorted(p.name for p in CASES.iterdir() if (p / "expected.yaml").is_file())
+
+
+def _expected(case: Path) -> dict[str, Any]:
+    data = YAML(typ="safe").load((case / "expected.yaml").read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+@pytest.mark.parametrize("name", CASE_NAMES)
+def test_case(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    case = CASES / name
+    expected = _expected(case)
+    monkeypatch.chdir(case)
+
+    result = inspect_manifests([Path("manifests")], root=Path("."), use_cache=False)
+
+    assert [str(d) for d in result.diagnostics] == expected["diagnostics"]
+    assert [d.field for d in result.diagnostics] == expected["fields"]
+    assert (not result.errors) is expected["valid"]
+    summary = result.summary()
+    assert {k: summary[k] for k in expected["summary"]} == expected["summary"]
+    if "sameHash" in expected:
+        hashes = {result.desired.datasets[n].hash for n in expected["sameHash"]}
+        assert len(hashes) == 1
+
+
+@pytest.mark.parametrize("name", CASE_NAMES)
+def test_load_manifests_raises_exactly_when_invalid(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    case = CASES / name
+    expected = _expected(case)
+    monkeypatch.chdir(case)
+    if expected["valid"]:
+        result = load_manifests([Path("manifests")], root=Path("."), use_cache=False)
+        assert result.models == expected["summary"]["models"]
+    else:
+        with pytest.raises(ManifestError) as caught:
+            load_manifests([Path("manifests")], root=Path("."), use_cache=False)
+        errors = [d for d in expected["diagnostics"] if ": error: " in d]
+        assert str(caught.value).startswith(errors[0].split(" (did you mean")[0])
+        assert len([d for d in caught.value.diagnostics if d.severity == "error"]) == len(errors)
+
+
+def test_every_error_class_has_a_case() -> None:
+    wanted = {
+        "yaml-syntax", "not-a-mapping", "missing-kind", "missing-name", "unknown-kind",
+        "unknown-api-version", "unknown-field", "wrong-type", "out-of-range",
+        "both-learning-rates", "base-and-source", "invalid-id", "display-name-too-long",
+        "duplicate-names", "missing-references", "cycle", "ignore-changes", "unsafe-tag",
+        "alias-bomb", "dataset-malformed-jsonl", "dataset-empty", "dataset-missing-output",
+        "dataset-mixed-types", "dataset-limits", "dataset-outside-root",
+    }  # fmt: skip
+    assert wanted <= set(CASE_NAMES)
