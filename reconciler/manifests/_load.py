@@ -164,7 +164,7 @@ def inspect_manifests(
         invalid_names=invalid_names,
     )
     diagnostics.extend(resolved.diagnostics)
-    diagnostics.sort(key=lambda d: (d.location.file, d.location.line, d.location.column))
+    diagnostics.sort(key=_reading_order)
     desired = DesiredState(
         models=resolved.models,
         datasets=resolved.datasets,
@@ -178,6 +178,12 @@ def inspect_manifests(
         documents=documents,
         dataset_stats=_stats(desired),
     )
+
+
+def _reading_order(diagnostic: Diagnostic) -> tuple[str, int, int]:
+    """By file, then line; whole-file notes (line 0, e.g. "N more problems") last in their file."""
+    loc = diagnostic.location
+    return (loc.file, loc.line or 1 << 62, loc.column)
 
 
 def _note_invalid(doc: RawDocument, invalid_names: dict[str, set[str]]) -> None:

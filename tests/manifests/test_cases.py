@@ -45,7 +45,9 @@ def test_case(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize("name", CASE_NAMES)
-def test_load_manifests_raises_exactly_when_invalid(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_load_manifests_raises_exactly_when_invalid(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     case = CASES / name
     expected = _expected(case)
     monkeypatch.chdir(case)
