@@ -1,0 +1,67 @@
+"""`make demo` runs to completion: models tune to ACTIVE, a plot is written, no server is left."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.support.servers import REPO_ROOT
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    """Command lines of live processes that contain ``text`` (Linux /proc)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in args:
+            found.append(args)
+    return found
+
+
+def test_demo_runs_to_completion_and_stops_its_emulator(tmp_path: Path) -> None:
+    # A copy of the script and the example manifests, so that the test does not
+    # touch the working tree's demo-out/.
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(REPO_ROOT / "scripts" / "demo.py", tmp_path / "scripts" / "demo.py")
+    shutil.copytree(REPO_ROOT / "manifests", tmp_path / "manifests")
+
+    result = subprocess.run(
+        [sys.executable, "scripts/demo.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+
+    for command in ("validate", "plan", "apply --auto-approve", "inventory"):
+        assert f"$ reconciler {command}\n" in out
+    assert "$ reconciler show increment --plot increment-loss.svg" in out
+    assert "Apply complete: 4 created" in out
+    assert re.search(r"tunedModels/increment\s+managed\s+.*ACTIVE", out)
+    assert "models ACTIVE: 4 (french-words, greeter, increment, increment-refined)" in out
+    assert "Loss curve" in out
+
+    plot = tmp_path / "demo-out" / "increment-loss.svg"
+    assert plot.read_text().lstrip().startswith(("<?xml", "<svg"))
+    assert (tmp_path / "demo-out" / ".reconciler" / "state.json").is_file()
+
+    url = re.search(r"Emulator ready at (http://127\.0\.0\.1:(\d+))", out)
+    assert url is not None
+    assert "Emulator stopped." in out
+    assert _processes_mentioning(f"--port {url.group(2)}") == []
+    try:
+        httpx.get(f"{url.group(1)}/emulator/stats", timeout=2)
+    except httpx.ConnectError:
+        pass
+    else:
+        raise AssertionError("the demo's emulator still answers")
