@@ -31,7 +31,7 @@ from reconciler.applied import ModelRecord, StateDocument
 from reconciler.diff import mutable_drift
 from reconciler.errors import NotFoundError
 from reconciler.live import CREATING, FAILED, LiveModel, OperationStatus, Snapshot
-from reconciler.spec import AppliedSpec
+from reconciler.spec import MUTABLE_FIELDS, AppliedSpec
 
 
 class Status(enum.StrEnum):
@@ -152,6 +152,19 @@ def _progress(
     return Progress(completed_steps=completed, total_steps=total)
 
 
+def _drift(spec: AppliedSpec, model: LiveModel) -> tuple[str, ...]:
+    """Drifted field names. Exact equality of every recorded field is the common
+    case and needs no diff; anything else goes to ``diff.mutable_drift``, which
+    owns the rules (unset fields, float32 tolerance, reader order)."""
+    live_fields = model.mutable_fields()
+    if all(
+        value is None or value == () or live_fields[name] == value
+        for name, value in ((name, getattr(spec, name)) for name in MUTABLE_FIELDS)
+    ):
+        return ()
+    return tuple(change.path for change in mutable_drift(spec, model))
+
+
 def _managed_row(
     row: InventoryRow,
     *,
@@ -167,7 +180,7 @@ def _managed_row(
     if model.state == CREATING:
         progress = _progress(model, spec, operation)
         return replace(row, status=Status.IN_FLIGHT, address=address, progress=progress)
-    drift = tuple(change.path for change in mutable_drift(spec, model)) if spec else ()
+    drift = _drift(spec, model) if spec else ()
     status = Status.DRIFTED if drift else Status.MANAGED
     return replace(row, status=status, address=address, drift=drift)
 
