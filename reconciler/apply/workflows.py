@@ -97,6 +97,18 @@ def is_saved_plan(path: str) -> bool:
         return False
 
 
+def _adopt_fresh_lineage(state: StateDocument, plan: Plan) -> StateDocument:
+    """A state never written yet takes the lineage the saved plan was made against.
+
+    A missing state reads as an empty document with a new random lineage every
+    time, so without this the first ``plan --out`` of a project could never be
+    applied. Both being unwritten (serial 0) means nothing can have changed.
+    """
+    if state.serial == 0 and not state.models and plan.state_serial == 0:
+        return state.model_copy(update={"lineage": plan.state_lineage})
+    return state
+
+
 def _needs_work(plan: Plan, state: StateDocument) -> bool:
     """Changes to make, or records to settle (adopted creates, preventDestroy flags)."""
     if plan.has_changes:
@@ -147,6 +159,7 @@ def apply_run(
     with _locked(backend, command=command, timeout=lock_timeout, warn=warn):
         state, live = refresh(client=client, backend=backend)
         if saved_plan is not None:
+            state = _adopt_fresh_lineage(state, saved.plan)
             hashes = {name: ds.hash for name, ds in desired.datasets.items()}
             check_saved_plan(saved, state=state, live=live, dataset_hashes=hashes)
             plan = saved.plan
