@@ -1,0 +1,160 @@
+"""Saved plans, confirmation, --no-wait / wait, failed tuning, partial failure, secrets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.e2e.workspace import API_KEY, NUMBERS, Workspace, dataset, tuned_model
+from tests.support.servers import serve_emulator
+
+
+def test_a_saved_plan_applies_once_and_is_refused_when_stale(ws: Workspace) -> None:
+    ws.write(dataset("numbers", NUMBERS), tuned_model("alpha"))
+    saved = ws.cli("plan", "--out", "tfplan")
+    assert saved.returncode == 0, saved.stderr
+
+    first = ws.apply("tfplan")
+    again = ws.apply("tfplan")
+
+    assert first.returncode == 0, first.stderr
+    assert "Apply complete: 1 created" in first.stdout
+    assert again.returncode == 1
+    assert "Error: saved plan is stale: the state changed" in again.stderr
+    assert ws.creates() == {"alpha": 1}
+
+    ws.write(dataset("numbers", NUMBERS), tuned_model("alpha", display_name="Renamed"))
+    assert ws.cli("plan", "--out", "tfplan").returncode == 0
+    ws.patch_out_of_band("alpha", displayName="Changed meanwhile")
+    stale = ws.apply("tfplan")
+    assert stale.returncode == 1
+    assert "saved plan is stale" in stale.stderr
+    assert "tunedModels/alpha was modified" in stale.stderr
+    assert ws.live()["alpha"]["displayName"] == "Changed meanwhile"
+
+
+def test_apply_without_a_terminal_refuses_to_prompt(ws: Workspace) -> None:
+    ws.write(dataset("numbers", NUMBERS), tuned_model("alpha"))
+
+    result = ws.cli("apply")
+
+    assert result.returncode == 1
+    assert "Error: apply needs confirmation, but there is no terminal to ask on" in result.stderr
+    assert "--auto-approve" in result.stderr
+    assert ws.live() == {}
+    assert ws.stats()["creates"] == {}
+
+
+def test_no_wait_returns_while_tuning_and_wait_follows_it_to_active(ws: Workspace) -> None:
+    ws.emulator.configure(stepSeconds=0.5)  # 6 steps: about 3 s of tuning
+    ws.write(dataset("numbers", NUMBERS), tuned_model("alpha", epochs=4))
+
+    started = ws.apply("--no-wait")
+
+    assert started.returncode == 0, started.stderr
+    assert "1 still tuning" in started.stdout
+    assert ws.live()["alpha"]["state"] == "CREATING"
+    record = ws.state_doc()["models"]["alpha"]
+    assert record["operation"].startswith("tunedModels/alpha/operations/")
+    assert ws.kinds() == {"alpha": "wait"}
+    waited = ws.cli("wait", "--poll-interval", "0.05s")
+    assert waited.returncode == 0, waited.stderr
+    assert "TunedModel/alpha: ACTIVE" in waited.stdout
+    assert ws.state_doc()["models"]["alpha"]["operation"] is None
+    assert ws.live()["alpha"]["state"] == "ACTIVE"
+    assert ws.creates() == {"alpha": 1}
+
+
+def test_wait_with_a_short_timeout_exits_1_and_keeps_the_operation(ws: Workspace) -> None:
+    ws.emulator.configure(stepSeconds=30)
+    ws.write(dataset("numbers", NUMBERS), tuned_model("slow"))
+    assert ws.apply("--no-wait").returncode == 0
+    operation = ws.state_doc()["models"]["slow"]["operation"]
+
+    result = ws.cli("wait", "--timeout", "0.2s", "--poll-interval", "0.05s")
+
+    assert result.returncode == 1
+    assert "still tuning at --timeout" in result.stdout
+    assert "Error: 1 of 1 models did not become ACTIVE" in result.stderr
+    assert ws.state_doc()["models"]["slow"]["operation"] == operation
+
+
+def test_a_failed_tuning_is_reported_and_the_next_plan_replaces_it(ws: Workspace) -> None:
+    ws.emulator.configure(tuningFailRate=1)
+    ws.write(dataset("numbers", NUMBERS), tuned_model("alpha"))
+
+    result = ws.apply()
+
+    assert result.returncode == 1
+    assert "TunedModel/alpha: failed: tuning failed: Tuning failed:" in result.stderr
+    assert "Error: Apply finished with errors: 1 created" not in result.stderr
+    assert "1 failed" in result.stderr
+    assert ws.live()["alpha"]["state"] == "FAILED"
+    record = ws.state_doc()["models"]["alpha"]
+    assert record["operation"] is None
+    assert record["lastError"].startswith("tuning failed: Tuning failed")
+    action = ws.actions()["alpha"]
+    assert action["action"] == "replace"
+    assert len(action["reasons"]) == 1
+    assert action["reasons"][0].startswith("live model is FAILED")
+
+
+def test_one_failure_skips_its_dependants_but_not_an_unrelated_branch(ws: Workspace) -> None:
+    broken = tuned_model("broken")
+    broken["spec"]["baseModel"] = "models/no-such-model-001-tuning"
+    ws.write(
+        dataset("numbers", NUMBERS),
+        broken,
+        tuned_model("child", source="broken"),
+        tuned_model("good"),
+        tuned_model("good-child", source="good"),
+    )
+
+    result = ws.apply("--parallelism", "4")
+
+    assert result.returncode == 1
+    assert "TunedModel/broken: failed:" in result.stderr
+    assert "TunedModel/child: skipped: broken failed" in result.stderr
+    assert (
+        "Error: Apply finished with errors: 2 created, 0 updated, 0 replaced, 0 deleted; "
+        "1 failed, 1 skipped, 0 still tuning." in result.stderr
+    )
+    assert {m: live["state"] for m, live in ws.live().items()} == {
+        "good": "ACTIVE",
+        "good-child": "ACTIVE",
+    }
+    assert set(ws.state_doc()["models"]) == {"good", "good-child"}
+    assert ws.kinds() == {
+        "broken": "create",
+        "child": "create",
+        "good": "noop",
+        "good-child": "noop",
+    }
+
+
+def test_the_state_never_holds_an_example_or_the_api_key(tmp_path: Path) -> None:
+    secret_examples = [("confidential-input-7f3a", "confidential-output-9b2c"), ("x", "y")]
+    with serve_emulator("--step-seconds", "0", "--api-key", API_KEY) as server:
+        ws = Workspace(root=tmp_path, emulator=server)
+        ws.write(dataset("private", secret_examples), tuned_model("alpha", data="private"))
+
+        applied = ws.apply()
+        ws.write(
+            dataset("private", [*secret_examples, ("confidential-extra-1d4e", "z")]),
+            tuned_model("alpha", data="private"),
+        )
+        replaced = ws.apply()
+        planned = ws.cli("plan")
+        wrong_key = Workspace(root=tmp_path, emulator=server, api_key="AIzaSy-wrong").cli("plan")
+
+    assert applied.returncode == 0, applied.stderr
+    assert replaced.returncode == 0, replaced.stderr
+    assert wrong_key.returncode == 1
+    assert "API key not valid" in wrong_key.stderr
+    written = list((tmp_path / ".reconciler").glob("state.json*"))
+    assert {p.name for p in written} >= {"state.json", "state.json.backup"}
+    outputs = [r.stdout + r.stderr for r in (applied, replaced, planned, wrong_key)]
+    texts = [p.read_text(encoding="utf-8", errors="replace") for p in written] + outputs
+    for text in texts:
+        assert API_KEY not in text
+        assert "AIzaSy-wrong" not in text
+        assert "confidential" not in text
