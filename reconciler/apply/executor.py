@@ -93,6 +93,15 @@ class ExecutionOptions:
     max_poll_interval: float = 10.0
 
 
+def stale_operation(action: Action, record: ModelRecord) -> bool:
+    """True when state still names an operation for a model that is live and done tuning."""
+    return (
+        action.kind is ActionKind.NOOP
+        and record.operation is not None
+        and action.live_state not in (None, CREATING)
+    )
+
+
 def total_steps(spec: AppliedSpec | None) -> int | None:
     if spec is None or spec.dataset is None or not spec.dataset.examples:
         return None
@@ -208,8 +217,12 @@ class _Run:
             changes: dict[str, object] = {}
             if record.applied is None and action.spec is not None:
                 changes.update(applied=action.spec, pendingCreate=None)
-                if record.operation is None:
+                if record.operation is None and action.kind is ActionKind.WAIT:
                     changes["operation"] = self.latest_operation(action.name)
+            if stale_operation(action, record):
+                # A noop model is live and not tuning: a run killed before it saw the
+                # tuning end left the operation behind; it is over, so forget it.
+                changes["operation"] = None
             if record.preventDestroy != action.prevent_destroy:
                 changes["preventDestroy"] = action.prevent_destroy
             if changes:

@@ -18,7 +18,13 @@ from typing import Any
 
 from reconciler.api import GeminiClient
 from reconciler.applied import ModelRecord, StateDocument
-from reconciler.apply.executor import ApplyReport, ExecutionOptions, Outcome, execute_plan
+from reconciler.apply.executor import (
+    ApplyReport,
+    ExecutionOptions,
+    Outcome,
+    execute_plan,
+    stale_operation,
+)
 from reconciler.apply.journal import StateJournal
 from reconciler.apply.progress import Reporter
 from reconciler.errors import NotFoundError, PlanError, ReconcilerError, UsageError
@@ -110,13 +116,16 @@ def _adopt_fresh_lineage(state: StateDocument, plan: Plan) -> StateDocument:
 
 
 def _needs_work(plan: Plan, state: StateDocument) -> bool:
-    """Changes to make, or records to settle (adopted creates, preventDestroy flags)."""
+    """Changes to make, or records to settle (adopted creates, preventDestroy flags,
+    operations of a run killed before it saw them end)."""
     if plan.has_changes:
         return True
     for action in plan.actions:
         record = state.models.get(action.model)
         if record is not None and (
-            record.applied is None or record.preventDestroy != action.prevent_destroy
+            record.applied is None
+            or record.preventDestroy != action.prevent_destroy
+            or stale_operation(action, record)
         ):
             return True
     return False
