@@ -1,0 +1,136 @@
+"""Drive ``reconciler apply`` through crashes and faults, then check nothing was lost or duplicated.
+
+Shared by the SIGKILL tests (file and PostgreSQL state) and the fault-injection
+test: the same ten-model project, the same checks of the end result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.e2e.workspace import NUMBERS, Workspace, dataset, tuned_model
+from tests.support.servers import REPO_ROOT
+
+MODELS = [f"model-{i}" for i in range(10)]
+# Two models are tuned from others, so crashes also land between dependent steps.
+SOURCES = {"model-8": "model-0", "model-9": "model-1"}
+STALE_LOCK_WARNING = "Warning: took over a stale state lock"
+
+
+def write_ten_models(ws: Workspace) -> None:
+    ws.write(
+        dataset("numbers", NUMBERS),
+        *(tuned_model(name, source=SOURCES.get(name)) for name in MODELS),
+    )
+
+
+@dataclass
+class CrashLog:
+    kills: int = 0
+    completed_runs: int = 0
+    delays_ms: list[int] = field(default_factory=list)
+    stderr: list[str] = field(default_factory=list)
+
+    @property
+    def stale_lock_takeovers(self) -> int:
+        return sum(text.count(STALE_LOCK_WARNING) for text in self.stderr)
+
+
+def start_apply(ws: Workspace, out: Path, *extra: str) -> subprocess.Popen[bytes]:
+    """``reconciler apply`` as a background process, unbuffered output into ``out``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RECONCILER_", "GEMINI_"))}
+    env.update(ws.env(), NO_COLOR="1", PYTHONUNBUFFERED="1", PYTHONPATH=str(REPO_ROOT))
+    argv = ws.argv("apply", "--auto-approve", "--poll-interval", "0.05s", *extra)
+    with out.open("wb") as sink:
+        return subprocess.Popen(
+            [sys.executable, "-m", "reconciler", *argv],
+            cwd=ws.root,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def _wait_for_text(proc: subprocess.Popen[bytes], out: Path, text: bytes, limit: float) -> None:
+    """Until ``text`` is in the output, the process ends, or ``limit`` seconds pass."""
+    deadline = time.monotonic() + limit
+    while proc.poll() is None and time.monotonic() < deadline:
+        if text in out.read_bytes():
+            return
+        time.sleep(0.005)
+
+
+def apply_with_kills(
+    ws: Workspace, *, rng: random.Random, kills: int, log: CrashLog, max_runs: int = 60
+) -> None:
+    """Kill up to ``kills`` applies at random moments, then apply until one exits 0.
+
+    Most delays count from the moment the plan is printed (the run holds the
+    lock and is about to write intents), so kills spread over intent writes,
+    create requests, operation records and polling rather than interpreter
+    start-up; some count from the start, landing while the state is read.
+    A run that finishes before its kill ends the round early.
+    """
+    killed = 0
+    for run in range(max_runs):
+        out = ws.root / f"apply-{log.kills}-{run}.log"
+        proc = start_apply(ws, out, "--parallelism", "4")
+        if killed < kills:
+            if rng.random() >= 0.15:
+                _wait_for_text(proc, out, b"Plan:", 30)
+            delay = rng.uniform(0.0, 0.4)
+            time.sleep(delay)
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                killed += 1
+                log.kills += 1
+                log.delays_ms.append(round(delay * 1000))
+                log.stderr.append(out.read_text(errors="replace"))
+                continue
+        code = proc.wait(timeout=120)
+        log.stderr.append(out.read_text(errors="replace"))
+        if code == 0:
+            log.completed_runs += 1
+            return
+        killed = kills  # a run failed on its own: stop killing and let it converge
+    raise AssertionError(f"apply did not converge in {max_runs} runs:\n{log.stderr[-1]}")
+
+
+def read_state(ws: Workspace) -> dict[str, object]:
+    """The stored state as JSON text, through ``reconciler state pull`` (either backend)."""
+    pulled = ws.cli("state", "pull")
+    assert pulled.returncode == 0, pulled.stderr
+    data: dict[str, object] = json.loads(pulled.stdout)
+    return data
+
+
+def assert_converged(ws: Workspace, *, models: list[str] = MODELS) -> None:
+    """Exactly ``models`` live and ACTIVE, each created once, state == live, plan is empty."""
+    live = ws.live()
+    assert {name: m["state"] for name, m in live.items()} == dict.fromkeys(models, "ACTIVE")
+    assert ws.creates() == dict.fromkeys(models, 1)
+    state = read_state(ws)
+    assert state["formatVersion"] == 1
+    assert isinstance(state["lineage"], str) and len(state["lineage"]) == 36
+    assert isinstance(state["serial"], int) and state["serial"] > 0
+    records = state["models"]
+    assert isinstance(records, dict)
+    assert sorted(records) == sorted(models)
+    for name, record in records.items():
+        assert record["name"] == f"tunedModels/{name}"
+        assert record["applied"] is not None, name
+        assert record["pendingCreate"] is None, name
+        assert record["operation"] is None, name
+        assert record["applied"]["displayName"] == live[name]["displayName"]
+        assert record["applied"]["dataset"]["hash"].startswith("sha256:")
+    final = ws.cli("plan", "--detailed-exitcode")
+    assert final.returncode == 0, final.stdout + final.stderr
