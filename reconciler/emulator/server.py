@@ -34,7 +34,10 @@ def serve(
     announce: Callable[[str], None] = _announce,
 ) -> None:
     """Serve until interrupted; the access log stays off so no URL (or ``?key=``) is logged."""
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # proto must say TCP: asyncio sets TCP_NODELAY only then, and without it every
+    # keep-alive request waits ~40 ms on Nagle's algorithm and delayed ACKs.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.set_inheritable(True)
