@@ -43,7 +43,7 @@ def _confirmer(*, auto_approve: bool, verb: str) -> Callable[[Plan], bool]:
 
 def _shower(g: Globals) -> Callable[[Plan], None]:
     def show(plan: Plan) -> None:
-        click.echo(render_plan_text(plan, color=g.color))
+        click.echo(render_plan_text(plan, color=g.color), nl=False)
 
     return show
 

@@ -98,11 +98,11 @@ def plan(
     finally:
         backend.close()
     if fmt == "json":
-        click.echo(render_plan_json(planned.plan))
+        click.echo(render_plan_json(planned.plan), nl=False)
     elif fmt == "markdown":
-        click.echo(render_plan_markdown(planned.plan))
+        click.echo(render_plan_markdown(planned.plan), nl=False)
     else:
-        click.echo(render_plan_text(planned.plan, color=g.color))
+        click.echo(render_plan_text(planned.plan, color=g.color), nl=False)
     if out:
         write_private_file(out, saved_plan_json(planned))
         click.echo(f"Saved the plan to {out}; apply it with: reconciler apply {out}", err=True)
