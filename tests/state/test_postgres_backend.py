@@ -128,8 +128,8 @@ def test_killed_holder_releases_the_lock_with_its_session(
     backend = pgb(pg_uri)
     started = time.monotonic()
     # The server notices the closed socket within milliseconds; no stale-lock timeout is involved.
-    with backend.lock(command="apply", timeout=5) as lock:
-        assert time.monotonic() - started < 2
+    with backend.lock(command="apply", timeout=10) as lock:
+        assert time.monotonic() - started < 5
         assert lock.warning is not None and holder.lock_id in lock.warning
         assert backend.write(with_model(backend.read(), "b")).serial == 2
     backend.close()
