@@ -5,15 +5,31 @@ Apply works from several threads; each step of the write-ahead protocol
 every mutation is a full, locked write through the backend (atomic file
 replace, or a fenced compare-and-swap in PostgreSQL). A write that fails stops
 the run: continuing without a record is how models get orphaned.
+
+Writes are group-committed: mutations that arrive while a write is in
+progress are applied together by the next write, and each caller returns only
+once the write holding its mutation is durable. The protocol is unchanged
+(nothing is sent before its intent is stored), but 32 parallel creates cost a
+handful of state writes per round instead of 64 one after the other.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from reconciler.applied import ModelRecord, StateDocument
 from reconciler.state.base import StateBackend
+
+Change = Callable[[StateDocument], None]
+
+
+@dataclass
+class _Pending:
+    change: Change
+    done: bool = False
+    error: BaseException | None = None
 
 
 class StateJournal:
@@ -22,7 +38,9 @@ class StateJournal:
     def __init__(self, *, backend: StateBackend, document: StateDocument) -> None:
         self._backend = backend
         self._doc = document
-        self._mutex = threading.Lock()
+        self._mutex = threading.Lock()  # guards _doc and _queue; never held during a write
+        self._writing = threading.Lock()  # one backend write at a time
+        self._queue: list[_Pending] = []
 
     @property
     def document(self) -> StateDocument:
@@ -34,13 +52,36 @@ class StateJournal:
             found = self._doc.models.get(name)
             return found.model_copy(deep=True) if found else None
 
-    def mutate(self, change: Callable[[StateDocument], None]) -> StateDocument:
-        """Apply ``change`` to a copy of the document and store it (serial + 1)."""
+    def mutate(self, change: Change) -> StateDocument:
+        """Apply ``change`` to the document and store it; returns once it is durable."""
+        pending = _Pending(change)
         with self._mutex:
-            draft = self._doc.model_copy(deep=True)
-            change(draft)
-            self._doc = self._backend.write(draft)
+            self._queue.append(pending)
+        with self._writing:
+            if not pending.done:  # nobody wrote it meanwhile: write it and whatever queued
+                self._commit()
+        if pending.error is not None:
+            raise pending.error
+        with self._mutex:
             return self._doc.model_copy(deep=True)
+
+    def _commit(self) -> None:
+        """Write every queued change in one backend write (caller holds ``_writing``)."""
+        with self._mutex:
+            batch, self._queue = self._queue, []
+            draft = self._doc.model_copy(deep=True)
+        try:
+            for pending in batch:
+                pending.change(draft)
+            stored = self._backend.write(draft)
+        except BaseException as exc:
+            for pending in batch:
+                pending.error, pending.done = exc, True
+            raise
+        with self._mutex:
+            self._doc = stored
+        for pending in batch:
+            pending.done = True
 
     def put(self, name: str, record: ModelRecord) -> None:
         def change(doc: StateDocument) -> None:
