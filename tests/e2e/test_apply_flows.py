@@ -45,7 +45,7 @@ def test_apply_without_a_terminal_refuses_to_prompt(ws: Workspace) -> None:
 
 
 def test_no_wait_returns_while_tuning_and_wait_follows_it_to_active(ws: Workspace) -> None:
-    ws.emulator.configure(stepSeconds=0.5)  # 6 steps: about 3 s of tuning
+    ws.emulator.configure(stepSeconds=1)  # 6 steps: about 6 s of tuning
     ws.write(dataset("numbers", NUMBERS), tuned_model("alpha", epochs=4))
 
     started = ws.apply("--no-wait")

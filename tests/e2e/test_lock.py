@@ -18,8 +18,8 @@ MODELS = ("alpha", "beta", "gamma")
 
 @pytest.fixture
 def slow_emulator() -> Iterator[ServedEmulator]:
-    """Every request takes 300 ms, so an apply holds the lock for a couple of seconds."""
-    with serve_emulator("--step-seconds", "0", "--latency-ms", "300") as server:
+    """Every request takes 500 ms, so an apply holds the lock for a couple of seconds."""
+    with serve_emulator("--step-seconds", "0", "--latency-ms", "500") as server:
         yield server
 
 
