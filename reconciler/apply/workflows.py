@@ -80,7 +80,7 @@ def plan_run(
 ) -> Planned:
     """``reconciler plan``: load, refresh, diff. Holds the lock only while reading."""
     desired = load_desired(paths)
-    with _locked(backend, command="reconciler plan", timeout=lock_timeout, warn=warn):
+    with _locked(backend, command="plan", timeout=lock_timeout, warn=warn):
         state, live = refresh(client=client, backend=backend)
     plan = make_plan(desired=desired, live=live, state=state, options=options)
     return Planned(plan=plan, desired=desired, manifest_paths=tuple(paths))
@@ -151,7 +151,7 @@ def apply_run(
     confirm: Callable[[Plan], bool],
     reporter_factory: Callable[[], Reporter],
     warn: Warn,
-    command: str = "reconciler apply",
+    command: str = "apply",
     destroy: bool = False,
 ) -> ApplyRun:
     """``reconciler apply`` (from manifests or a saved plan) and ``reconciler destroy``."""
@@ -265,7 +265,7 @@ def import_run(
         raise ReconcilerError(
             f"{model_name} does not exist", hint="see `reconciler inventory`"
         ) from None
-    with _locked(backend, command="reconciler import", timeout=lock_timeout, warn=warn):
+    with _locked(backend, command="import", timeout=lock_timeout, warn=warn):
         state = backend.read()
         if name in state.models:
             raise ReconcilerError(
@@ -402,7 +402,7 @@ def _record_wait(
     finished = {n: m for n, m in models.items() if m.state != CREATING}
     if not finished:
         return
-    with _locked(backend, command="reconciler wait", timeout=lock_timeout, warn=warn):
+    with _locked(backend, command="wait", timeout=lock_timeout, warn=warn):
         state = backend.read()
         journal = StateJournal(backend=backend, document=state)
         for name, model in finished.items():

@@ -193,7 +193,7 @@ def destroy(
                 confirm=_confirmer(auto_approve=auto_approve, verb="destroy"),
                 reporter_factory=lambda: make_reporter(interactive=False),
                 warn=warn,
-                command="reconciler destroy",
+                command="destroy",
                 destroy=True,
             )
     finally:

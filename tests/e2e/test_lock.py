@@ -54,7 +54,7 @@ def test_a_second_apply_fails_fast_naming_the_holder_or_waits_with_lock_timeout(
     assert message.startswith("Error: ")
     assert f"pid {first.pid}" in message
     assert socket.gethostname() in message
-    assert "apply" in message
+    assert "(reconciler apply), lock id" in message
     assert "--lock-timeout" in message
     assert first_code == 0, first_log.read_text()
     assert ws.creates() == dict.fromkeys(MODELS, 1)
