@@ -64,7 +64,11 @@ class SourceLocation:
 
     def __str__(self) -> str:
         if self.line:
-            return f"{self.file}:{self.line}:{self.column}" if self.column else f"{self.file}:{self.line}"
+            return (
+                f"{self.file}:{self.line}:{self.column}"
+                if self.column
+                else f"{self.file}:{self.line}"
+            )
         return self.file
 
 

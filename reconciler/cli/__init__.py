@@ -122,7 +122,9 @@ def cli(
 
 
 def _wants_traceback(argv: list[str]) -> bool:
-    return any(a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"}) for a in argv)
+    return any(
+        a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"}) for a in argv
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

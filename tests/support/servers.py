@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,7 +87,11 @@ def run_cli(
     timeout: float = 120,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python -m reconciler ARGS`` as a user would, capturing output."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("RECONCILER_", "GEMINI_", "GOOGLE_"))}
+    full_env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("RECONCILER_", "GEMINI_", "GOOGLE_"))
+    }
     full_env["NO_COLOR"] = "1"
     full_env["PYTHONPATH"] = str(REPO_ROOT)
     full_env.update(env or {})
@@ -100,5 +104,3 @@ def run_cli(
         text=True,
         timeout=timeout,
     )
-
-

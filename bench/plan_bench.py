@@ -1,0 +1,203 @@
+"""Plan time and API requests for 100, 1,000 and 10,000 models, all ``noop``.
+
+    python bench/plan_bench.py [--sizes 100,1000,10000] [--latencies 0,20]
+
+For each size: writes N TunedModel manifests (100 per file) and one dataset,
+creates the N live models in a served emulator, writes the matching state,
+then times ``reconciler plan`` as a user runs it (a subprocess) at each
+emulator latency, and counts its requests from ``/emulator/stats``. Beside it:
+
+* the floor: ``reconciler validate`` (manifest loading) + the list requests
+  alone with raw httpx (pageSize 1000) -- the least any plan must do;
+* a per-model GET refresh with raw httpx at concurrency 10 -- what a
+  Terraform-style provider does (one read per resource, parallelism 10).
+
+Targets (issue "reconciler plan"): requests = ceil(N/1000) list pages and
+nothing else; plan time within 1.5x of the floor at 10,000 models.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from reconciler.applied import ModelRecord, StateDocument  # noqa: E402
+from reconciler.manifests import load_manifests  # noqa: E402
+from tests.support.servers import serve_emulator  # noqa: E402
+
+BASE = "models/gemini-1.5-flash-001-tuning"
+PER_FILE = 100
+
+
+def write_manifests(root: Path, count: int) -> None:
+    folder = root / "manifests"
+    folder.mkdir(parents=True)
+    (folder / "shared.yaml").write_text(
+        "apiVersion: gemini.tuning/v1\nkind: Dataset\nmetadata: {name: pairs}\nspec:\n"
+        "  examples:\n"
+        + "".join(f'    - {{textInput: "{i}", output: "{i + 1}"}}\n' for i in range(8))
+        + "---\napiVersion: gemini.tuning/v1\nkind: Hyperparameters\nmetadata: {name: hp}\n"
+        "spec: {epochCount: 5, batchSize: 4, learningRate: 0.001}\n"
+    )
+    for start in range(0, count, PER_FILE):
+        docs = []
+        for i in range(start, min(count, start + PER_FILE)):
+            docs.append(
+                "apiVersion: gemini.tuning/v1\nkind: TunedModel\n"
+                f"metadata: {{name: model-{i:05d}}}\n"
+                f"spec:\n  displayName: Model {i}\n  description: Benchmark model {i}\n"
+                f"  baseModel: {BASE}\n  temperature: 0.2\n"
+                "  tuningTask: {trainingData: pairs, hyperparameters: hp}\n"
+            )
+        (folder / f"models-{start // PER_FILE:03d}.yaml").write_text("---\n".join(docs))
+
+
+def populate(url: str, root: Path) -> None:
+    """Create the live models and the matching state (as a finished apply would leave them)."""
+    desired = load_manifests([root / "manifests"], root=root).desired
+    state = StateDocument()
+    examples = [{"textInput": f"{i}", "output": f"{i + 1}"} for i in range(8)]
+
+    def create(name: str) -> None:
+        spec = desired.models[name].spec
+        body = {
+            "displayName": spec.displayName,
+            "description": spec.description,
+            "baseModel": spec.baseModel,
+            "temperature": spec.temperature,
+            "tuningTask": {
+                "trainingData": {"examples": {"examples": examples}},
+                "hyperparameters": {"epochCount": 5, "batchSize": 4, "learningRate": 0.001},
+            },
+        }
+        reply = client.post(f"{url}/v1beta/tunedModels", params={"tunedModelId": name}, json=body)
+        reply.raise_for_status()
+
+    with (
+        httpx.Client(timeout=60, limits=httpx.Limits(max_connections=16)) as client,
+        ThreadPoolExecutor(16) as pool,
+    ):
+        list(pool.map(create, sorted(desired.models)))
+    for name, model in desired.models.items():
+        state.models[name] = ModelRecord(name=model.model_name, applied=model.spec)
+    state.serial = 1
+    target = root / ".reconciler" / "state.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(state.model_dump_json(indent=2))
+
+
+def cli(root: Path, url: str, *args: str) -> tuple[float, subprocess.CompletedProcess[str]]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1", "RECONCILER_ENDPOINT": url}
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "reconciler", *args],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    return time.perf_counter() - started, proc
+
+
+def stats_total(url: str) -> dict[str, int]:
+    data = httpx.get(f"{url}/emulator/stats").json()
+    return dict(data["requests"])
+
+
+def list_floor(url: str) -> tuple[float, int]:
+    started, pages, token = time.perf_counter(), 0, None
+    with httpx.Client(timeout=60) as client:
+        while True:
+            params = {"pageSize": 1000, **({"pageToken": token} if token else {})}
+            data = client.get(f"{url}/v1beta/tunedModels", params=params).json()
+            pages += 1
+            token = data.get("nextPageToken")
+            if not token:
+                break
+    return time.perf_counter() - started, pages
+
+
+def per_model_gets(url: str, names: list[str]) -> float:
+    started = time.perf_counter()
+    with (
+        httpx.Client(timeout=60, limits=httpx.Limits(max_connections=10)) as client,
+        ThreadPoolExecutor(10) as pool,
+    ):
+        list(
+            pool.map(
+                lambda n: client.get(f"{url}/v1beta/tunedModels/{n}").raise_for_status(), names
+            )
+        )
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="100,1000,10000")
+    parser.add_argument("--latencies", default="0,20")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    latencies = [int(s) for s in args.latencies.split(",")]
+    header = (
+        f"{'models':>7} {'lat ms':>6} | {'plan s':>7} {'reqs':>5} {'want':>5} | "
+        f"{'validate s':>10} {'list s':>7} {'floor s':>7} {'plan/floor':>10} | "
+        f"{'GET-each s':>10} {'GET/plan':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    ok = True
+    for size in sizes:
+        with tempfile.TemporaryDirectory() as tmp, serve_emulator("--step-seconds", "0") as emu:
+            root = Path(tmp)
+            write_manifests(root, size)
+            populate(emu.url, root)
+            names = [f"model-{i:05d}" for i in range(size)]
+            cli(root, emu.url, "validate")  # warm the manifest cache, as a repeated CI run would
+            for latency in latencies:
+                emu.configure(latencyMs=latency)
+                before = stats_total(emu.url)
+                plan_s, proc = cli(root, emu.url, "plan", "--format", "json")
+                after = stats_total(emu.url)
+                if proc.returncode != 0:
+                    print(proc.stderr, file=sys.stderr)
+                    return 1
+                summary = json.loads(proc.stdout)["summary"]
+                if summary["noop"] != size or sum(summary.values()) != size:
+                    print(f"unexpected plan summary {summary}", file=sys.stderr)
+                    ok = False
+                requests = sum(after.values()) - sum(before.values())
+                want = math.ceil(size / 1000)
+                validate_s = min(cli(root, emu.url, "validate")[0] for _ in range(2))
+                list_s = min(list_floor(emu.url)[0] for _ in range(2))
+                floor = validate_s + list_s
+                gets_s = per_model_gets(emu.url, names)
+                print(
+                    f"{size:>7} {latency:>6} | {plan_s:>7.2f} {requests:>5} {want:>5} | "
+                    f"{validate_s:>10.2f} {list_s:>7.2f} {floor:>7.2f} {plan_s / floor:>9.2f}x | "
+                    f"{gets_s:>10.2f} {gets_s / plan_s:>7.1f}x",
+                    flush=True,
+                )
+                ok = ok and requests == want
+    print(
+        "\nplan s: `reconciler plan` wall time (process start included); reqs: its API requests; "
+        "want: ceil(N/1000).\nfloor: `reconciler validate` + raw httpx list pages. "
+        "GET-each: raw httpx per-model GETs at concurrency 10 (Terraform-style refresh)."
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
