@@ -24,13 +24,11 @@ These are purely computational functions with no side-effects.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-
-from deepdiff import DeepDiff
-from deepdiff.operator import BaseOperator
 
 from reconciler.live import LiveModel
 from reconciler.spec import MUTABLE_FIELDS, AppliedSpec, DatasetRef, DesiredModel
@@ -70,11 +68,23 @@ def numbers_close(a: object, b: object) -> bool:
     return False
 
 
-class _CloseNumbers(BaseOperator):  # type: ignore[misc]
-    """Tells deepdiff that float noise is not a difference."""
+@functools.cache
+def _deepdiff() -> tuple[Any, Any]:
+    """deepdiff and our tolerance operator, imported on the first real difference.
 
-    def give_up_diffing(self, level: Any, diff_instance: Any) -> bool:
-        return numbers_close(level.t1, level.t2)
+    A plan where nothing changed never needs deepdiff, and importing it costs
+    about 50 ms of every command's start-up.
+    """
+    from deepdiff import DeepDiff
+    from deepdiff.operator import BaseOperator
+
+    class CloseNumbers(BaseOperator):  # type: ignore[misc]
+        """Tells deepdiff that float noise is not a difference."""
+
+        def give_up_diffing(self, level: Any, diff_instance: Any) -> bool:
+            return numbers_close(level.t1, level.t2)
+
+    return DeepDiff, CloseNumbers
 
 
 def _same(a: object, b: object) -> bool:
@@ -91,11 +101,12 @@ def _changed_keys(before: Mapping[str, object], after: Mapping[str, object]) -> 
     """
     if before.keys() == after.keys() and all(_same(before[k], after[k]) for k in before):
         return set()
-    result = DeepDiff(
+    deep_diff, close_numbers = _deepdiff()
+    result = deep_diff(
         dict(before),
         dict(after),
         ignore_numeric_type_changes=True,
-        custom_operators=[_CloseNumbers(types=[int, float])],
+        custom_operators=[close_numbers(types=[int, float])],
         view="tree",
     )
     changed: set[str] = set()

@@ -117,6 +117,17 @@ def _enum(value: object, names: Mapping[int, str], default: str) -> str:
 
 
 def snapshot_from_json(data: Mapping[str, Any]) -> Snapshot:
+    step, epoch = data.get("step"), data.get("epoch")
+    loss, when = data.get("meanLoss"), data.get("computeTime")
+    if (
+        type(step) is int
+        and type(epoch) is int
+        and type(loss) in (float, int)
+        and (when is None or type(when) is str)
+    ):
+        # The common, well-typed case, without the per-field coercions below:
+        # a refresh of 10,000 models reads about 100,000 snapshots.
+        return Snapshot(step=step, epoch=epoch, mean_loss=float(loss), compute_time=when)  # type: ignore[arg-type]
     return Snapshot(
         step=_int(data.get("step")) or 0,
         epoch=_int(data.get("epoch")) or 0,

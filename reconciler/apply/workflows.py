@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -61,12 +62,25 @@ def _locked(backend: StateBackend, *, command: str, timeout: float, warn: Warn) 
         yield
 
 
-def refresh(
-    *, client: GeminiClient, backend: StateBackend
-) -> tuple[StateDocument, list[LiveModel]]:
-    """The state and every live tuned model (one paginated list, no per-model GET)."""
-    state = backend.read()
-    return state, list(client.list_tuned_models())
+def gather(
+    *, client: GeminiClient, backend: StateBackend, paths: Sequence[str]
+) -> tuple[DesiredState, StateDocument, list[LiveModel]]:
+    """Manifests, state and every live tuned model (one paginated list, no per-model GET).
+
+    The listing runs on a second thread while the manifests and the state are
+    read: the API's time to answer overlaps with our own parsing, which at
+    10,000 models takes about as long. A manifest error wins over a listing
+    error: it is the one the user can fix without the network.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="refresh") as pool:
+        listing = pool.submit(lambda: list(client.list_tuned_models()))
+        try:
+            desired = load_desired(paths)
+            state = backend.read()
+        except BaseException:
+            listing.exception()  # let the listing end before the client closes
+            raise
+        return desired, state, listing.result()
 
 
 def plan_run(
@@ -79,9 +93,8 @@ def plan_run(
     warn: Warn,
 ) -> Planned:
     """``reconciler plan``: load, refresh, diff. Holds the lock only while reading."""
-    desired = load_desired(paths)
     with _locked(backend, command="plan", timeout=lock_timeout, warn=warn):
-        state, live = refresh(client=client, backend=backend)
+        desired, state, live = gather(client=client, backend=backend, paths=paths)
     plan = make_plan(desired=desired, live=live, state=state, options=options)
     return Planned(plan=plan, desired=desired, manifest_paths=tuple(paths))
 
@@ -162,11 +175,9 @@ def apply_run(
             except json.JSONDecodeError as exc:
                 raise UsageError(f"{saved_plan}: not a readable plan file ({exc})") from None
         saved = plan_from_saved(data)
-        desired = load_desired(saved.manifest_paths)
-    else:
-        desired = load_desired(paths)
+        paths = saved.manifest_paths
     with _locked(backend, command=command, timeout=lock_timeout, warn=warn):
-        state, live = refresh(client=client, backend=backend)
+        desired, state, live = gather(client=client, backend=backend, paths=paths)
         if saved_plan is not None:
             state = _adopt_fresh_lineage(state, saved.plan)
             hashes = {name: ds.hash for name, ds in desired.datasets.items()}
