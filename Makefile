@@ -9,10 +9,13 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
+# pip's own chatter goes to .venv/install.log; it is shown only if the install fails.
 $(STAMP): pyproject.toml
+	@echo "Installing reconciler and its tools into $(VENV) (the first run takes a minute) ..."
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@{ $(PY) -m pip install --disable-pip-version-check --upgrade pip && \
+	   $(PY) -m pip install --disable-pip-version-check -e '.[dev]'; } > $(VENV)/install.log 2>&1 \
+	  || { cat $(VENV)/install.log; echo "install failed (log: $(VENV)/install.log)"; exit 1; }
 	@touch $(STAMP)
 
 test: install
