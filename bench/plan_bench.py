@@ -179,6 +179,7 @@ def main() -> int:
                     print(f"unexpected plan summary {summary}", file=sys.stderr)
                     ok = False
                 requests = sum(after.values()) - sum(before.values())
+                plan_s = min([plan_s] + [cli(root, emu.url, "plan")[0] for _ in range(2)])
                 want = math.ceil(size / 1000)
                 validate_s = min(cli(root, emu.url, "validate")[0] for _ in range(2))
                 list_s = min(list_floor(emu.url)[0] for _ in range(2))
@@ -192,8 +193,8 @@ def main() -> int:
                 )
                 ok = ok and requests == want
     print(
-        "\nplan s: `reconciler plan` wall time (process start included); reqs: its API requests; "
-        "want: ceil(N/1000).\nfloor: `reconciler validate` + raw httpx list pages. "
+        "\nplan s: `reconciler plan` wall time, best of 3 (process start included); reqs: its API requests; "
+        "want: ceil(N/1000).\nfloor: `reconciler validate` + raw httpx list pages (best of 2 each). "
         "GET-each: raw httpx per-model GETs at concurrency 10 (Terraform-style refresh)."
     )
     return 0 if ok else 1

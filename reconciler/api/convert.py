@@ -140,7 +140,7 @@ def _snapshots(value: object) -> tuple[Snapshot, ...]:
     return tuple(snapshot_from_json(s) for s in _list(value) if isinstance(s, dict))
 
 
-def live_model_from_json(data: Mapping[str, Any]) -> LiveModel:
+def live_model_from_json(data: Mapping[str, Any], *, snapshots: bool = True) -> LiveModel:
     """A TunedModel resource as a LiveModel."""
     source = _dict(data.get("tunedModelSource"))
     task = _dict(data.get("tuningTask"))
@@ -168,7 +168,7 @@ def live_model_from_json(data: Mapping[str, Any]) -> LiveModel:
         hyperparameters=hyperparameters,
         start_time=_str(task.get("startTime")),
         complete_time=_str(task.get("completeTime")),
-        snapshots=_snapshots(task.get("snapshots")),
+        snapshots=_snapshots(task.get("snapshots")) if snapshots else (),
     )
 
 

@@ -73,7 +73,7 @@ def gather(
     error: it is the one the user can fix without the network.
     """
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="refresh") as pool:
-        listing = pool.submit(lambda: list(client.list_tuned_models()))
+        listing = pool.submit(lambda: list(client.list_tuned_models(snapshots=False)))
         try:
             desired = load_desired(paths)
             state = backend.read()

@@ -11,9 +11,9 @@ import click
 from reconciler.apply.executor import ApplyReport, ExecutionOptions, Outcome
 from reconciler.apply.progress import make_reporter
 from reconciler.apply.workflows import apply_run, import_run, is_saved_plan, wait_run
-from reconciler.cli.common import make_client
+from reconciler.cli.common import connected
 from reconciler.cli.context import Globals, get_globals
-from reconciler.cli.options import DURATION, lock_timeout_option, open_state
+from reconciler.cli.options import DURATION, lock_timeout_option
 from reconciler.cli.plan_cmd import DEFAULT_PATHS, warn
 from reconciler.errors import ApplyError, UsageError
 from reconciler.plan import Plan, PlanOptions
@@ -134,29 +134,25 @@ def apply(
         raise UsageError(
             "--target and --replace cannot change a saved plan", hint="plan again with them"
         )
-    backend = open_state(g)
-    try:
-        with make_client(g) as client:
-            run = apply_run(
-                client=client,
-                backend=backend,
-                paths=paths or DEFAULT_PATHS,
-                saved_plan=saved,
-                options=PlanOptions(targets=frozenset(targets), replace=frozenset(replace)),
-                execution=ExecutionOptions(
-                    parallelism=parallelism,
-                    wait=wait_,
-                    timeout=timeout,
-                    poll_interval=poll_interval,
-                ),
-                lock_timeout=lock_timeout,
-                show_plan=_shower(g),
-                confirm=_confirmer(auto_approve=auto_approve or saved is not None, verb="apply"),
-                reporter_factory=lambda: make_reporter(interactive=g.color),
-                warn=warn,
-            )
-    finally:
-        backend.close()
+    with connected(g) as (client, backend):
+        run = apply_run(
+            client=client,
+            backend=backend,
+            paths=paths or DEFAULT_PATHS,
+            saved_plan=saved,
+            options=PlanOptions(targets=frozenset(targets), replace=frozenset(replace)),
+            execution=ExecutionOptions(
+                parallelism=parallelism,
+                wait=wait_,
+                timeout=timeout,
+                poll_interval=poll_interval,
+            ),
+            lock_timeout=lock_timeout,
+            show_plan=_shower(g),
+            confirm=_confirmer(auto_approve=auto_approve or saved is not None, verb="apply"),
+            reporter_factory=lambda: make_reporter(interactive=g.color),
+            warn=warn,
+        )
     if run.declined:
         click.echo("Apply cancelled.")
         return 1
@@ -178,26 +174,22 @@ def destroy(
 ) -> int:
     """Delete the managed tuned models (all, or the --target ones)."""
     g = get_globals()
-    backend = open_state(g)
-    try:
-        with make_client(g) as client:
-            run = apply_run(
-                client=client,
-                backend=backend,
-                paths=paths or DEFAULT_PATHS,
-                saved_plan=None,
-                options=PlanOptions(targets=frozenset(targets)),
-                execution=ExecutionOptions(parallelism=parallelism, wait=False),
-                lock_timeout=lock_timeout,
-                show_plan=_shower(g),
-                confirm=_confirmer(auto_approve=auto_approve, verb="destroy"),
-                reporter_factory=lambda: make_reporter(interactive=False),
-                warn=warn,
-                command="destroy",
-                destroy=True,
-            )
-    finally:
-        backend.close()
+    with connected(g) as (client, backend):
+        run = apply_run(
+            client=client,
+            backend=backend,
+            paths=paths or DEFAULT_PATHS,
+            saved_plan=None,
+            options=PlanOptions(targets=frozenset(targets)),
+            execution=ExecutionOptions(parallelism=parallelism, wait=False),
+            lock_timeout=lock_timeout,
+            show_plan=_shower(g),
+            confirm=_confirmer(auto_approve=auto_approve, verb="destroy"),
+            reporter_factory=lambda: make_reporter(interactive=False),
+            warn=warn,
+            command="destroy",
+            destroy=True,
+        )
     if run.declined:
         click.echo("Destroy cancelled.")
         return 1
@@ -212,20 +204,16 @@ def destroy(
 def import_(name: str, model_name: str, paths: tuple[str, ...], lock_timeout: float) -> int:
     """Bring the live model tunedModels/ID under management as manifest NAME."""
     g = get_globals()
-    backend = open_state(g)
-    try:
-        with make_client(g) as client:
-            record = import_run(
-                client=client,
-                backend=backend,
-                name=name,
-                model_name=model_name,
-                paths=paths or DEFAULT_PATHS,
-                lock_timeout=lock_timeout,
-                warn=warn,
-            )
-    finally:
-        backend.close()
+    with connected(g) as (client, backend):
+        record = import_run(
+            client=client,
+            backend=backend,
+            name=name,
+            model_name=model_name,
+            paths=paths or DEFAULT_PATHS,
+            lock_timeout=lock_timeout,
+            warn=warn,
+        )
     click.echo(f"Imported {record.name} as TunedModel/{name}.")
     click.echo(
         "Its training data is unknown until the next replace; run `reconciler plan` to see "
@@ -244,21 +232,17 @@ def wait(
 ) -> int:
     """Wait for in-flight tuning operations (all, or NAME...) to finish."""
     g = get_globals()
-    backend = open_state(g)
-    try:
-        with make_client(g) as client:
-            result = wait_run(
-                client=client,
-                backend=backend,
-                names=names,
-                timeout=timeout,
-                reporter=make_reporter(interactive=g.color),
-                lock_timeout=lock_timeout,
-                warn=warn,
-                poll_interval=poll_interval,
-            )
-    finally:
-        backend.close()
+    with connected(g) as (client, backend):
+        result = wait_run(
+            client=client,
+            backend=backend,
+            names=names,
+            timeout=timeout,
+            reporter=make_reporter(interactive=g.color),
+            lock_timeout=lock_timeout,
+            warn=warn,
+            poll_interval=poll_interval,
+        )
     if not result.models:
         click.echo("Nothing is tuning.")
         return 0

@@ -6,10 +6,13 @@ reads flags or the environment.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from reconciler.api import Credentials, GeminiClient
 from reconciler.applied import StateDocument
 from reconciler.cli.context import Globals
-from reconciler.state import open_backend
+from reconciler.state import StateBackend, open_backend
 
 
 def make_client(g: Globals) -> GeminiClient:
@@ -35,5 +38,16 @@ def read_state(g: Globals) -> StateDocument:
     backend = open_backend(g.state_location)
     try:
         return backend.read()
+    finally:
+        backend.close()
+
+
+@contextmanager
+def connected(g: Globals) -> Iterator[tuple[GeminiClient, StateBackend]]:
+    """The client and the state backend of a command, both closed when it ends."""
+    backend = open_backend(g.state_location)
+    try:
+        with make_client(g) as client:
+            yield client, backend
     finally:
         backend.close()

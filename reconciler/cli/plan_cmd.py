@@ -9,9 +9,9 @@ from pathlib import Path
 import click
 
 from reconciler.apply.workflows import plan_run, saved_plan_json
-from reconciler.cli.common import make_client
+from reconciler.cli.common import connected
 from reconciler.cli.context import get_globals
-from reconciler.cli.options import lock_timeout_option, open_state
+from reconciler.cli.options import lock_timeout_option
 from reconciler.plan import PlanOptions
 from reconciler.render.plan import render_plan_json, render_plan_markdown, render_plan_text
 
@@ -84,19 +84,15 @@ def plan(
     options = PlanOptions(
         targets=frozenset(targets), replace=frozenset(replace), refresh_only=refresh_only
     )
-    backend = open_state(g)
-    try:
-        with make_client(g) as client:
-            planned = plan_run(
-                client=client,
-                backend=backend,
-                paths=paths or DEFAULT_PATHS,
-                options=options,
-                lock_timeout=lock_timeout,
-                warn=warn,
-            )
-    finally:
-        backend.close()
+    with connected(g) as (client, backend):
+        planned = plan_run(
+            client=client,
+            backend=backend,
+            paths=paths or DEFAULT_PATHS,
+            options=options,
+            lock_timeout=lock_timeout,
+            warn=warn,
+        )
     if fmt == "json":
         click.echo(render_plan_json(planned.plan), nl=False)
     elif fmt == "markdown":
