@@ -140,7 +140,12 @@ def create_tables(conn: psycopg.Connection[Any], *, schema: str, display: str) -
             try:
                 conn.execute(statement)
                 break
-            except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateObject) as exc:
+            except (
+                psycopg.errors.UniqueViolation,
+                psycopg.errors.DuplicateObject,
+                psycopg.errors.DuplicateSchema,
+                psycopg.errors.DuplicateTable,
+            ) as exc:
                 if attempt == CREATE_ATTEMPTS - 1:
                     raise StateError(
                         f"cannot create the state tables in {display}: {exc}"
