@@ -16,7 +16,12 @@ import pytest
 
 from tests.e2e.convergence import CrashLog, apply_with_kills, assert_converged, write_ten_models
 from tests.e2e.workspace import Workspace
-from tests.support.postgres import PostgresServer, PostgresUnavailable, postgres_server
+from tests.support.postgres import (
+    PostgresServer,
+    PostgresUnavailable,
+    postgres_server,
+    unavailable,
+)
 from tests.support.servers import ServedEmulator, serve_emulator
 
 MIN_KILLS = 20
@@ -70,7 +75,7 @@ def postgres() -> Iterator[PostgresServer]:
         with postgres_server() as server:
             yield server
     except PostgresUnavailable as exc:
-        pytest.skip(str(exc))
+        unavailable(str(exc))
 
 
 @pytest.mark.postgres

@@ -11,7 +11,12 @@ from typing import Any
 
 import pytest
 
-from tests.support.postgres import PostgresServer, PostgresUnavailable, postgres_server
+from tests.support.postgres import (
+    PostgresServer,
+    PostgresUnavailable,
+    postgres_server,
+    unavailable,
+)
 from tests.support.servers import REPO_ROOT
 
 
@@ -21,7 +26,7 @@ def pg_server() -> Iterator[PostgresServer]:
         with postgres_server() as server:
             yield server
     except PostgresUnavailable as exc:
-        pytest.skip(f"PostgreSQL tests need a PostgreSQL server installation: {exc}")
+        unavailable(str(exc))
 
 
 @pytest.fixture

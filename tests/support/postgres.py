@@ -135,3 +135,19 @@ def postgres_server(*, startup_timeout: int = 60) -> Iterator[PostgresServer]:
                 capture_output=True,
             )
         shutil.rmtree(root, ignore_errors=True)
+
+
+def unavailable(reason: str) -> None:
+    """Skip a PostgreSQL test where no server can be installed, but fail it in CI.
+
+    ``.ci/run`` installs PostgreSQL, so on CI a missing server is a broken
+    setup, never a reason to pass without running the tests.
+    """
+    import os
+
+    import pytest
+
+    message = f"PostgreSQL tests need a PostgreSQL server installation: {reason}"
+    if os.environ.get("CI"):
+        pytest.fail(message + " (CI installs the postgresql package in .ci/run)")
+    pytest.skip(message)
