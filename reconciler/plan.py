@@ -215,11 +215,13 @@ def _execution_order(
 def _merged_spec(basis: AppliedSpec, desired: DesiredModel) -> AppliedSpec:
     """What state records after an update: the applied inputs, with the manifest's mutable fields."""
     updates = {
-        field: getattr(desired.spec, field)
+        field: value
         for field in MUTABLE_FIELDS
-        if getattr(desired.spec, field) not in (None, ())
+        if (value := getattr(desired.spec, field)) not in (None, ())
+        and value != getattr(basis, field)
     }
-    return basis.model_copy(update=updates)
+    # Unchanged models (nearly all of a large plan) keep the recorded spec itself.
+    return basis.model_copy(update=updates) if updates else basis
 
 
 def _immutable_reason(change: FieldChange) -> str:
