@@ -1,6 +1,7 @@
 """Where shared state lives in PostgreSQL: the URI, the advisory-lock key, the tables.
 
-Helpers for ``reconciler.state.postgres``; the locking and fencing logic is there.
+Helpers for ``reconciler.state.pg_session`` (the connection and the lock) and
+``reconciler.state.postgres`` (the document).
 """
 
 from __future__ import annotations
