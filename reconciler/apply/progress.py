@@ -16,7 +16,7 @@ from reconciler.api import ProgressUpdate
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
-    from reconciler.apply.executor import ActionResult
+    from reconciler.apply.outcomes import ActionResult
     from reconciler.plan import Action
 
 # In CI logs, a tuning model gets a progress line at most this often (plus one

@@ -8,9 +8,11 @@ from typing import Any, TypeVar
 
 import click
 
-from reconciler.apply.executor import ApplyReport, ExecutionOptions, Outcome
+from reconciler.apply.importing import import_run
+from reconciler.apply.outcomes import ApplyReport, ExecutionOptions, Outcome
 from reconciler.apply.progress import make_reporter
-from reconciler.apply.workflows import apply_run, import_run, is_saved_plan, wait_run
+from reconciler.apply.waiting import wait_run
+from reconciler.apply.workflows import apply_run, is_saved_plan
 from reconciler.cli.common import connected
 from reconciler.cli.context import Globals, get_globals
 from reconciler.cli.options import DURATION, lock_timeout_option

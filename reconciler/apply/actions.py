@@ -1,0 +1,224 @@
+"""The API calls of one action, each wrapped in its write-ahead state records.
+
+Runs on the executor's worker threads. The protocol (see ``executor``):
+
+* create / recreate: record ``pendingCreate`` -> POST with ``tunedModelId`` ->
+  record ``applied`` + ``operation``.
+* replace: DELETE (a 404 is fine) -> record ``pendingCreate`` -> create as above.
+* update: PATCH with the plan's ``updateMask`` -> record the merged spec.
+* delete: DELETE (a 404 is fine) -> forget the record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+
+from reconciler.api import GeminiClient
+from reconciler.applied import ModelRecord
+from reconciler.apply.journal import StateJournal
+from reconciler.apply.outcomes import ActionResult, Outcome, stale_operation
+from reconciler.apply.progress import Reporter
+from reconciler.errors import (
+    AlreadyExistsError,
+    ApiError,
+    NotFoundError,
+    ReconcilerError,
+    StateError,
+)
+from reconciler.live import ACTIVE, FAILED, LiveModel
+from reconciler.plan import CREATING_KINDS, Action, ActionKind
+from reconciler.spec import LoadedDataset
+
+DELETED = "DELETED"
+# Above this many models in flight, one list pass is cheaper than a GET each.
+GET_INSTEAD_OF_LIST_MAX = 3
+
+
+class ActionRunner:
+    """Performs single actions; holds what every action needs (client, journal, datasets)."""
+
+    def __init__(
+        self,
+        *,
+        client: GeminiClient,
+        journal: StateJournal,
+        datasets: Mapping[str, LoadedDataset],
+        reporter: Reporter,
+    ) -> None:
+        self.client = client
+        self.journal = journal
+        self.datasets = datasets
+        self.reporter = reporter
+
+    def perform(self, action: Action) -> ActionResult | None:
+        """Run one action; None means "tuning started, follow it"."""
+        self.reporter.started(action)
+        try:
+            if action.kind is ActionKind.DELETE:
+                return self.delete(action)
+            if action.kind is ActionKind.UPDATE:
+                return self.update(action)
+            if action.kind in CREATING_KINDS:
+                return self.create(action)
+            return self.settle(action)
+        except StateError:
+            raise  # without a durable record, going on would orphan models
+        except ReconcilerError as exc:
+            return ActionResult(action, Outcome.FAILED, exc.message)
+
+    def delete(self, action: Action) -> ActionResult:
+        with contextlib.suppress(NotFoundError):  # already gone: the goal is reached
+            self.client.delete_tuned_model(action.name)
+        self.journal.remove(action.model)
+        return ActionResult(action, Outcome.SUCCEEDED, "deleted")
+
+    def update(self, action: Action) -> ActionResult:
+        assert action.spec is not None
+        live = self.client.update_tuned_model(
+            action.name, spec=action.spec, update_mask=action.update_mask
+        )
+        record = self.journal.record(action.model) or ModelRecord(name=action.name)
+        self.journal.put(
+            action.model,
+            record.model_copy(
+                update={
+                    "applied": action.spec,
+                    "pendingCreate": None,
+                    "preventDestroy": action.prevent_destroy,
+                    "updateTime": live.update_time,
+                }
+            ),
+        )
+        return ActionResult(action, Outcome.SUCCEEDED, "updated " + ", ".join(action.update_mask))
+
+    def settle(self, action: Action) -> ActionResult | None:
+        """noop / wait: adopt an interrupted create, keep preventDestroy current, follow tuning."""
+        record = self.journal.record(action.model)
+        if record is not None:
+            changes: dict[str, object] = {}
+            if record.applied is None and action.spec is not None:
+                changes.update(applied=action.spec, pendingCreate=None)
+                if record.operation is None and action.kind is ActionKind.WAIT:
+                    changes["operation"] = self.latest_operation(action.name)
+            if stale_operation(action, record):
+                # A noop model is live and not tuning: a run killed before it saw the
+                # tuning end left the operation behind; it is over, so forget it.
+                changes["operation"] = None
+            if record.preventDestroy != action.prevent_destroy:
+                changes["preventDestroy"] = action.prevent_destroy
+            if changes:
+                self.journal.put(action.model, record.model_copy(update=changes))
+        if action.kind is ActionKind.WAIT:
+            return None
+        return ActionResult(action, Outcome.UNCHANGED, "")
+
+    def latest_operation(self, name: str) -> str | None:
+        operations = self.client.list_operations(name)
+        return operations[-1].name if operations else None
+
+    def create(self, action: Action) -> ActionResult | None:
+        spec = action.spec
+        assert spec is not None
+        model_id = action.name.removeprefix("tunedModels/")
+        if spec.dataset is None or spec.dataset.name not in self.datasets:
+            return ActionResult(action, Outcome.FAILED, "training data is not loaded")
+        examples = self.datasets[spec.dataset.name].examples
+        if action.kind is ActionKind.REPLACE:
+            with contextlib.suppress(NotFoundError):
+                self.client.delete_tuned_model(action.name)
+        before = self.journal.record(action.model)
+        intent = ModelRecord(
+            name=action.name,
+            pendingCreate=spec,
+            preventDestroy=action.prevent_destroy,
+        )
+        self.journal.put(action.model, intent)
+        try:
+            operation = self.client.create_tuned_model(
+                model_id=model_id, spec=spec, examples=examples
+            )
+            operation_name: str | None = operation.name
+        except AlreadyExistsError as exc:
+            if not exc.after_retry:
+                self.roll_back(action, before)
+                return ActionResult(
+                    action,
+                    Outcome.FAILED,
+                    f"{action.name} already exists and was not created by this run; "
+                    f"bring it under management with `reconciler import {action.model} {action.name}`",
+                )
+            operation_name = self.latest_operation(action.name)  # our lost answer: adopt
+        except ApiError as exc:
+            if not exc.temporary:
+                self.roll_back(action, before)  # rejected: nothing was created
+            raise
+        self.journal.put(
+            action.model,
+            intent.model_copy(
+                update={"applied": spec, "pendingCreate": None, "operation": operation_name}
+            ),
+        )
+        return None
+
+    def roll_back(self, action: Action, before: ModelRecord | None) -> None:
+        if before is None or action.kind is ActionKind.REPLACE:
+            # A replace has already deleted the old model: the record goes too,
+            # and the next plan creates it again.
+            if before is None:
+                self.journal.remove(action.model)
+            else:
+                self.journal.put(action.model, before.model_copy(update={"pendingCreate": None}))
+        else:
+            self.journal.put(action.model, before)
+
+    # ------------------------------------------------------------ tuning (main thread)
+
+    def observe(self, names: list[str]) -> dict[str, LiveModel]:
+        """The current live models for ``names`` (tunedModels/x), by GETs or one list pass."""
+        if len(names) <= GET_INSTEAD_OF_LIST_MAX:
+            seen: dict[str, LiveModel] = {}
+            for name in names:
+                try:
+                    seen[name] = self.client.get_tuned_model(name)
+                except NotFoundError:
+                    seen[name] = LiveModel(name=name, state=DELETED)
+            return seen
+        wanted = set(names)
+        seen = {m.name: m for m in self.client.list_tuned_models() if m.name in wanted}
+        for name in wanted - set(seen):
+            seen[name] = LiveModel(name=name, state=DELETED)
+        return seen
+
+    def conclude(self, action: Action, live: LiveModel) -> ActionResult:
+        record = self.journal.record(action.model)
+        if live.state == ACTIVE:
+            if record is not None:
+                self.journal.put(
+                    action.model,
+                    record.model_copy(
+                        update={
+                            "operation": None,
+                            "lastError": None,
+                            "createTime": live.create_time,
+                            "updateTime": live.update_time,
+                        }
+                    ),
+                )
+            return ActionResult(action, Outcome.SUCCEEDED, "ACTIVE")
+        if live.state == FAILED:
+            message = "tuning failed"
+            if record is not None and record.operation:
+                try:
+                    operation = self.client.get_operation(record.operation)
+                    if operation.error_message:
+                        message = f"tuning failed: {operation.error_message}"
+                except ApiError:
+                    pass
+            if record is not None:
+                self.journal.put(
+                    action.model,
+                    record.model_copy(update={"operation": None, "lastError": message}),
+                )
+            return ActionResult(action, Outcome.FAILED, message + " (the next plan replaces it)")
+        return ActionResult(action, Outcome.FAILED, f"{action.name} disappeared while tuning")

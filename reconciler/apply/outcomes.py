@@ -1,0 +1,69 @@
+"""What an apply reports per action, and the options it runs with. Pure values.
+
+Kept apart from the executor so the reporter, the workflows and the CLI can
+name outcomes without importing the machinery that produces them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from reconciler.applied import ModelRecord
+from reconciler.live import CREATING
+from reconciler.plan import Action, ActionKind
+from reconciler.spec import AppliedSpec
+
+
+class Outcome(StrEnum):
+    SUCCEEDED = "succeeded"
+    UNCHANGED = "unchanged"
+    IN_FLIGHT = "in flight"  # tuning continues (--no-wait or --timeout); tracked in state
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    action: Action
+    outcome: Outcome
+    detail: str = ""
+
+
+@dataclass
+class ApplyReport:
+    results: list[ActionResult] = field(default_factory=list)
+    timed_out: bool = False
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for r in self.results if r.outcome is outcome)
+
+    @property
+    def ok(self) -> bool:
+        return not self.timed_out and all(
+            r.outcome not in (Outcome.FAILED, Outcome.SKIPPED) for r in self.results
+        )
+
+
+@dataclass(frozen=True)
+class ExecutionOptions:
+    parallelism: int = 8
+    wait: bool = True
+    timeout: float | None = None  # seconds to wait for tuning; None = until done
+    poll_interval: float = 1.0
+    max_poll_interval: float = 10.0
+
+
+def stale_operation(action: Action, record: ModelRecord) -> bool:
+    """True when state still names an operation for a model that is live and done tuning."""
+    return (
+        action.kind is ActionKind.NOOP
+        and record.operation is not None
+        and action.live_state not in (None, CREATING)
+    )
+
+
+def total_steps(spec: AppliedSpec | None) -> int | None:
+    if spec is None or spec.dataset is None or not spec.dataset.examples:
+        return None
+    return spec.hyperparameters.estimated_steps(spec.dataset.examples)

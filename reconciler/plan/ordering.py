@@ -1,0 +1,92 @@
+"""Which models a plan covers (``--target``) and in what order its actions run. Pure.
+
+Order follows the ``tunedModelSource`` dependencies: deletes first, children
+before parents; then everything else, parents before children.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+
+from reconciler.applied import StateDocument
+from reconciler.errors import PlanError
+from reconciler.plan.actions import Action, ActionKind, PlanOptions
+from reconciler.spec import DesiredState
+
+
+def unknown_name_error(flag: str, name: str, known: Iterable[str]) -> PlanError:
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    hint = f"did you mean `{close[0]}`?" if close else "names are the manifests' metadata.name"
+    return PlanError(f"{flag} {name}: no such model in the manifests or the state", hint=hint)
+
+
+def parent_of(name: str, desired: DesiredState, state: StateDocument) -> str | None:
+    """The managed model ``name`` is tuned from, by manifest or (if removed) by record."""
+    if name in desired.models:
+        return desired.models[name].depends_on
+    record = state.models.get(name)
+    basis = (record.applied or record.pendingCreate) if record else None
+    if basis is not None and basis.tunedModelSource is not None:
+        source = basis.tunedModelSource.removeprefix("tunedModels/")
+        return source if source in state.models or source in desired.models else None
+    return None
+
+
+def selected(desired: DesiredState, state: StateDocument, options: PlanOptions) -> list[str]:
+    """Model names in scope: all, or the targets plus what they are tuned from."""
+    known = set(desired.models) | set(state.models)
+    if not options.targets:
+        return sorted(known)
+    for target in sorted(options.targets):
+        if target not in known:
+            raise unknown_name_error("--target", target, known)
+    chosen: set[str] = set()
+    for target in options.targets:
+        current: str | None = target
+        while current is not None and current not in chosen:
+            chosen.add(current)
+            current = parent_of(current, desired, state)
+    return sorted(chosen)
+
+
+def execution_order(actions: list[Action], parents: Mapping[str, str | None]) -> tuple[Action, ...]:
+    """Deletes first, children before parents; then the rest, parents before children.
+
+    Kahn's algorithm, smallest name first among the ready ones, so the order is
+    stable and reads alphabetically where dependencies do not decide it.
+    """
+    names = {a.model for a in actions}
+    children: dict[str, list[str]] = {n: [] for n in names}
+    indegree = dict.fromkeys(names, 0)
+    for name in names:
+        parent = parents.get(name)
+        if parent in names:
+            children[parent].append(name)
+            indegree[name] += 1
+    ready = sorted(n for n in names if indegree[n] == 0)
+    order: list[str] = []
+    while ready:
+        current = ready.pop(0)
+        order.append(current)
+        for child in children[current]:
+            indegree[child] -= 1
+            if indegree[child] == 0:
+                ready.append(child)
+                ready.sort()
+    if len(order) != len(names):
+        cycle = sorted(names - set(order))
+        raise PlanError(f"tunedModelSource dependency cycle between {', '.join(cycle)}")
+    rank = {name: i for i, name in enumerate(order)}
+    deletes = sorted(
+        (a for a in actions if a.kind is ActionKind.DELETE), key=lambda a: -rank[a.model]
+    )
+    others = sorted(
+        (a for a in actions if a.kind is not ActionKind.DELETE), key=lambda a: rank[a.model]
+    )
+    return (*deletes, *others)
+
+
+def topological(names: list[str], parents: Mapping[str, str | None]) -> list[str]:
+    placeholder = [Action(model=n, address="", name="", kind=ActionKind.NOOP) for n in names]
+    return [a.model for a in execution_order(placeholder, parents)]

@@ -1,0 +1,240 @@
+"""The per-model rules of planning: manifest + record + live model -> one action. Pure."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+
+from reconciler.applied import ModelRecord, StateDocument
+from reconciler.diff import FieldChange, desired_vs_applied, desired_vs_live, mutable_drift
+from reconciler.errors import PlanError
+from reconciler.live import CREATING, FAILED, LiveModel
+from reconciler.plan.actions import (
+    NOTE_ADOPT,
+    NOTE_IN_FLIGHT,
+    NOTE_NOT_LIVE,
+    NOTE_UNKNOWN_DATA,
+    REASON_FAILED,
+    REASON_FORCED,
+    REASON_INTERRUPTED,
+    REASON_NEW,
+    REASON_OUT_OF_BAND,
+    REASON_REMOVED,
+    Action,
+    ActionKind,
+    Plan,
+    PlanOptions,
+)
+from reconciler.plan.ordering import (
+    execution_order,
+    parent_of,
+    selected,
+    topological,
+    unknown_name_error,
+)
+from reconciler.spec import MUTABLE_FIELDS, AppliedSpec, DesiredModel, DesiredState
+
+
+def _merged_spec(basis: AppliedSpec, desired: DesiredModel) -> AppliedSpec:
+    """What state records after an update: the applied inputs, with the manifest's mutable fields."""
+    updates = {
+        field: value
+        for field in MUTABLE_FIELDS
+        if (value := getattr(desired.spec, field)) not in (None, ())
+        and value != getattr(basis, field)
+    }
+    # Unchanged models (nearly all of a large plan) keep the recorded spec itself.
+    return basis.model_copy(update=updates) if updates else basis
+
+
+def _immutable_reason(change: FieldChange) -> str:
+    if change.path == "tuningTask.trainingData":
+        return "training data changed"
+    if change.path.startswith("tuningTask.hyperparameters."):
+        return f"hyperparameter {change.path.rsplit('.', 1)[1]} changed"
+    return f"{change.path} changed"
+
+
+class Planner:
+    """One planning run; holds the inputs so the per-model rules read plainly."""
+
+    def __init__(
+        self,
+        *,
+        desired: DesiredState,
+        live: Sequence[LiveModel],
+        state: StateDocument,
+        options: PlanOptions,
+    ) -> None:
+        self.desired = desired
+        self.state = state
+        self.options = options
+        self.live = {model.name: model for model in live}
+        self.conflicts: list[str] = []
+        self.hints: list[str] = []
+        self.replaced: set[str] = set()
+
+    def conflict(self, message: str, hint: str) -> None:
+        self.conflicts.append(message)
+        if hint not in self.hints:
+            self.hints.append(hint)
+
+    def base(self, name: str, model_name: str, kind: ActionKind, **fields: object) -> Action:
+        live = self.live.get(model_name)
+        return Action(
+            model=name,
+            address=f"TunedModel/{name}",
+            name=model_name,
+            kind=kind,
+            live_update_time=live.update_time if live else None,
+            live_state=live.state if live else None,
+            **fields,  # type: ignore[arg-type]
+        )
+
+    def plan_desired(self, d: DesiredModel) -> Action:
+        record = self.state.models.get(d.name)
+        live = self.live.get(d.model_name)
+        make = functools.partial(
+            self.base,
+            d.name,
+            record.name if record else d.model_name,
+            depends_on=d.depends_on,
+            prevent_destroy=d.lifecycle.prevent_destroy,
+            dataset=d.spec.dataset,
+        )
+        creates = functools.partial(make, spec=d.spec, estimated_steps=d.estimated_steps)
+        if record is None:
+            if live is not None:
+                self.conflict(
+                    f"{d.address}: {d.model_name} exists but this state does not manage it",
+                    f"reconciler import {d.name} {d.model_name}",
+                )
+            return creates(ActionKind.CREATE, reasons=(REASON_NEW,))
+        adopting = record.applied is None
+        if live is None:
+            if adopting:
+                return creates(ActionKind.CREATE, reasons=(REASON_INTERRUPTED,))
+            return creates(ActionKind.RECREATE, reasons=(REASON_OUT_OF_BAND,))
+        # A record with neither applied nor pendingCreate carries no history: nothing to compare.
+        basis = record.applied or record.pendingCreate or d.spec
+        notes: list[str] = [NOTE_ADOPT] if adopting else []
+        immutable = desired_vs_applied(d, basis, live)
+        reasons = [_immutable_reason(change) for change in immutable]
+        if live.state == FAILED:
+            reasons.append(
+                f"{REASON_FAILED}: {record.lastError}" if record.lastError else REASON_FAILED
+            )
+        if d.name in self.options.replace:
+            reasons.append(REASON_FORCED)
+        if d.depends_on is not None and d.depends_on in self.replaced:
+            reasons.append(f"source model {d.depends_on} is replaced")
+        ignored = d.lifecycle.ignore_changes
+        mutable = tuple(c for c in desired_vs_live(d, live) if c.path not in ignored)
+        if reasons:
+            self.replaced.add(d.name)
+            if d.lifecycle.prevent_destroy:
+                self.conflict(
+                    f"{d.address} has lifecycle.preventDestroy but must be replaced ({'; '.join(reasons)})",
+                    "remove lifecycle.preventDestroy to allow it, or revert the change",
+                )
+            changes = (*immutable, *mutable)
+            return creates(
+                ActionKind.REPLACE, changes=changes, reasons=tuple(reasons), notes=tuple(notes)
+            )
+        if basis.dataset is None or basis.dataset.hash is None:
+            notes.append(NOTE_UNKNOWN_DATA)
+        # What state records once this action is done: applied inputs + the manifest's mutable fields.
+        updated = functools.partial(make, spec=_merged_spec(basis, d), notes=tuple(notes))
+        if live.state == CREATING:
+            operation = f" ({record.operation})" if record.operation else ""
+            return updated(ActionKind.WAIT, reasons=(f"{NOTE_IN_FLIGHT}{operation}",))
+        if mutable:
+            mask = tuple(c.path for c in mutable)
+            reasons = [f"{path} changed" for path in mask]
+            return updated(
+                ActionKind.UPDATE, update_mask=mask, changes=mutable, reasons=tuple(reasons)
+            )
+        return updated(ActionKind.NOOP)
+
+    def plan_removed(self, name: str, record: ModelRecord) -> Action:
+        live = self.live.get(record.name)
+        basis = record.applied or record.pendingCreate
+        notes = () if live is not None else (NOTE_NOT_LIVE,)
+        if live is not None and record.preventDestroy:
+            self.conflict(
+                f"TunedModel/{name} has preventDestroy in the state but was {REASON_REMOVED}",
+                "put the manifest back, or apply it with lifecycle.preventDestroy: false first",
+            )
+        return self.base(
+            name,
+            record.name,
+            ActionKind.DELETE,
+            reasons=(REASON_REMOVED,),
+            notes=notes,
+            depends_on=parent_of(name, self.desired, self.state),
+            prevent_destroy=record.preventDestroy,
+            dataset=basis.dataset if basis else None,
+        )
+
+    def plan_drift(self, name: str, record: ModelRecord) -> Action:
+        live = self.live.get(record.name)
+        d = self.desired.models.get(name)
+        common: dict[str, object] = {
+            "depends_on": parent_of(name, self.desired, self.state),
+            "prevent_destroy": d.lifecycle.prevent_destroy if d else record.preventDestroy,
+            "spec": record.applied,
+            "dataset": record.applied.dataset if record.applied else None,
+        }
+        if record.applied is None:
+            note = NOTE_ADOPT if live is not None else REASON_INTERRUPTED
+            return self.base(name, record.name, ActionKind.NOOP, notes=(note,), **common)
+        if live is None:
+            return self.base(
+                name, record.name, ActionKind.RECREATE, reasons=(REASON_OUT_OF_BAND,), **common
+            )
+        if live.state == FAILED:
+            reason = f"{REASON_FAILED}: {record.lastError}" if record.lastError else REASON_FAILED
+            return self.base(name, record.name, ActionKind.REPLACE, reasons=(reason,), **common)
+        ignored = d.lifecycle.ignore_changes if d else frozenset()
+        drift = tuple(c for c in mutable_drift(record.applied, live) if c.path not in ignored)
+        if drift:
+            return self.base(
+                name,
+                record.name,
+                ActionKind.UPDATE,
+                update_mask=tuple(c.path for c in drift),
+                changes=drift,
+                reasons=tuple(f"{c.path} changed outside the reconciler" for c in drift),
+                **common,
+            )
+        notes = (NOTE_IN_FLIGHT,) if live.state == CREATING else ()
+        return self.base(name, record.name, ActionKind.NOOP, notes=notes, **common)
+
+    def run(self) -> Plan:
+        names = selected(self.desired, self.state, self.options)
+        for name in sorted(self.options.replace):
+            if name not in self.desired.models:
+                raise unknown_name_error("--replace", name, self.desired.models)
+        parents = {name: parent_of(name, self.desired, self.state) for name in names}
+        actions: list[Action] = []
+        if self.options.refresh_only:
+            actions = [
+                self.plan_drift(n, self.state.models[n]) for n in names if n in self.state.models
+            ]
+        else:
+            # Parents first, so a replaced parent is known when its children are planned.
+            for name in topological(names, parents):
+                if name in self.desired.models:
+                    actions.append(self.plan_desired(self.desired.models[name]))
+                else:
+                    actions.append(self.plan_removed(name, self.state.models[name]))
+        if self.conflicts:
+            count = len(self.conflicts)
+            head = "plan has a conflict" if count == 1 else f"plan has {count} conflicts"
+            raise PlanError(f"{head}: {'; '.join(self.conflicts)}", hint="; ".join(self.hints))
+        return Plan(
+            actions=execution_order(actions, parents),
+            state_lineage=self.state.lineage,
+            state_serial=self.state.serial,
+            refresh_only=self.options.refresh_only,
+        )
