@@ -35,6 +35,17 @@ def import_run(
             f"no TunedModel manifest named {name}: write its manifest first, or the next plan would delete it",
             hint=f"did you mean `{close[0]}`?" if close else "manifest names are metadata.name",
         )
+    wanted = desired.models[name].model_name
+    if model_name != wanted:
+        # Plan, apply and destroy address a model by its manifest name
+        # (metadata.name is the tunedModelId): under another name the next plan
+        # would find nothing live and recreate it, and never update or delete it.
+        model_id = model_name.removeprefix("tunedModels/")
+        raise UsageError(
+            f"{model_name} cannot be managed as TunedModel/{name}: "
+            f"a manifest's metadata.name is its tunedModelId ({wanted})",
+            hint=f"name its manifest {model_id} and run `reconciler import {model_id} {model_name}`",
+        )
     try:
         live = client.get_tuned_model(model_name)
     except NotFoundError:
