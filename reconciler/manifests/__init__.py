@@ -4,14 +4,14 @@
     inspect_manifests(paths, root=...)  -> LoadResult with errors as diagnostics (validate)
 
 Reading (``_yaml``: safe YAML with positions), checking one document
-(``_check``), resolving across documents (``_resolve``) and the run with its
-cache (``_load``) are separate modules; import from here.
+(``_check``), resolving across documents (``_resolve``), the run (``_load``)
+and its cache (``_cache``) are separate modules; import from here.
 """
 
 from __future__ import annotations
 
+from reconciler.manifests._cache import CACHE_DIR, MAX_CACHE_ENTRIES
 from reconciler.manifests._load import (
-    CACHE_DIR,
     DatasetStats,
     LoadResult,
     discover_files,
@@ -23,6 +23,7 @@ from reconciler.manifests._yaml import MAX_FILE_BYTES, MAX_NODES_PER_DOCUMENT
 
 __all__ = [
     "CACHE_DIR",
+    "MAX_CACHE_ENTRIES",
     "MAX_FILE_BYTES",
     "MAX_NODES_PER_DOCUMENT",
     "DatasetStats",

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import json
-import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import Diagnostic, ManifestError, SourceLocation
+from reconciler.manifests._cache import ManifestCache, open_cache
 from reconciler.manifests._check import check_document
 from reconciler.manifests._resolve import DataContext, Located, resolve
 from reconciler.manifests._yaml import RawDocument, read_documents
@@ -30,10 +29,6 @@ from reconciler.spec import (
 )
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
-# Parsed documents keyed by the sha256 of the file's bytes, so that an
-# unchanged file is never parsed twice; bump the version when the cached
-# shape or the parser's rules change. Lives under .reconciler/ (gitignored).
-CACHE_DIR = Path(".reconciler", "cache", "manifests-v1")
 
 
 @dataclass(frozen=True)
@@ -158,7 +153,7 @@ def _inspect(
 ) -> LoadResult:
     diagnostics: list[Diagnostic] = []
     files = discover_files(paths, diagnostics)
-    cache = _Cache(root / CACHE_DIR) if use_cache else None
+    cache = open_cache(root) if use_cache else None
     real_files: dict[str, Path] = {}
     models: list[Located[TunedModelManifest]] = []
     datasets: list[Located[DatasetManifest]] = []
@@ -193,6 +188,8 @@ def _inspect(
         invalid_names=invalid_names,
     )
     diagnostics.extend(resolved.diagnostics)
+    if cache is not None:
+        cache.prune()
     diagnostics.sort(key=_reading_order)
     desired = DesiredState(
         models=resolved.models,
@@ -262,14 +259,14 @@ def _hidden(path: Path, base: Path) -> bool:
 
 
 def _read(
-    real: Path, display: str, cache: _Cache | None
+    real: Path, display: str, cache: ManifestCache | None
 ) -> tuple[list[RawDocument], list[Diagnostic]]:
     try:
         data = real.read_bytes()
     except OSError as exc:
         message = f"cannot read manifest file: {exc.strerror or exc}"
         return [], [Diagnostic(SourceLocation(display), message)]
-    if cache is None:
+    if cache is None or not cache.covers(real):
         return read_documents(data, display=display)
     key = hashlib.sha256(data).hexdigest()
     cached = cache.get(key, display)
@@ -298,35 +295,3 @@ def _stats(desired: DesiredState) -> list[DatasetStats]:
         )
         for name, dataset in sorted(desired.datasets.items())
     ]
-
-
-class _Cache:
-    """Parsed documents by file hash. Best effort: any I/O problem just means a re-parse."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-
-    def get(self, key: str, display: str) -> list[RawDocument] | None:
-        try:
-            raw = json.loads((self.directory / f"{key}.json").read_bytes())
-            return [
-                RawDocument(display, index, line, value, positions)
-                for index, line, value, positions in raw["documents"]
-            ]
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-
-    def put(self, key: str, docs: list[RawDocument]) -> None:
-        payload = {"documents": [[d.index, d.line, d.value, d.positions] for d in docs]}
-        target = self.directory / f"{key}.json"
-        try:
-            if not self.directory.is_dir():
-                self.directory.mkdir(parents=True, exist_ok=True)
-                ignore = self.directory.parent / ".gitignore"
-                if not ignore.exists():
-                    ignore.write_text("# cache of parsed manifests; safe to delete\n*\n")
-            temp = target.with_suffix(f".{os.getpid()}.tmp")
-            temp.write_text(json.dumps(payload, separators=(",", ":")), encoding="utf-8")
-            os.replace(temp, target)
-        except (OSError, TypeError, ValueError):
-            return

@@ -1,0 +1,121 @@
+"""The parsed-manifest cache: bounded, kept inside the repository's .reconciler/, ignored by git."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from reconciler.manifests import CACHE_DIR, _load, load_manifests
+from reconciler.manifests._cache import open_cache
+
+MODEL = (
+    "apiVersion: gemini.tuning/v1\nkind: TunedModel\nmetadata: {{name: m{n}}}\nspec:\n"
+    "  baseModel: models/gemini-1.5-flash-001-tuning\n"
+    "  tuningTask:\n    trainingData: {{examples: [{{textInput: a, output: b}}]}}\n"
+)
+
+
+def _write_models(directory: Path, numbers: range) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for n in numbers:
+        (directory / f"m{n}.yaml").write_text(MODEL.format(n=n))
+
+
+def _entries(root: Path) -> set[str]:
+    return {p.name for p in (root / CACHE_DIR).iterdir()}
+
+
+def test_cache_is_pruned_to_the_limit_keeping_what_the_run_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = tmp_path / "old"
+    _write_models(old, range(6))
+    load_manifests([old], root=tmp_path)  # the default limit: all 6 kept
+    first_run = _entries(tmp_path)
+    assert len(first_run) == 6
+    # Age the entries so that the least recently used order is certain.
+    for age, name in enumerate(sorted(first_run)):
+        os.utime(tmp_path / CACHE_DIR / name, (1_000_000 + age, 1_000_000 + age))
+
+    new = tmp_path / "new"
+    _write_models(new, range(10, 13))
+    monkeypatch.setattr(_load, "open_cache", functools.partial(open_cache, max_entries=4))
+    result = load_manifests([new], root=tmp_path)
+    assert result.models == 3
+    remaining = _entries(tmp_path)
+    assert len(remaining) == 4
+    # The three entries of this run survive, plus the most recently used old one.
+    assert remaining - first_run == _entries_for(new)
+    assert remaining & first_run == {sorted(first_run)[-1]}
+
+
+def _entries_for(directory: Path) -> set[str]:
+    return {hashlib.sha256(p.read_bytes()).hexdigest() + ".json" for p in directory.glob("*.yaml")}
+
+
+def test_a_hit_marks_the_entry_as_recently_used(tmp_path: Path) -> None:
+    _write_models(tmp_path / "m", range(1))
+    load_manifests([tmp_path / "m"], root=tmp_path)
+    (entry,) = (tmp_path / CACHE_DIR).iterdir()
+    os.utime(entry, (1_000_000, 1_000_000))
+    load_manifests([tmp_path / "m"], root=tmp_path)
+    assert entry.stat().st_mtime > 1_000_000
+
+
+def test_creating_the_cache_makes_git_ignore_it(tmp_path: Path) -> None:
+    git = shutil.which("git")
+    if git is None:
+        pytest.fail("git is needed to prove the cache is ignored")
+    subprocess.run([git, "init", "-q", str(tmp_path)], check=True)
+    _write_models(tmp_path / "manifests", range(2))
+    load_manifests([tmp_path / "manifests"], root=tmp_path)
+
+    assert (tmp_path / ".reconciler" / ".gitignore").read_text().splitlines()[-1] == "cache/"
+    status = subprocess.run(
+        [git, "status", "--porcelain", "--untracked-files=all"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert sorted(status) == [
+        "?? .reconciler/.gitignore",
+        "?? manifests/m0.yaml",
+        "?? manifests/m1.yaml",
+    ]
+
+
+def test_an_existing_gitignore_is_left_alone(tmp_path: Path) -> None:
+    (tmp_path / ".reconciler").mkdir()
+    (tmp_path / ".reconciler" / ".gitignore").write_text("state.json.lock\n")
+    _write_models(tmp_path / "m", range(1))
+    load_manifests([tmp_path / "m"], root=tmp_path)
+    assert (tmp_path / ".reconciler" / ".gitignore").read_text() == "state.json.lock\n"
+    assert (tmp_path / ".reconciler" / "cache" / ".gitignore").read_text() == "*\n"
+
+
+def test_files_outside_the_repository_are_not_cached(tmp_path: Path) -> None:
+    repo, elsewhere = tmp_path / "repo", tmp_path / "elsewhere"
+    repo.mkdir()
+    _write_models(elsewhere, range(2))
+    result = load_manifests([elsewhere], root=repo)
+    assert result.models == 2
+    assert not (repo / ".reconciler").exists()
+
+
+def test_a_symlinked_reconciler_directory_leading_outside_disables_the_cache(
+    tmp_path: Path,
+) -> None:
+    repo, outside = tmp_path / "repo", tmp_path / "outside"
+    outside.mkdir()
+    _write_models(repo / "m", range(2))
+    (repo / ".reconciler").symlink_to(outside, target_is_directory=True)
+    result = load_manifests([repo / "m"], root=repo)
+    assert result.models == 2
+    assert list(outside.iterdir()) == []
