@@ -15,7 +15,7 @@ from reconciler.apply.journal import StateJournal
 from reconciler.apply.progress import Reporter
 from reconciler.apply.refresh import Warn, locked
 from reconciler.errors import ReconcilerError, UsageError
-from reconciler.live import ACTIVE, CREATING, LiveModel
+from reconciler.live import ACTIVE, CREATING, DELETED, LiveModel
 from reconciler.state.base import StateBackend
 
 
@@ -76,6 +76,12 @@ def wait_run(
     for name, model in models.items():
         if model.state == CREATING:
             failed[name] = "still tuning at --timeout (the operation stays in state)"
+        elif model.state == DELETED:
+            failed[name] = (
+                "its create never reached the API (an interrupted apply); `reconciler apply` creates it"
+                if state.models[name].applied is None
+                else "deleted outside the reconciler; `reconciler apply` recreates it"
+            )
         elif model.state != ACTIVE:
             failed[name] = f"{model.state.lower()}"
     _record_wait(
@@ -98,7 +104,9 @@ def _record_wait(
     warn: Warn,
     failed: dict[str, str],
 ) -> None:
-    finished = {n: m for n, m in models.items() if m.state != CREATING}
+    # A model that is not live is left as it is: its record (an intent or an
+    # applied spec) is what lets the next plan create or recreate it.
+    finished = {n: m for n, m in models.items() if m.state not in (CREATING, DELETED)}
     if not finished:
         return
     with locked(backend, command="wait", timeout=lock_timeout, warn=warn):

@@ -252,4 +252,8 @@ def wait(
         click.echo(f"TunedModel/{name}: {result.failed.get(name, model.state)}")
     if result.ok:
         return 0
-    raise ApplyError(f"{len(result.failed)} of {len(result.models)} models did not become ACTIVE")
+    raise ApplyError(
+        f"{len(result.failed)} of {len(result.models)} models did not become ACTIVE: "
+        + ", ".join(sorted(result.failed)),
+        hint="the lines above say why; `reconciler plan` shows what apply would do about it",
+    )

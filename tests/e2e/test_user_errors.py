@@ -7,6 +7,9 @@ consistent.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from tests.e2e.workspace import NUMBERS, Workspace, dataset, tuned_model
 
 
@@ -24,3 +27,49 @@ def test_import_under_a_different_name_is_refused_and_changes_nothing(ws: Worksp
     assert "reconciler import legacy-7 tunedModels/legacy-7" in result.stderr
     assert ws.cli("state", "list").stdout.strip() == ""
     assert set(ws.live()) == {"legacy-7"}
+
+
+def _as_interrupted_create(ws: Workspace, name: str) -> None:
+    """Rewrite the state as a run killed after recording its intent, before the POST."""
+    doc = ws.state_doc()
+    record = doc["models"][name]
+    record.update(pendingCreate=record["applied"], applied=None, operation=None)
+    Path(ws.state).write_text(json.dumps(doc), encoding="utf-8")
+
+
+def test_wait_on_a_create_that_never_reached_the_api_points_to_apply(ws: Workspace) -> None:
+    ws.write(dataset("numbers", NUMBERS), tuned_model("alpha"))
+    assert ws.apply().returncode == 0
+    ws.delete_out_of_band("alpha")
+    _as_interrupted_create(ws, "alpha")
+
+    result = ws.cli("wait", "--poll-interval", "0.05s")
+
+    assert result.returncode == 1
+    assert (
+        "TunedModel/alpha: its create never reached the API (an interrupted apply); "
+        "`reconciler apply` creates it"
+    ) in result.stdout
+    assert "Error: 1 of 1 models did not become ACTIVE: alpha" in result.stderr
+    record = ws.state_doc()["models"]["alpha"]
+    assert record["applied"] is None and record["pendingCreate"] is not None
+    action = ws.actions()["alpha"]
+    assert (action["action"], action["reasons"]) == (
+        "create",
+        ["interrupted create never reached the API"],
+    )
+
+
+def test_wait_on_a_model_deleted_while_tuning_says_apply_recreates_it(ws: Workspace) -> None:
+    ws.write(dataset("numbers", NUMBERS), tuned_model("alpha", epochs=50))
+    assert ws.apply("--no-wait").returncode == 0
+    ws.delete_out_of_band("alpha")
+
+    result = ws.cli("wait", "--poll-interval", "0.05s")
+
+    assert result.returncode == 1
+    assert (
+        "TunedModel/alpha: deleted outside the reconciler; `reconciler apply` recreates it"
+    ) in result.stdout
+    assert ws.state_doc()["models"]["alpha"]["lastError"] is None
+    assert ws.kinds() == {"alpha": "recreate"}
