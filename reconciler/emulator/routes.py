@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from reconciler.emulator import generate, operations, tuned_models
+from reconciler.emulator import generate, operations, permissions, tuned_models
 from reconciler.emulator.call import Handler
 
 _SEG = r"[^/:]+"
@@ -26,7 +26,7 @@ class Route:
 
 def _route(method: str, template: str, handler: Handler, *, stream: bool = False) -> Route:
     regex = re.escape(template)
-    for name in ("id", "op", "model"):
+    for name in ("id", "op", "model", "perm"):
         regex = regex.replace(re.escape("{" + name + "}"), f"(?P<{name}>{_SEG})")
     return Route(method, re.compile(regex), f"{method} {template}", handler, stream)
 
@@ -45,6 +45,12 @@ ROUTES: list[Route] = [
     _route("GET", "/v1beta/tunedModels/{id}", tuned_models.get),
     _route("PATCH", "/v1beta/tunedModels/{id}", tuned_models.patch),
     _route("DELETE", "/v1beta/tunedModels/{id}", tuned_models.delete),
+    _route("POST", "/v1beta/tunedModels/{id}/permissions", permissions.create),
+    _route("GET", "/v1beta/tunedModels/{id}/permissions", permissions.list_),
+    _route("GET", "/v1beta/tunedModels/{id}/permissions/{perm}", permissions.get),
+    _route("PATCH", "/v1beta/tunedModels/{id}/permissions/{perm}", permissions.patch),
+    _route("DELETE", "/v1beta/tunedModels/{id}/permissions/{perm}", permissions.delete),
+    _route("POST", "/v1beta/tunedModels/{id}:transferOwnership", permissions.transfer_ownership),
     *_both("GET", "/tunedModels/{id}/operations", operations.list_),
     *_both("GET", "/tunedModels/{id}/operations/{op}", operations.get),
     *_both("POST", "/tunedModels/{id}/operations/{op}:cancel", operations.cancel),

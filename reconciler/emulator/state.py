@@ -50,6 +50,7 @@ class Emulator:
         self.id_rng = random.Random(f"ids:{self.seed}")
         self.fault_rng = random.Random(f"faults:{self.seed}")
         self.tuning_rng = random.Random(f"tuning:{self.seed}")
+        self.permission_rng = random.Random(f"permissions:{self.seed}")
 
     def reset(self) -> None:
         """Forget models, operations and counts; random streams restart from the seed."""
@@ -62,6 +63,10 @@ class Emulator:
 
     def random_id(self, length: int = 12) -> str:
         return "".join(self.id_rng.choice(_ID_ALPHABET) for _ in range(length))
+
+    def random_permission_id(self) -> str:
+        """Lower-case alphanumerics, as google-generativeai's ``permissions/([a-z0-9]+)$`` expects."""
+        return "".join(self.permission_rng.choice(_ID_ALPHABET) for _ in range(12))
 
     def config_json(self) -> dict[str, Any]:
         c = self.config

@@ -11,7 +11,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from reconciler.emulator import catalog, validation
+from reconciler.emulator import catalog, permissions, validation
 from reconciler.emulator.call import Call, missing_model
 from reconciler.emulator.render import operation, tuned_model, tuned_model_text
 from reconciler.emulator.tuning import ACTIVE, TunedModelRecord, progress
@@ -65,6 +65,7 @@ def create(call: Call) -> Response:
         create_time=call.now,
         update_time=call.now,
         step_seconds=em.config.step_seconds,
+        permissions=[permissions.owner_permission(em.random_permission_id())],
     )
     # Decided once, at create, from the seeded stream: a restart or a re-read never changes it.
     if em.tuning_rng.random() < em.config.tuning_fail_rate:

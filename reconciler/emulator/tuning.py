@@ -44,6 +44,8 @@ class TunedModelRecord:
     step_seconds: float
     fail_at_step: int | None = None
     cancel_time: float | None = None
+    # Who may use the model: {"id", "granteeType", "emailAddress"?, "role"} with enum names.
+    permissions: list[dict[str, str]] = field(default_factory=list)
     # Serialized JSON of a finished model, by enum encoding; never persisted.
     cache: dict[bool, str] = field(default_factory=dict, repr=False, compare=False)
 

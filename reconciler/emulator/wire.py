@@ -105,6 +105,13 @@ ENUM_NUMBERS = {
     "FAILED": 3,
     "STOP": 1,
     "MAX_TOKENS": 2,
+    # Permission.GranteeType and Permission.Role
+    "USER": 1,
+    "GROUP": 2,
+    "EVERYONE": 3,
+    "OWNER": 1,
+    "WRITER": 2,
+    "READER": 3,
 }
 
 
