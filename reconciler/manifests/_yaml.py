@@ -182,7 +182,7 @@ def read_documents(data: bytes, *, display: str) -> tuple[list[RawDocument], lis
                 return documents, [Diagnostic(loc, bad.message, field=bad.path or None)]
             documents.append(doc)
     except MarkedYAMLError as exc:
-        return documents, [_yaml_error(exc, display)]
+        return documents, [_yaml_error(exc, data, display)]
     except YAMLError as exc:  # e.g. a reader error about bytes that are not text
         return documents, [Diagnostic(SourceLocation(display), f"invalid YAML: {exc}")]
     finally:
@@ -192,12 +192,48 @@ def read_documents(data: bytes, *, display: str) -> tuple[list[RawDocument], lis
     return documents, []
 
 
-def _yaml_error(exc: MarkedYAMLError, display: str) -> Diagnostic:
+def _yaml_error(exc: MarkedYAMLError, data: bytes, display: str) -> Diagnostic:
+    """The parser's complaint, located, with a hint in the words of the usual mistake."""
     mark = exc.problem_mark or exc.context_mark
-    line, column = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
     problem = exc.problem or "cannot parse"
     context = f" ({exc.context})" if exc.context else ""
-    return Diagnostic(SourceLocation(display, line, column), f"invalid YAML: {problem}{context}")
+    if mark is None:
+        return Diagnostic(SourceLocation(display), f"invalid YAML: {problem}{context}")
+    line_text = _line(data, mark.line)
+    column = mark.column
+    hint = _hint(problem, line_text, column)
+    # The parser's "(while parsing a block mapping)" helps nobody once there is a hint.
+    message = f"invalid YAML: {problem}{'' if hint else context}"
+    if line_text[column : column + 1] == "\t" or "tab character" in problem:
+        message = "invalid YAML: a tab character; YAML is indented with spaces only"
+        hint = "replace the tab with spaces"
+        column = line_text.find("\t") if "\t" in line_text else column
+    elif hint is not None and hint.startswith("check the indentation"):
+        column = len(line_text) - len(line_text.lstrip(" "))  # where the misplaced key starts
+    elif "end of stream" in problem and "quoted scalar" in (exc.context or ""):
+        start = exc.context_mark or mark
+        mark, column = start, start.column
+        message = "invalid YAML: a quoted string is never closed"
+        hint = "add the closing quote"
+    return Diagnostic(SourceLocation(display, mark.line + 1, column + 1), message, hint=hint)
+
+
+def _line(data: bytes, index: int) -> str:
+    """Line ``index`` (0-based) of the file as text, for explaining a parse error."""
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    return lines[index] if 0 <= index < len(lines) else ""
+
+
+def _hint(problem: str, line_text: str, column: int) -> str | None:
+    if problem.startswith("mapping values are not allowed"):
+        if ": " in line_text[:column]:
+            return 'a value containing `: ` must be quoted, e.g. `key: "a: b"`'
+        return "check the indentation: keys of one mapping start in the same column"
+    if problem.startswith("did not find expected key"):
+        return "check the indentation of this line and the ones above it"
+    if problem.startswith("could not find expected ':'"):
+        return "each line of a mapping is `key: value`"
+    return None
 
 
 class _Converter:
