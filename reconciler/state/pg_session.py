@@ -98,13 +98,17 @@ class PostgresSession:
         self._conn: psycopg.Connection[Any] | None = None
         self._held: PostgresLock | None = None
         self._ready = False
+        # Set once this backend has had a session: from then on a failure to
+        # connect means the connection was lost mid-run (see ``_connection``).
+        self._connected_once = False
 
     # -- connection ------------------------------------------------------
 
     def _scrub(self, text: str) -> str:
+        """libpq's message on one line (errors are one ``Error:`` line), without the password."""
         if self._loc.password:
             text = text.replace(self._loc.password, "***")
-        return text.strip()
+        return " ".join(text.split())
 
     def _lost(self, exc: Exception) -> LostConnectionError:
         return LostConnectionError(
@@ -114,6 +118,13 @@ class PostgresSession:
         )
 
     def _connection(self) -> psycopg.Connection[Any]:
+        """The open connection, or a new one.
+
+        When this run had a connection and it broke, failing to connect again
+        is the lost-connection error (the run stops; rerun to resume), not the
+        start-up "cannot connect" one: which of several parallel state writes
+        notices the loss first must not change what the user is told.
+        """
         if self._conn is not None and not self._conn.closed and not self._conn.broken:
             return self._conn
         with contextlib.suppress(Exception):
@@ -125,10 +136,13 @@ class PostgresSession:
                 self._loc.conninfo, autocommit=True, application_name="reconciler"
             )
         except psycopg.Error as exc:
+            if self._connected_once:
+                raise self._lost(exc) from None
             raise StateError(
                 f"cannot connect to the state database {self.display}: {self._scrub(str(exc))}",
                 hint="check the URI, PGPASSWORD or ~/.pgpass, and that the server is running",
             ) from None
+        self._connected_once = True
         return self._conn
 
     @contextlib.contextmanager
@@ -336,3 +350,4 @@ class PostgresSession:
             with contextlib.suppress(Exception):
                 self._conn.close()
             self._conn = None
+        self._connected_once = False

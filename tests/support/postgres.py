@@ -48,6 +48,34 @@ class PostgresServer:
     socket_dir: Path
     port: int
     bindir: Path
+    data_dir: Path | None = None
+    options: str = ""
+
+    def stop(self) -> None:
+        """Stop the server at once (``-m immediate``): every client connection drops."""
+        assert self.data_dir is not None
+        subprocess.run(
+            _as_owner(
+                [str(self.bindir / "pg_ctl"), "-D", str(self.data_dir), "stop", "-m", "immediate"]
+            ),
+            check=True,
+            capture_output=True,
+        )
+
+    def start(self, *, timeout: int = 60) -> None:
+        """Start a stopped server again on the same socket, port and data."""
+        assert self.data_dir is not None
+        log = self.socket_dir / "server.log"
+        subprocess.run(
+            _as_owner(
+                [
+                    *[str(self.bindir / "pg_ctl"), "-D", str(self.data_dir), "-o", self.options],
+                    *["-l", str(log), "-w", "-t", str(timeout), "start"],
+                ]
+            ),
+            check=True,
+            capture_output=True,
+        )
 
     def uri(
         self, *, schema: str | None = None, workspace: str | None = None, dbname: str = "postgres"
@@ -127,7 +155,9 @@ def postgres_server(*, startup_timeout: int = 60) -> Iterator[PostgresServer]:
         if result.returncode != 0:
             text = log.read_text() if log.exists() else ""
             raise RuntimeError(f"PostgreSQL did not start: {result.stderr}\n{text}")
-        yield PostgresServer(socket_dir=root, port=port, bindir=bindir)
+        yield PostgresServer(
+            socket_dir=root, port=port, bindir=bindir, data_dir=data, options=options
+        )
     finally:
         if started:
             subprocess.run(
