@@ -12,6 +12,7 @@ Problems are returned as located ``Diagnostic`` values (``data/x.jsonl:5312:
 
 from __future__ import annotations
 
+import codecs
 import csv
 import difflib
 import hashlib
@@ -163,12 +164,15 @@ def read_data_file(
             limit = MAX_DATA_FILE_BYTES // (1024 * 1024)
             message = f"data file is {size / (1024 * 1024):.1f} MiB; the limit is {limit} MiB"
             return DataFileResult([], [Diagnostic(SourceLocation(display), message)])
-        text = path.read_bytes().decode("utf-8-sig")
+        data = path.read_bytes()
+        text = _decode(data)
     except FileNotFoundError:
         return DataFileResult([], [Diagnostic(SourceLocation(display), "data file not found")])
     except UnicodeDecodeError as exc:
-        message = f"data file is not UTF-8 text (byte {exc.start})"
-        return DataFileResult([], [Diagnostic(SourceLocation(display), message)])
+        line = data.count(b"\n", 0, exc.start) + 1
+        message = f"data file is not UTF-8 text (byte {exc.start:,} cannot be read)"
+        hint = "save it as UTF-8; in Excel, as CSV UTF-8"
+        return DataFileResult([], [Diagnostic(SourceLocation(display, line), message, hint=hint)])
     except OSError as exc:
         message = f"cannot read data file: {exc.strerror or exc}"
         return DataFileResult([], [Diagnostic(SourceLocation(display), message)])
@@ -180,6 +184,17 @@ def read_data_file(
     else:
         reader.read_csv(text)
     return DataFileResult(reader.examples, reader.finish())
+
+
+def _decode(data: bytes) -> str:
+    """UTF-8 (a byte-order mark, as Excel and Notepad write, is dropped), or UTF-16 with its mark.
+
+    Excel's "Unicode Text" export is UTF-16; it is read rather than refused,
+    since the examples (and so the dataset's hash) are the same either way.
+    """
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16")
+    return data.decode("utf-8-sig")
 
 
 class _Records:
@@ -206,7 +221,10 @@ class _Records:
         return self.problems
 
     def read_jsonl(self, text: str) -> None:
-        for number, line in enumerate(text.splitlines(), start=1):
+        # Only "\n" ends a record: str.splitlines() would also split at U+2028
+        # and other separators that JSON strings may hold unescaped.
+        for number, raw in enumerate(text.split("\n"), start=1):
+            line = raw.removesuffix("\r")
             if not line.strip():
                 continue
             try:
@@ -244,7 +262,7 @@ class _Records:
                 return
 
     def read_csv(self, text: str) -> None:
-        rows = csv.reader(io.StringIO(text, newline=""))
+        rows = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
         try:
             header = next(rows)
         except StopIteration:
@@ -257,7 +275,9 @@ class _Records:
                 wanted = " or ".join(f"`{n}`" for n in names)
                 close = difflib.get_close_matches(names[0], header, n=1)
                 hint = (
-                    f"did you mean `{close[0]}`? (set {role}Field)" if close else f"set {role}Field"
+                    f"did you mean `{close[0]}`? set {role}Field: {close[0]}"
+                    if close
+                    else f"set {role}Field to the column's name"
                 )
                 columns = ", ".join(header)
                 self.problem(1, f"no {role} column {wanted} (columns: {columns})", hint)
@@ -295,7 +315,12 @@ class _Records:
                 value = record[name]
                 if not isinstance(value, str):
                     kind = _JSON_TYPE_NAMES.get(type(value), type(value).__name__)
-                    self.problem(line, f"`{name}` must be a string, got {kind}")
+                    hint = (
+                        f"quote it: {json.dumps(name)}: {json.dumps(json.dumps(value))}"
+                        if isinstance(value, int | float) and not isinstance(value, bool)
+                        else None
+                    )
+                    self.problem(line, f"`{name}` must be a string, got {kind}", hint)
                     return None
                 if role == "output" and not value.strip():
                     self.problem(line, f"example has an empty `{name}`")
@@ -303,9 +328,21 @@ class _Records:
                 return value
         wanted = " or ".join(f"`{n}`" for n in names)
         close = difflib.get_close_matches(names[0], [str(k) for k in record], n=1)
-        hint = f"did you mean `{close[0]}`? (set {role}Field)" if close else None
+        hint = f"did you mean `{close[0]}`? set {role}Field: {close[0]}" if close else None
         self.problem(line, f"example has no {role} ({wanted})", hint)
         return None
+
+
+def _delimiter(text: str) -> str:
+    """``,``, or ``;`` / tab when the header uses that instead.
+
+    Excel writes ``;``-separated "CSV" where the decimal separator is a comma,
+    and tab-separated text from its "Unicode Text" export.
+    """
+    header = text.split("\n", 1)[0]
+    counts = {sep: header.count(sep) for sep in (",", ";", "\t")}
+    best = max(counts, key=lambda sep: counts[sep])
+    return best if counts[best] > counts[","] else ","
 
 
 def _skip_space(text: str, pos: int) -> int:

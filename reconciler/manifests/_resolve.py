@@ -341,6 +341,7 @@ def _load_dataset(
                     doc.location(f"{path}.file"),
                     f"data file `{spec.file}` not found (looked for {display})",
                     field=f"{path}.file",
+                    hint=_missing_file_hint(spec.file),
                 )
             )
         else:
@@ -354,3 +355,12 @@ def _load_dataset(
     if any(p.severity == "error" for p in problems):
         return None
     return build_dataset(name=name, examples=examples, location=location)
+
+
+def _missing_file_hint(file: str) -> str | None:
+    """Why a data path that looks right to its author was not found."""
+    if file.startswith("~"):
+        return "`~` is not expanded: write the path relative to this manifest"
+    if "\\" in file:
+        return "use `/` between directories, also on Windows"
+    return None
