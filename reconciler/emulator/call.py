@@ -23,6 +23,11 @@ class Call:
     now: float
     path: str
 
+    @property
+    def api_version(self) -> str:
+        """``v1beta`` or ``v1``, as the path says; error messages name it."""
+        return self.path.split("/")[1]
+
     def tuned_model(self) -> TunedModelRecord:
         model_id = self.params["id"]
         record = self.emulator.store.get(model_id)

@@ -22,6 +22,7 @@ from reconciler.emulator.call import Call
 from reconciler.emulator.routes import match
 from reconciler.emulator.state import Emulator
 from reconciler.emulator.wire import ApiError, camelize
+from reconciler.emulator.wire import camel as camelize_key
 
 RETRY_DELAY = "0.05s"  # short, so client retry tests stay fast
 # Retry-After carries whole seconds; the precise hint is RetryInfo.retryDelay.
@@ -129,12 +130,13 @@ class ApiGateway:
             check_credentials(request, em.config.api_key)
             if route is None:
                 raise ApiError(404, f"The requested URL {path} was not found on this server.")
+            query = _query(request)
             call = Call(
                 emulator=em,
                 params=params,
-                query=request.query_params,
+                query=query,
                 body=await _json_body(request),
-                int_enums="enum-encoding=int" in request.query_params.get("$alt", ""),
+                int_enums=_int_enums(query),
                 now=em.now(),
                 path=path,
             )
@@ -153,6 +155,22 @@ class ApiGateway:
             return None
         # For reads, before or after makes no difference; for writes the kind decides.
         return em.fault_rng.choice(BEFORE_FAULTS + AFTER_FAULTS)
+
+
+def _query(request: Request) -> dict[str, str]:
+    """Query parameters by their camelCase names: Google accepts ``page_size`` as ``pageSize``.
+
+    The values are already percent-decoded, so ``%24alt=json%3Benum-encoding%3Dint``
+    reads as ``$alt`` = ``json;enum-encoding=int`` (the query is split on ``&`` only).
+    """
+    return {camelize_key(key): value for key, value in request.query_params.multi_items()}
+
+
+def _int_enums(query: dict[str, str]) -> bool:
+    """``$alt=json;enum-encoding=int`` (or its ``alt=`` spelling) asks for enum numbers."""
+    return any(
+        "enum-encoding=int" in query.get(name, "").replace(" ", "") for name in ("$alt", "alt")
+    )
 
 
 async def _json_body(request: Request) -> dict[str, Any]:

@@ -86,7 +86,7 @@ def _base_candidates(call: Call) -> tuple[str, list[str]]:
     if name not in catalog.BASE_MODELS:
         raise ApiError(
             404,
-            f"{name} is not found for API version v1beta, or is not supported for generateContent.",
+            f"{name} is not found for API version {call.api_version}, or is not supported for generateContent.",
         )
     prompt = _prompt(call.body)
     return prompt, [f"{name} received: {prompt}"]
@@ -156,5 +156,5 @@ def get_model(call: Call) -> Response:
     name = f"models/{call.params['model']}"
     model = catalog.BASE_MODELS.get(name)
     if model is None:
-        raise ApiError(404, f"Model {name} is not found for API version v1beta.")
+        raise ApiError(404, f"Model {name} is not found for API version {call.api_version}.")
     return json_response(model)

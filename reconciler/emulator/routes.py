@@ -32,7 +32,7 @@ def _route(method: str, template: str, handler: Handler, *, stream: bool = False
 
 
 def _both(method: str, template: str, handler: Handler, *, stream: bool = False) -> list[Route]:
-    """Routes the real service offers under /v1 as well: generate and operations."""
+    """Routes the real service offers under /v1 as well: generate, operations, base models."""
     return [
         _route(method, f"/{version}{template}", handler, stream=stream)
         for version in ("v1beta", "v1")
@@ -56,12 +56,11 @@ ROUTES: list[Route] = [
     *_both("POST", "/tunedModels/{id}/operations/{op}:cancel", operations.cancel),
     *_both("POST", "/tunedModels/{id}:generateContent", generate.tuned_generate),
     *_both("POST", "/tunedModels/{id}:streamGenerateContent", generate.tuned_generate, stream=True),
-    _route("GET", "/v1beta/models", generate.list_models),
-    _route("GET", "/v1beta/models/{model}", generate.get_model),
-    _route("POST", "/v1beta/models/{model}:generateContent", generate.base_generate),
-    _route(
-        "POST", "/v1beta/models/{model}:streamGenerateContent", generate.base_generate, stream=True
-    ),
+    # Base models are served under /v1 too: google-genai 3.x defaults to /v1.
+    *_both("GET", "/models", generate.list_models),
+    *_both("GET", "/models/{model}", generate.get_model),
+    *_both("POST", "/models/{model}:generateContent", generate.base_generate),
+    *_both("POST", "/models/{model}:streamGenerateContent", generate.base_generate, stream=True),
 ]
 
 

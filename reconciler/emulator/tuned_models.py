@@ -31,7 +31,7 @@ OUTPUT_ONLY = ("name", "state", "createTime", "updateTime")
 
 def create(call: Call) -> Response:
     body, em = call.body, call.emulator
-    model_id = call.query.get("tunedModelId") or call.query.get("tuned_model_id") or ""
+    model_id = call.query.get("tunedModelId") or ""
     if model_id:
         validation.check_id(model_id)
     display_name = validation.check_display_name(body.get("displayName"))
@@ -187,7 +187,7 @@ def _matches(record: TunedModelRecord, terms: list[str]) -> bool:
 
 def patch(call: Call) -> Response:
     record = call.tuned_model()
-    mask = call.query.get("updateMask") or call.query.get("update_mask") or ""
+    mask = call.query.get("updateMask") or ""
     body = call.body
     if mask:
         paths = [validation.camel_path(p) for p in mask.split(",") if p.strip()]
