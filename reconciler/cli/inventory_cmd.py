@@ -94,7 +94,7 @@ def show(name: str, fmt: str, plot: Path | None) -> None:
     from reconciler.cli.common import make_client, read_state
     from reconciler.inventory import describe_model
     from reconciler.render.chart import PLOT_SUFFIXES
-    from reconciler.render.show import render_show_json, render_show_text
+    from reconciler.render.show import chart_width_for, render_show_json, render_show_text
 
     if plot is not None and plot.suffix.lower() not in PLOT_SUFFIXES:
         raise UsageError(
@@ -120,7 +120,7 @@ def show(name: str, fmt: str, plot: Path | None) -> None:
             operation=detail.operation,
             snapshots=detail.snapshots,
             unicode=_stdout_takes_unicode(),
-            chart_width=max(30, min(72, width - 14)),
+            chart_width=chart_width_for(width),
         )
     click.echo(output, nl=False)
     if plot is not None:

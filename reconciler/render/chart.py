@@ -102,10 +102,35 @@ def terminal_chart(
     lines.append(" " * (label_w + 2) + first + " " * gap + last + "  step")
     marks = epoch_boundaries(snapshots)
     if marks:
-        shown = ", ".join(f"epoch {epoch} at step {step}" for step, epoch in marks[:8])
-        more = f", ... ({len(marks) - 8} more)" if len(marks) > 8 else ""
-        lines.append(" " * (label_w + 2) + f"{marker or ':'} {shown}{more}")
+        indent = " " * (label_w + 2)
+        for number, note in enumerate(_epoch_notes(marks, room=width + 4)):
+            lines.append(indent + (f"{marker or ':'} " if number == 0 else "  ") + note)
     return "\n".join(lines)
+
+
+# Lines of epoch notes under a terminal chart; a 40-epoch run says "N more".
+_EPOCH_NOTE_LINES = 3
+
+
+def _epoch_notes(marks: Sequence[tuple[int, int]], *, room: int) -> list[str]:
+    """ "epoch 2 at step 5, ..." wrapped to ``room`` characters, at most three lines. Pure."""
+    parts = [f"epoch {epoch} at step {step}" for step, epoch in marks]
+    rows: list[list[str]] = [[]]
+    for part in parts:
+        if rows[-1] and len(", ".join([*rows[-1], part])) > room:
+            if len(rows) == _EPOCH_NOTE_LINES:
+                break
+            rows.append([])
+        rows[-1].append(part)
+    hidden = len(parts) - sum(len(row) for row in rows)
+    if hidden:
+        while len(rows[-1]) > 1 and len(", ".join(rows[-1])) + len(f", ... ({hidden} more)") > room:
+            rows[-1].pop()
+            hidden += 1
+        rows[-1].append(f"... ({hidden} more)")
+    return [
+        ", ".join(row) + ("," if index < len(rows) - 1 else "") for index, row in enumerate(rows)
+    ]
 
 
 def _ticks(lo: float, hi: float, count: int) -> list[float]:

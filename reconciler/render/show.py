@@ -32,20 +32,21 @@ def _section(title: str, pairs: Sequence[tuple[str, str]]) -> list[str]:
 
 
 def operation_summary(operation: OperationStatus) -> str:
-    """``done, 19/19 steps (100%)`` or ``running, 8/19 steps (42%)`` or ``failed: ...``."""
+    """``done, 19/19 steps (100%)``, ``running, 8/19 steps (42%)`` or ``failed at 9/19 steps (47%): ...``."""
     total = operation.total_steps
     steps = f"{operation.completed_steps}/{total or '?'} steps"
     if total:
         steps += f" ({operation.completed_percent:.0f}%)"
     if operation.error_message is not None:
-        return f"failed (code {operation.error_code}): {operation.error_message}; {steps}"
+        message = operation.error_message.rstrip(". ")
+        return f"failed at {steps}: {message} (code {operation.error_code})"
     return f"{'done' if operation.done else 'running'}, {steps}"
 
 
 def snapshot_table(snapshots: Sequence[Snapshot]) -> list[str]:
     rows = [("STEP", "EPOCH", "MEAN LOSS", "COMPUTE TIME")]
     chosen: list[Snapshot | None] = list(snapshots)
-    if len(snapshots) > SNAPSHOT_ROWS_SHOWN:
+    if len(snapshots) > SNAPSHOT_ROWS_SHOWN + 1:  # an "(N more)" row must hide at least two
         half = SNAPSHOT_ROWS_SHOWN // 2
         chosen = [*snapshots[:half], None, *snapshots[-half:]]
     for snap in chosen:
@@ -64,6 +65,18 @@ def snapshot_table(snapshots: Sequence[Snapshot]) -> list[str]:
         ).rstrip()
         for r in rows
     ]
+
+
+# What the loss chart needs beside its plot area: the indent (2), the y-axis
+# labels (up to 10 characters, e.g. "-1.235e+05") and the axis (2), and
+# "  step" after the last x label (6), plus 2 so a full line never wraps.
+_CHART_MARGIN = 22
+MAX_CHART_WIDTH = 72
+
+
+def chart_width_for(columns: int) -> int:
+    """Plot width for a terminal ``columns`` wide: the chart's lines then fit in it."""
+    return max(30, min(MAX_CHART_WIDTH, columns - _CHART_MARGIN))
 
 
 def render_show_text(

@@ -12,10 +12,16 @@ import pytest
 from reconciler.applied import ModelRecord, StateDocument
 from reconciler.errors import UsageError
 from reconciler.inventory import Inventory, classify
-from reconciler.live import LiveModel, Snapshot
+from reconciler.live import LiveModel, OperationStatus, Snapshot
 from reconciler.render.chart import epoch_boundaries, svg_chart, terminal_chart, write_plot
 from reconciler.render.html import render_html
 from reconciler.render.inventory import render_csv, render_markdown, render_table
+from reconciler.render.show import (
+    SNAPSHOT_ROWS_SHOWN,
+    chart_width_for,
+    operation_summary,
+    render_show_text,
+)
 
 SVG = "{http://www.w3.org/2000/svg}"
 # 15 examples, batch 4, 5 epochs: 19 steps, epochs start at steps 1, 5, 9, 13, 16.
@@ -43,9 +49,10 @@ def test_terminal_chart_unicode_and_ascii() -> None:
     assert lines[8].startswith("0.4632 ┤")  # the bottom label the lowest
     assert lines[9].count("┴") == 4  # one tick per epoch boundary
     assert lines[10].split() == ["1", "19", "step"]
-    assert lines[11].strip() == (
-        "┊ epoch 2 at step 5, epoch 3 at step 9, epoch 4 at step 13, epoch 5 at step 16"
-    )
+    assert [line.strip() for line in lines[11:]] == [  # wrapped to the chart's width
+        "┊ epoch 2 at step 5, epoch 3 at step 9,",
+        "epoch 4 at step 13, epoch 5 at step 16",
+    ]
     plain = terminal_chart(SNAPSHOTS, width=40, height=8, unicode=False)
     assert plain.isascii()
     assert "*" in plain and plain.splitlines()[9].count("+") == 5  # corner + 4 boundaries
@@ -125,4 +132,54 @@ def test_empty_project() -> None:
     empty = classify(live=[], state=StateDocument())
     assert render_table(empty, color=False) == (
         "No tuned models.\n0 models: 0 managed, 0 drifted, 0 in-flight, 0 failed, 0 unmanaged, 0 missing\n"
+    )
+
+
+def _show(*, snapshots: tuple[Snapshot, ...], operation: OperationStatus | None = None) -> str:
+    live = LiveModel(name="tunedModels/a", state="ACTIVE", display_name="A", snapshots=snapshots)
+    row = classify(live=[live], state=StateDocument()).rows[0]
+    return render_show_text(
+        model=live,
+        row=row,
+        operation=operation,
+        snapshots=snapshots,
+        chart_width=chart_width_for(80),
+    )
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.000123, -123_456.0])
+def test_show_fits_an_80_column_terminal(scale: float) -> None:
+    snapshots = tuple(
+        Snapshot(step=s, epoch=(s - 1) // 10 + 1, mean_loss=scale * (5.0 / s + 0.2))
+        for s in range(1, 300)
+    )
+    lines = _show(snapshots=snapshots).splitlines()
+    assert sum("epoch" in line for line in lines) == 3  # 29 epoch marks: three lines of them
+    assert any(line.endswith(" more)") for line in lines)
+    assert any("step" in line and line.rstrip().endswith("step") for line in lines)
+    assert max(len(line) for line in lines) <= 80
+
+
+def test_show_elides_snapshot_rows_only_when_that_saves_lines() -> None:
+    shown = SNAPSHOT_ROWS_SHOWN + 1
+    one_over = tuple(Snapshot(step=s, epoch=1, mean_loss=1.0) for s in range(1, shown + 1))
+    assert "more)" not in _show(snapshots=one_over)
+    two_over = (*one_over, Snapshot(step=shown + 1, epoch=1, mean_loss=1.0))
+    assert "(2 more)" in _show(snapshots=two_over)
+
+
+def test_a_failed_operation_reads_as_one_sentence() -> None:
+    operation = OperationStatus(
+        name="tunedModels/a/operations/x",
+        model="tunedModels/a",
+        done=True,
+        total_steps=19,
+        completed_steps=9,
+        completed_percent=47.4,
+        error_code=13,
+        error_message="Tuning failed: the training job stopped with an internal error.",
+    )
+    assert operation_summary(operation) == (
+        "failed at 9/19 steps (47%): Tuning failed: the training job stopped with an "
+        "internal error (code 13)"
     )
