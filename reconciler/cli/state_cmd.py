@@ -6,6 +6,7 @@ Gemini API, and ``state rm`` never deletes a live model.
 
 from __future__ import annotations
 
+import difflib
 import json
 from pathlib import Path
 
@@ -65,15 +66,22 @@ def show(name: str) -> None:
     record = doc.models.get(name)
     if record is None:
         raise StateError(
-            f"no model {name!r} in the state {backend.display}", hint=_known(sorted(doc.models))
+            f"no model {name!r} in the state {backend.display}",
+            hint=_known(name, sorted(doc.models)),
         )
     click.echo(json.dumps(record.model_dump(mode="json"), indent=2, sort_keys=True))
 
 
-def _known(names: list[str]) -> str:
+def _known(name: str, names: list[str]) -> str:
+    """The hint for an unknown model name: the closest managed names first, then all of them."""
     if not names:
         return "the state manages no models"
-    return "managed models: " + ", ".join(names)
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+    listed = names if len(names) <= 20 else [*names[:20], f"... ({len(names) - 20} more)"]
+    managed = "managed models: " + ", ".join(listed)
+    if close:
+        return "did you mean " + " or ".join(repr(c) for c in close) + "? " + managed
+    return managed
 
 
 @state.command("rm")
@@ -90,7 +98,7 @@ def rm(name: str, lock_timeout: float) -> None:
             if record is None:
                 raise StateError(
                     f"no model {name!r} in the state {backend.display}",
-                    hint=_known(sorted(doc.models)),
+                    hint=_known(name, sorted(doc.models)),
                 )
             models = {k: v for k, v in doc.models.items() if k != name}
             stored = backend.write(doc.model_copy(update={"models": models}))
@@ -127,7 +135,17 @@ def push(file: Path, force: bool, lock_timeout: float) -> None:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise StateCorruptError(f"cannot read {file}: {exc}") from None
-    doc = parse_text(text, source=str(file))
+    try:
+        doc = parse_text(text, source=str(file))
+    except StateCorruptError as exc:
+        # The backend's hint (restore a .backup) is about a damaged stored state;
+        # here the user named the wrong file.
+        raise StateCorruptError(
+            f"{file} is not a reconciler state: {exc.message.removeprefix(f'state {file} ')}",
+            hint=exc.hint
+            if "newer than this reconciler" in exc.message
+            else "push the output of `reconciler state pull` or a state file (.reconciler/state.json)",
+        ) from None
     backend = open_state(get_globals())
     try:
         with backend.lock(command="state push", timeout=lock_timeout) as lock:

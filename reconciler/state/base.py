@@ -144,6 +144,8 @@ def parse_document(data: object, *, source: str) -> StateDocument:
     version = data.get("formatVersion")
     if not isinstance(version, int) or isinstance(version, bool):
         raise StateCorruptError(f"state {source} has no valid formatVersion", hint=hint)
+    if not isinstance(data.get("lineage"), str):
+        raise StateCorruptError(f"state {source} has no lineage", hint=hint)
     if version > STATE_FORMAT_VERSION:
         raise StateCorruptError(
             f"state {source} has formatVersion {version}, newer than this reconciler understands"
@@ -168,7 +170,11 @@ def parse_text(text: str, *, source: str) -> StateDocument:
         # state reads in a fraction of the time); anything unusual -- a newer
         # format, a damaged file -- goes the careful way below for its message.
         doc = StateDocument.model_validate_json(text)
-        if doc.formatVersion == STATE_FORMAT_VERSION:
+        # Defaults must not stand in for identity: JSON without a formatVersion
+        # or a lineage (``{}``, a manifest converted to JSON) is not a state.
+        if doc.formatVersion == STATE_FORMAT_VERSION and {"formatVersion", "lineage"} <= (
+            doc.model_fields_set
+        ):
             return doc
     except ValidationError:
         pass

@@ -312,7 +312,10 @@ class PostgresSession:
                     else "the holder recorded no lock id"
                 )
                 raise StateError(
-                    f"lock id {lock_id} does not match the lock on state {self.display}: {current}"
+                    f"lock id {lock_id} does not match the lock on state {self.display}: {current}",
+                    hint=f"run `reconciler force-unlock {row[0].id}` to remove that lock"
+                    if row
+                    else "run `reconciler force-unlock` without a lock id once its holder is stopped",
                 )
             if lock_id is None and holder is not None:
                 who = row[0].describe() if row else f"database session {holder}"

@@ -118,7 +118,10 @@ def test_push_moves_state_between_backends(location: str, tmp_path: Path) -> Non
     bad = tmp_path / "bad.json"
     bad.write_text("{oops")
     broken = cli(location, "state", "push", str(bad))
-    assert broken.returncode == 1 and f"state {bad} is not valid JSON" in broken.stderr
+    assert (
+        broken.returncode == 1
+        and f"{bad} is not a reconciler state: is not valid JSON" in broken.stderr
+    )
     assert stored(location).serial == 2
 
 
@@ -138,6 +141,10 @@ def test_locked_state_and_force_unlock(location: str, start_holder: Any) -> None
     )
     wrong = cli(location, "force-unlock", "not-the-id")
     assert wrong.returncode == 1 and "lock id not-the-id does not match" in wrong.stderr
+    assert (
+        f"hint: run `reconciler force-unlock {holder.lock_id}` to remove that lock" in wrong.stderr
+    )
+    assert holder.process.poll() is None  # a wrong id ends nothing
     holder.process.kill()
     holder.process.wait(timeout=10)
     removed = cli(location, "state", "rm", "legacy")
@@ -153,3 +160,45 @@ def test_bad_lock_timeout_is_a_usage_error(tmp_path: Path) -> None:
         "--state", str(tmp_path / "s.json"), "state", "rm", "x", "--lock-timeout", "soon"
     )
     assert result.returncode == 2 and "'soon' is not a duration" in result.stderr
+
+
+def test_rm_and_show_of_an_unknown_name_suggest_the_closest(location: str) -> None:
+    seed(location)
+    before = stored(location)
+    for command in ("rm", "show"):
+        result = cli(location, "state", command, "incremnt")
+        assert result.returncode == 1
+        assert f"Error: no model 'incremnt' in the state {location}" in result.stderr or (
+            "Error: no model 'incremnt' in the state postgresql://" in result.stderr
+        )
+        assert (
+            "hint: did you mean 'increment' or 'decrement'? managed models: decrement, double,"
+            in result.stderr
+        )
+    far = cli(location, "state", "rm", "zzz")
+    assert "did you mean" not in far.stderr and "managed models: decrement" in far.stderr
+    assert stored(location).serial == before.serial
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ("apiVersion: gemini.tuning/v1\nkind: Dataset\n", "is not valid JSON"),
+        ('{"models": {}}', "has no valid formatVersion"),
+        ('{"formatVersion": 1, "models": {}}', "has no lineage"),
+        ('{"formatVersion": 1, "lineage": "x", "serial": "many"}', "is invalid at serial"),
+    ],
+)
+def test_push_of_a_file_that_is_not_a_state_says_so(
+    location: str, tmp_path: Path, content: str, reason: str
+) -> None:
+    seed(location)
+    before = stored(location)
+    bad = tmp_path / "models.yaml"
+    bad.write_text(content)
+    result = cli(location, "state", "push", str(bad))
+    assert result.returncode == 1
+    assert f"Error: {bad} is not a reconciler state: {reason}" in result.stderr
+    assert "hint: push the output of `reconciler state pull`" in result.stderr
+    assert ".backup" not in result.stderr  # the stored state is fine; the file was wrong
+    assert stored(location) == before
