@@ -28,7 +28,7 @@ from reconciler.apply.executor import (
 from reconciler.apply.journal import StateJournal
 from reconciler.apply.progress import Reporter
 from reconciler.apply.refresh import Warn, gather, locked
-from reconciler.errors import UsageError
+from reconciler.errors import ApplyError, UsageError
 from reconciler.plan import Plan, PlanOptions, make_plan
 from reconciler.planfile import SAVED_PLAN_KIND, check_saved_plan, plan_from_saved, plan_to_saved
 from reconciler.spec import DesiredState
@@ -162,9 +162,28 @@ def apply_run(
                 reporter=reporter,
                 options=execution,
             )
+        except KeyboardInterrupt:
+            # The pool has let the requests already sent finish and record
+            # themselves, so the state is consistent; say what keeps running.
+            raise _interrupted(command, journal.document) from None
         finally:
             reporter.close()
     return ApplyRun(plan=plan, report=report)
+
+
+def _interrupted(command: str, state: StateDocument) -> ApplyError:
+    tuning = sorted(name for name, record in state.models.items() if record.operation)
+    pending = sorted(name for name, record in state.models.items() if record.pendingCreate)
+    parts = [f"{command} interrupted; the state is saved"]
+    if tuning:
+        parts.append("still tuning on the server: " + ", ".join(tuning))
+    if pending:
+        parts.append("creates that may not have been sent: " + ", ".join(pending))
+    return ApplyError(
+        "; ".join(parts),
+        hint=f"run `reconciler {command}` again to finish (it picks the operations up), "
+        "or `reconciler wait` to follow the tuning",
+    )
 
 
 __all__ = [

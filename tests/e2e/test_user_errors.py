@@ -8,9 +8,14 @@ consistent.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 from tests.e2e.workspace import NUMBERS, Workspace, dataset, tuned_model
+from tests.support.servers import REPO_ROOT
 
 
 def test_import_under_a_different_name_is_refused_and_changes_nothing(ws: Workspace) -> None:
@@ -60,7 +65,7 @@ def test_wait_on_a_create_that_never_reached_the_api_points_to_apply(ws: Workspa
     )
 
 
-def test_wait_on_a_model_deleted_while_tuning_says_apply_recreates_it(ws: Workspace) -> None:
+def test_wait_on_a_model_deleted_by_hand_says_apply_recreates_it(ws: Workspace) -> None:
     ws.write(dataset("numbers", NUMBERS), tuned_model("alpha", epochs=50))
     assert ws.apply("--no-wait").returncode == 0
     ws.delete_out_of_band("alpha")
@@ -73,3 +78,47 @@ def test_wait_on_a_model_deleted_while_tuning_says_apply_recreates_it(ws: Worksp
     ) in result.stdout
     assert ws.state_doc()["models"]["alpha"]["lastError"] is None
     assert ws.kinds() == {"alpha": "recreate"}
+
+
+def test_ctrl_c_during_apply_keeps_the_operation_and_the_next_apply_finishes(
+    ws: Workspace,
+) -> None:
+    ws.emulator.configure(stepSeconds=0.5)  # 6 steps: about 3 s of tuning
+    ws.write(dataset("numbers", NUMBERS), tuned_model("alpha", epochs=4))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RECONCILER_", "GEMINI_"))}
+    env.update(ws.env(), NO_COLOR="1", PYTHONPATH=str(REPO_ROOT))
+    argv = ws.argv("apply", "--auto-approve", "--poll-interval", "0.05s")
+    with subprocess.Popen(
+        [sys.executable, "-m", "reconciler", *argv],
+        cwd=ws.root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as apply:
+        try:
+            assert apply.stdout is not None
+            for line in apply.stdout:  # interrupt once the create was sent
+                if "TunedModel/alpha: tuning" in line:
+                    break
+            apply.send_signal(signal.SIGINT)
+            _, stderr = apply.communicate(timeout=60)
+        finally:
+            apply.kill()
+
+    assert apply.returncode == 1
+    assert (
+        "Error: apply interrupted; the state is saved; still tuning on the server: alpha"
+    ) in stderr
+    assert "run `reconciler apply` again to finish" in stderr
+    record = ws.state_doc()["models"]["alpha"]
+    assert record["operation"].startswith("tunedModels/alpha/operations/")
+    assert not Path(ws.state + ".lock").exists()
+    assert ws.kinds() == {"alpha": "wait"}
+
+    again = ws.apply()
+
+    assert again.returncode == 0, again.stderr
+    assert ws.live()["alpha"]["state"] == "ACTIVE"
+    assert ws.creates() == {"alpha": 1}
+    assert ws.state_doc()["models"]["alpha"]["operation"] is None
