@@ -69,6 +69,23 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def os_failure(exc: OSError, *, doing: str, display: str) -> StateError:
+    """A StateError for a filesystem refusal (read-only directory, no permission, disk full).
+
+    These are the user's to fix, so they get one clear line, not an internal-error traceback.
+    """
+    where = f" ({exc.filename})" if exc.filename else ""
+    reason = exc.strerror or type(exc).__name__
+    return StateError(
+        f"cannot {doing} state {display}: {reason}{where}",
+        hint=(
+            "make the state file readable for this user, or pass --state PATH"
+            if doing == "read"
+            else "make the state's directory writable for this user, or pass --state PATH"
+        ),
+    )
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` so a crash leaves either the old or the new bytes."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -149,6 +166,8 @@ class FileBackend:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return StateDocument(), False
+        except OSError as exc:
+            raise os_failure(exc, doing="read", display=self.display) from None
         except UnicodeDecodeError as exc:
             raise StateCorruptError(
                 f"state {self.display} is not UTF-8 text",
@@ -234,7 +253,10 @@ class FileBackend:
         deadline = self._clock() + max(timeout, 0.0)
         delay = POLL_INITIAL_SECONDS
         while True:
-            got = self._try_lock(command)
+            try:
+                got = self._try_lock(command)
+            except OSError as exc:
+                raise os_failure(exc, doing="lock", display=self.display) from None
             if isinstance(got, FileLock):
                 self._held = got
                 return got
@@ -282,15 +304,20 @@ class FileBackend:
     # -- writing ---------------------------------------------------------
 
     def _store(self, doc: StateDocument, *, previous_text: bytes | None) -> None:
-        if previous_text is not None:
-            atomic_write(self.backup_path, previous_text)
-        atomic_write(self.path, dump_document(doc).encode("utf-8"))
+        try:
+            if previous_text is not None:
+                atomic_write(self.backup_path, previous_text)
+            atomic_write(self.path, dump_document(doc).encode("utf-8"))
+        except OSError as exc:
+            raise os_failure(exc, doing="write", display=self.display) from None
 
     def _previous_bytes(self) -> bytes | None:
         try:
             return self.path.read_bytes()
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            raise os_failure(exc, doing="read", display=self.display) from None
 
     def write(self, doc: StateDocument) -> StateDocument:
         self._check_fence()
@@ -334,6 +361,12 @@ class FileBackend:
             return StateDocument(), True
 
     def force_unlock(self, lock_id: str | None) -> str:
+        try:
+            return self._force_unlock(lock_id)
+        except OSError as exc:
+            raise os_failure(exc, doing="unlock", display=self.display) from None
+
+    def _force_unlock(self, lock_id: str | None) -> str:
         record = self._read_lock_record()
         if not self.lock_path.exists():
             raise StateError(f"state {self.display} is not locked")

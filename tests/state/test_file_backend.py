@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,7 @@ from reconciler.spec import AppliedSpec, DatasetRef
 from reconciler.state import open_backend
 from reconciler.state.file import FileBackend
 from tests.state.conftest import FakeClock
+from tests.support.servers import REPO_ROOT, run_cli
 
 
 def with_model(doc: StateDocument, name: str) -> StateDocument:
@@ -252,3 +256,55 @@ def test_push_rules(path: Path, tmp_path: Path) -> None:
     assert other.push(StateDocument(lineage="L", serial=3), force=False).serial == 3
     assert os.path.exists(tmp_path / "elsewhere" / "state.json")
     assert not (tmp_path / "elsewhere" / "state.json.lock").exists()
+
+
+def run_without_root_override(location: Path, *args: str) -> Any:
+    """The CLI as a user for whom a mode-555 directory is read-only (root loses DAC override)."""
+    if os.geteuid() != 0:
+        return run_cli("--state", str(location), *args)
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("needs setpriv to drop root's permission override")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECONCILER_")}
+    env.update(NO_COLOR="1", PYTHONPATH=str(REPO_ROOT))
+    drop = "-dac_override,-dac_read_search"
+    argv = [setpriv, f"--bounding-set={drop}", f"--inh-caps={drop}"]
+    argv += [sys.executable, "-m", "reconciler", "--state", str(location), *args]
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_state_in_a_read_only_directory_is_a_clear_error(
+    path: Path, tmp_path: Path, existing: bool
+) -> None:
+    if existing:
+        backend = FileBackend(path)
+        with backend.lock(command="apply"):
+            backend.write(with_model(backend.read(), "a"))
+    else:
+        path.parent.mkdir(parents=True)
+    before = path.read_bytes() if existing else None
+    path.parent.chmod(0o555)
+    try:
+        result = run_without_root_override(path, "state", "rm", "a")
+    finally:
+        path.parent.chmod(0o755)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    assert result.stderr.splitlines() == [
+        f"Error: cannot lock state {path}: Permission denied ({path}.lock)",
+        "hint: make the state's directory writable for this user, or pass --state PATH",
+    ]
+    assert (path.read_bytes() if existing else None) == before
+
+
+def test_a_reused_pid_does_not_keep_a_dead_holders_lock(path: Path) -> None:
+    # The recorded holder died and its pid now belongs to an unrelated process
+    # (this test's own pid stands in for it). The flock, not the pid, decides.
+    write_foreign_lock(path, host=socket.gethostname(), pid=os.getpid())
+    backend = FileBackend(path)
+    with backend.lock(command="apply") as lock:
+        assert lock.warning is not None
+        assert f"holder pid {os.getpid()} on host {socket.gethostname()}" in lock.warning
+        assert "foreign-lock-id" in lock.warning
+        assert backend.write(with_model(backend.read(), "a")).serial == 1
