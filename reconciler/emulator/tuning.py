@@ -117,9 +117,14 @@ def progress(record: TunedModelRecord, now: float) -> Progress:
 
 
 def mean_loss(model_id: str, step: int, total: int) -> float:
-    """A falling loss curve with a little deterministic noise, like real tuning output."""
+    """A falling loss curve with a little deterministic noise, like real tuning output.
+
+    The noise is scaled to the fall of one step, so the curve never rises, even
+    over thousands of steps (the operation's snapshots promise a falling loss).
+    """
     noise = (zlib.crc32(f"{model_id}:{step}".encode()) % 1000) / 1000.0 - 0.5
-    loss = 0.15 + 6.0 * math.exp(-4.0 * step / total) * (1.0 + 0.08 * noise)
+    amplitude = 0.8 * (1.0 - math.exp(-4.0 / max(total, 1)))
+    loss = 0.15 + 6.0 * math.exp(-4.0 * step / total) * (1.0 + amplitude * noise)
     return round(loss, 6)
 
 

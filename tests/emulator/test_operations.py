@@ -112,3 +112,13 @@ def test_int_enums_in_done_operation(client: TestClient, clock: FakeClock) -> No
     clock.advance(100)
     op = client.get(f"/v1beta/{name}?%24alt=json%3Benum-encoding%3Dint").json()
     assert op["response"]["state"] == 2
+
+
+def test_mean_loss_falls_at_every_step_for_short_and_long_tunings() -> None:
+    from reconciler.emulator.tuning import mean_loss
+
+    for total in (2, 5, 19, 300, 3000):
+        for model_id in ("a", "slow", "number-generator-wl1qr34x2py"):
+            losses = [mean_loss(model_id, step, total) for step in range(1, total + 1)]
+            rises = [s for s in range(1, total) if losses[s] > losses[s - 1]]
+            assert rises == [], f"{model_id}: loss rises at steps {rises[:5]} of {total}"
