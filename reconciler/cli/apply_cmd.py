@@ -105,7 +105,11 @@ def execution_options(func: F) -> F:
         "--timeout",
         type=DURATION,
         default=None,
-        help="Stop waiting after this long (e.g. 2h); operations stay in state.",
+        help=(
+            "Stop waiting after this long (e.g. 2h). Tuning still running then goes on "
+            "on the server: the command exits 1, its operations stay in state, and "
+            "`reconciler wait` or a later apply follows them to ACTIVE (never a second create)."
+        ),
     )(func)
     func = click.option("--poll-interval", type=DURATION, default="1s", hidden=True)(func)
     return func

