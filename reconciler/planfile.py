@@ -10,7 +10,8 @@ refuses a stale plan file. A saved plan holds::
       "kind": "reconciler.plan",
       "refreshOnly": false,
       "state": {"lineage": "…", "serial": 7},      # the state it was made from
-      "manifestPaths": ["manifests/"],
+      "manifestPaths": ["manifests/"],             # as given, relative to workingDirectory
+      "workingDirectory": "/path/to/repo",         # where the plan was made (for messages)
       "datasets": {"increment-examples": "sha256:…"},
       "actions": [{"model", "address", "name", "action", "updateMask", "changes",
                    "reasons", "notes", "spec", "dependsOn", "estimatedSteps",
@@ -68,6 +69,7 @@ class SavedPlan:
     plan: Plan
     manifest_paths: tuple[str, ...]
     dataset_hashes: Mapping[str, str]  # Dataset name -> content hash, as planned
+    working_directory: str | None = None  # where it was made; absent in older plan files
 
 
 def _dataset_hashes(plan: Plan) -> dict[str, str]:
@@ -102,9 +104,16 @@ def _action_to_saved(action: Action) -> dict[str, Any]:
     }
 
 
-def plan_to_saved(plan: Plan, *, manifest_paths: Sequence[str]) -> dict[str, Any]:
-    """The JSON-ready document ``plan --out`` writes."""
-    return {
+def plan_to_saved(
+    plan: Plan, *, manifest_paths: Sequence[str], working_directory: str | None = None
+) -> dict[str, Any]:
+    """The JSON-ready document ``plan --out`` writes.
+
+    Manifest paths stay as the user gave them (relative ones resolve against the
+    directory apply runs in, so a CI job can apply a plan made in another
+    checkout); ``working_directory`` only lets apply say where the plan was made.
+    """
+    document: dict[str, Any] = {
         "formatVersion": SAVED_PLAN_FORMAT_VERSION,
         "kind": SAVED_PLAN_KIND,
         "refreshOnly": plan.refresh_only,
@@ -113,6 +122,9 @@ def plan_to_saved(plan: Plan, *, manifest_paths: Sequence[str]) -> dict[str, Any
         "datasets": _dataset_hashes(plan),
         "actions": [_action_to_saved(a) for a in plan.actions],
     }
+    if working_directory is not None:
+        document["workingDirectory"] = working_directory
+    return document
 
 
 def _action_from_saved(data: Mapping[str, Any]) -> Action:
@@ -165,12 +177,18 @@ def plan_from_saved(data: Mapping[str, Any]) -> SavedPlan:
         )
         paths = tuple(str(p) for p in data.get("manifestPaths", []))
         hashes = {str(k): str(v) for k, v in dict(data.get("datasets", {})).items()}
+        directory = data.get("workingDirectory")
     except (KeyError, TypeError, ValueError, ValidationError) as error:
         raise PlanError(
             f"saved plan is damaged: {error}",
             hint="make it again with `reconciler plan --out FILE`",
         ) from error
-    return SavedPlan(plan=plan, manifest_paths=paths, dataset_hashes=hashes)
+    return SavedPlan(
+        plan=plan,
+        manifest_paths=paths,
+        dataset_hashes=hashes,
+        working_directory=str(directory) if directory is not None else None,
+    )
 
 
 def _live_changes(action: Action, live: LiveModel | None) -> list[str]:

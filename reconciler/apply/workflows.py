@@ -30,7 +30,13 @@ from reconciler.apply.progress import Reporter
 from reconciler.apply.refresh import Warn, gather, locked
 from reconciler.errors import ApplyError, UsageError
 from reconciler.plan import Plan, PlanOptions, make_plan
-from reconciler.planfile import SAVED_PLAN_KIND, check_saved_plan, plan_from_saved, plan_to_saved
+from reconciler.planfile import (
+    SAVED_PLAN_KIND,
+    SavedPlan,
+    check_saved_plan,
+    plan_from_saved,
+    plan_to_saved,
+)
 from reconciler.spec import DesiredState
 from reconciler.state.base import StateBackend
 
@@ -40,6 +46,7 @@ class Planned:
     plan: Plan
     desired: DesiredState
     manifest_paths: tuple[str, ...]
+    working_directory: str = ""
 
 
 def plan_run(
@@ -55,11 +62,21 @@ def plan_run(
     with locked(backend, command="plan", timeout=lock_timeout, warn=warn):
         desired, state, live = gather(client=client, backend=backend, paths=paths)
     plan = make_plan(desired=desired, live=live, state=state, options=options)
-    return Planned(plan=plan, desired=desired, manifest_paths=tuple(paths))
+    return Planned(
+        plan=plan,
+        desired=desired,
+        manifest_paths=tuple(paths),
+        working_directory=str(Path.cwd()),
+    )
 
 
 def saved_plan_json(planned: Planned) -> str:
-    return json.dumps(plan_to_saved(planned.plan, manifest_paths=planned.manifest_paths), indent=2)
+    document = plan_to_saved(
+        planned.plan,
+        manifest_paths=planned.manifest_paths,
+        working_directory=planned.working_directory or None,
+    )
+    return json.dumps(document, indent=2)
 
 
 def is_saved_plan(path: str) -> bool:
@@ -135,6 +152,7 @@ def apply_run(
                 raise UsageError(f"{saved_plan}: not a readable plan file ({exc})") from None
         saved = plan_from_saved(data)
         paths = saved.manifest_paths
+        _check_manifest_paths_here(saved, plan_file=saved_plan)
     with locked(backend, command=command, timeout=lock_timeout, warn=warn):
         desired, state, live = gather(client=client, backend=backend, paths=paths)
         if saved_plan is not None:
@@ -169,6 +187,21 @@ def apply_run(
         finally:
             reporter.close()
     return ApplyRun(plan=plan, report=report)
+
+
+def _check_manifest_paths_here(saved: SavedPlan, *, plan_file: str) -> None:
+    """Relative manifest paths resolve against the current directory, as when the
+    plan was made; one missing means apply runs somewhere else, which a bare
+    "no such file" would not tell the user."""
+    missing = [path for path in saved.manifest_paths if not Path(path).exists()]
+    if not missing:
+        return
+    where = f" (it was made in {saved.working_directory})" if saved.working_directory else ""
+    raise UsageError(
+        f"{plan_file}: the plan's manifests {', '.join(missing)} are not found "
+        f"from {Path.cwd()}{where}",
+        hint="run `reconciler apply FILE` in the directory where the plan was made",
+    )
 
 
 def _interrupted(command: str, state: StateDocument) -> ApplyError:

@@ -133,7 +133,14 @@ def apply(
     replace: tuple[str, ...],
     lock_timeout: float,
 ) -> int:
-    """Make the live tuned models match the manifests (or carry out a saved plan)."""
+    """Make the live tuned models match the manifests (or carry out a saved plan).
+
+    A saved plan (PATHS is one file from `plan --out`) reads its manifests from the
+    paths recorded when it was made, relative to the current directory: run apply
+    in the directory where the plan was made (or the same place in another
+    checkout). If they are not found there, apply stops with an error and
+    changes nothing.
+    """
     g = get_globals()
     saved = paths[0] if len(paths) == 1 and is_saved_plan(paths[0]) else None
     if saved and (targets or replace):

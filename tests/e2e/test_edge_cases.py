@@ -7,8 +7,10 @@ saved plan applied elsewhere, a PATCH the API keeps refusing and a mistyped
 
 from __future__ import annotations
 
+from pathlib import Path
 
 from tests.e2e.workspace import NUMBERS, Workspace, dataset, tuned_model
+from tests.support.servers import run_cli
 
 POST = "POST /v1beta/tunedModels"
 PATCH = "PATCH /v1beta/tunedModels/{id}"
@@ -92,6 +94,34 @@ def test_a_new_parent_replaces_the_child_after_the_parent_is_active(ws: Workspac
     record = ws.state_doc()["models"]["child"]
     assert record["applied"]["tunedModelSource"] == "tunedModels/second"
     assert ws.kinds() == {"first": "noop", "second": "noop", "child": "noop"}
+
+
+def test_a_saved_plan_applied_from_another_directory_says_where_to_run_it(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    ws.write(dataset("numbers", NUMBERS), tuned_model("alpha"))
+    assert ws.cli("plan", "--out", "tfplan").returncode == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    moved = run_cli(
+        *ws.argv("apply", "--auto-approve", str(tmp_path / "tfplan")),
+        cwd=elsewhere,
+        env=ws.env(),
+    )
+
+    assert moved.returncode == 1
+    errors = [line for line in moved.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, moved.stderr
+    assert "manifests" in errors[0]
+    assert str(tmp_path) in moved.stderr
+    assert "Traceback" not in moved.stderr
+    assert ws.live() == {}
+    here = ws.apply("tfplan")
+    assert here.returncode == 0, here.stderr
+    assert ws.creates() == {"alpha": 1}
+    help_text = " ".join(ws.cli("apply", "--help").stdout.split())
+    assert "directory where the plan was made" in help_text
 
 
 def test_plan_with_an_unknown_target_is_one_error_with_a_suggestion(ws: Workspace) -> None:
