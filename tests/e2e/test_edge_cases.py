@@ -7,8 +7,10 @@ saved plan applied elsewhere, a PATCH the API keeps refusing and a mistyped
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+from tests.e2e.refusing_proxy import refusing_proxy
 from tests.e2e.workspace import NUMBERS, Workspace, dataset, tuned_model
 from tests.support.servers import run_cli
 
@@ -122,6 +124,37 @@ def test_a_saved_plan_applied_from_another_directory_says_where_to_run_it(
     assert ws.creates() == {"alpha": 1}
     help_text = " ".join(ws.cli("apply", "--help").stdout.split())
     assert "directory where the plan was made" in help_text
+
+
+def test_a_patch_that_keeps_failing_leaves_the_state_and_the_next_apply_updates(
+    ws: Workspace,
+) -> None:
+    ws.write(dataset("numbers", NUMBERS), tuned_model("alpha", display_name="Old name"))
+    assert ws.apply().returncode == 0
+    ws.write(dataset("numbers", NUMBERS), tuned_model("alpha", display_name="New name"))
+
+    with refusing_proxy(ws.emulator.url, refuse="PATCH") as url:
+        through = Workspace(root=ws.root, emulator=replace(ws.emulator, url=url), state=ws.state)
+        failed = through.apply()
+
+    assert failed.returncode == 1
+    failure = [line for line in failed.stderr.splitlines() if line.startswith("TunedModel/alpha")]
+    assert len(failure) == 1, failed.stderr
+    assert failure[0].startswith("TunedModel/alpha: failed:")
+    assert "403" in failure[0] or "PERMISSION_DENIED" in failure[0]
+    assert "The caller does not have permission" in failure[0]
+    assert "Error: Apply finished with errors: 0 created, 0 updated" in failed.stderr
+    assert "1 failed" in failed.stderr
+    assert ws.state_doc()["models"]["alpha"]["applied"]["displayName"] == "Old name"
+    assert ws.live()["alpha"]["displayName"] == "Old name"
+    assert ws.requests(PATCH) == 0
+    again = ws.apply()
+    assert again.returncode == 0, again.stderr
+    assert "1 updated" in again.stdout
+    assert ws.requests(PATCH) == 1
+    assert ws.live()["alpha"]["displayName"] == "New name"
+    assert ws.state_doc()["models"]["alpha"]["applied"]["displayName"] == "New name"
+    assert ws.creates() == {"alpha": 1}
 
 
 def test_plan_with_an_unknown_target_is_one_error_with_a_suggestion(ws: Workspace) -> None:

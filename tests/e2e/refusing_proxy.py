@@ -1,0 +1,73 @@
+"""A pass-through HTTP proxy in front of the emulator that refuses one method.
+
+The emulator's ``faultRate`` hits every request, so with it at 1 an apply fails
+at its first list request and never reaches a PATCH. To see what a user sees
+when only the PATCH keeps failing, the CLI talks to this proxy instead: every
+request is forwarded unchanged, except that the refused method always gets the
+API's 403 PERMISSION_DENIED answer. (A retryable 429/503 would behave the same
+once the client's retries are spent, but those take tens of seconds of backoff.)
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+
+REFUSAL = {
+    "error": {
+        "code": 403,
+        "message": "The caller does not have permission",
+        "status": "PERMISSION_DENIED",
+    }
+}
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
+
+
+@contextmanager
+def refusing_proxy(upstream: str, *, refuse: str) -> Iterator[str]:
+    """Serve on a free loopback port until the block ends; yields the proxy's URL."""
+    client = httpx.Client(base_url=upstream, timeout=30)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _forward(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            body = self.rfile.read(length) if length else b""
+            if self.command == refuse:
+                self._send(403, json.dumps(REFUSAL).encode(), {"content-type": "application/json"})
+                return
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+            answer = client.request(self.command, self.path, content=body, headers=headers)
+            kept = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_BY_HOP}
+            kept.pop("content-encoding", None)
+            self._send(answer.status_code, answer.content, kept)
+
+        def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _forward
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+        client.close()
