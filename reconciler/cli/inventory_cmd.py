@@ -7,6 +7,7 @@ operation call.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from datetime import UTC, datetime
@@ -24,6 +25,20 @@ INVENTORY_FORMATS = ("table", "json", "csv", "markdown", "html")
 def _stdout_takes_unicode() -> bool:
     encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "")
     return encoding in ("utf8", "utf16", "utf32")
+
+
+def _known_width() -> int | None:
+    """The width people will read the table at: ``COLUMNS``, else a real terminal's.
+
+    ``None`` when neither says (output piped to a script): the plain table
+    then keeps every column in full.
+    """
+    columns = os.environ.get("COLUMNS", "").strip()
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    if sys.stdout.isatty():
+        return shutil.get_terminal_size((160, 24)).columns
+    return None
 
 
 def _public_endpoint(endpoint: str) -> str:
@@ -73,7 +88,13 @@ def inventory(fmt: str, filter_text: str | None) -> None:
         output = render_html(result, generated_at=generated, endpoint=_public_endpoint(g.endpoint))
     else:
         width = max(shutil.get_terminal_size((160, 24)).columns, 80)
-        output = render.render_table(result, color=g.color, width=width)
+        output = render.render_table(
+            result,
+            color=g.color,
+            width=width,
+            fit_width=_known_width(),
+            unicode=_stdout_takes_unicode(),
+        )
     click.echo(output, nl=False)
 
 

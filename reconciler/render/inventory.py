@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 from reconciler.live import Snapshot
@@ -222,18 +222,100 @@ def table_cells(row: RowView) -> list[str]:
     ]
 
 
-def render_table(inventory: InventoryView, *, color: bool, width: int = 160) -> str:
-    """A table for people: rich with colours on a terminal, plain aligned text otherwise."""
+def render_table(
+    inventory: InventoryView,
+    *,
+    color: bool,
+    width: int = 160,
+    fit_width: int | None = None,
+    unicode: bool = True,
+) -> str:
+    """A table for people: rich with colours on a terminal, plain aligned text otherwise.
+
+    The plain table keeps every column in full unless ``fit_width`` is given
+    (the width of a real terminal, or ``COLUMNS``): output piped to a script
+    must not lose cells to a width nobody asked for.
+    """
     if not inventory.rows:
         return "No tuned models.\n" + summary_line(inventory) + "\n"
     if color:
         return _rich_table(inventory, width=width)
     rows = [list(TABLE_HEADERS)] + [table_cells(row) for row in inventory.rows]
     widths = [max(len(r[i]) for r in rows) for i in range(len(TABLE_HEADERS))]
-    lines = [
-        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
-    ]
+    if fit_width is not None:
+        empty = {
+            header
+            for i, header in enumerate(TABLE_HEADERS)
+            if all(r[i] in ("", "-") for r in rows[1:])
+        }
+        widths = fit_columns(widths, width=fit_width, empty=empty)
+    mark = "\u2026" if unicode else "~"
+    lines = []
+    for r in rows:
+        cells = [_clip(cell, w, mark) for cell, w in zip(r, widths, strict=True) if w > 0]
+        kept = [w for w in widths if w > 0]
+        lines.append("  ".join(c.ljust(w) for c, w in zip(cells, kept, strict=True)).rstrip())
     return "\n".join(lines) + "\n\n" + summary_line(inventory) + "\n"
+
+
+_GAP = 2  # spaces between plain table columns
+
+# How a plain table narrows to fit a terminal, step by step, until it fits:
+# ("drop", columns) removes those columns; ("drop-empty", columns) removes those
+# with nothing in them; ("shorten", columns, minimum) clips the widest of the
+# columns, one character at a time, down to minimum. ADDRESS goes before STATE:
+# a manifest name is the model's id, while an unmanaged model's live state is
+# said nowhere else. NAME and STATUS are never touched: when even they do not
+# fit, lines overflow.
+_FIT_STEPS: tuple[tuple[str, tuple[str, ...], int], ...] = (
+    ("drop", ("UPDATED",), 0),
+    ("drop", ("CREATED",), 0),
+    ("drop-empty", ("ADDRESS", "SOURCE", "STATE", "DISPLAY NAME", "DETAIL"), 0),
+    ("shorten", ("DETAIL", "DISPLAY NAME"), 12),
+    ("shorten", ("SOURCE",), 16),
+    ("drop", ("ADDRESS",), 0),
+    ("shorten", ("DETAIL", "DISPLAY NAME", "SOURCE"), 8),
+    ("drop", ("STATE",), 0),
+)
+
+
+def fit_columns(widths: Sequence[int], *, width: int, empty: Collection[str] = ()) -> list[int]:
+    """Column widths (0 = dropped) so the plain table fits ``width`` characters. Pure.
+
+    ``widths`` are the full widths in ``TABLE_HEADERS`` order; ``empty`` names
+    the columns with no value in any row.
+    """
+    fitted = list(widths)
+
+    def total() -> int:
+        kept = [w for w in fitted if w > 0]
+        return sum(kept) + _GAP * (len(kept) - 1)
+
+    for kind, names, minimum in _FIT_STEPS:
+        if total() <= width:
+            break
+        indexes = [TABLE_HEADERS.index(name) for name in names]
+        if kind == "drop":
+            for index in indexes:
+                fitted[index] = 0
+        elif kind == "drop-empty":
+            for index in indexes:
+                if TABLE_HEADERS[index] in empty:
+                    fitted[index] = 0
+        else:
+            while total() > width:
+                widest = max(indexes, key=lambda i: fitted[i])
+                if fitted[widest] <= minimum:
+                    break
+                fitted[widest] -= 1
+    return fitted
+
+
+def _clip(cell: str, width: int, mark: str) -> str:
+    """``cell`` cut to ``width`` characters, ending in ``mark`` when something was cut."""
+    if len(cell) <= width:
+        return cell
+    return cell[: max(width - len(mark), 0)] + mark
 
 
 def _rich_table(inventory: InventoryView, *, width: int) -> str:

@@ -116,7 +116,9 @@ def test_markdown_table_with_totals(project: Project) -> None:
 
 
 def test_plain_table_without_a_terminal(project: Project) -> None:
-    text = _inventory(project)
+    result = run_cli(*project.cli_args("inventory"), env={"COLUMNS": ""})
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
     assert "\x1b[" not in text  # no colour codes without a TTY
     header, *rest = text.splitlines()
     assert header.split() == [
@@ -130,6 +132,29 @@ def test_plain_table_without_a_terminal(project: Project) -> None:
     assert (
         rest[-1] == "6 models: 1 managed, 1 drifted, 1 in-flight, 1 failed, 1 unmanaged, 1 missing"
     )
+
+
+def test_plain_table_fits_the_width_columns_gives(project: Project) -> None:
+    result = run_cli(*project.cli_args("inventory"), env={"COLUMNS": "80"})
+    assert result.returncode == 0, result.stderr
+    header, *rest = result.stdout.splitlines()
+    table = [header] + [line for line in rest if line.startswith("tunedModels/")]
+    assert max(len(line) for line in table) <= 80
+    assert "UPDATED" not in header and "CREATED" not in header  # the first to go
+    assert header.split()[:2] == ["NAME", "STATUS"]
+    status_column = header.index("STATUS")
+    assert {line.split()[0]: line[status_column:].split()[0] for line in table[1:]} == (
+        EXPECTED_STATUS
+    )
+    assert any("\u2026" in line for line in table[1:])  # shortened cells say so
+
+
+def test_piped_plain_table_without_columns_keeps_every_column_in_full(project: Project) -> None:
+    result = run_cli(*project.cli_args("inventory"), env={"COLUMNS": ""})
+    assert result.returncode == 0, result.stderr
+    assert "UPDATED" in result.stdout.splitlines()[0]
+    assert "models/gemini-1.5-flash-001-tuning" in result.stdout
+    assert "\u2026" not in result.stdout
 
 
 def test_filter_is_passed_to_the_api_and_hides_missing_models(project: Project) -> None:

@@ -128,6 +128,29 @@ def test_table_colour_only_when_asked() -> None:
     )
 
 
+@pytest.mark.parametrize("width", [80, 100, 120])
+def test_plain_table_fits_a_given_width(width: int) -> None:
+    live = [
+        LiveModel(
+            name=f"tunedModels/model-{n}",
+            state="ACTIVE",
+            base_model="models/gemini-1.5-flash-001-tuning",
+            display_name="A display name of forty characters long!",
+            create_time="2024-03-14T15:07:41.317001Z",
+            update_time="2024-03-14T16:00:02.000001Z",
+        )
+        for n in range(3)
+    ]
+    inventory = classify(live=live, state=StateDocument())
+    full = render_table(inventory, color=False)
+    assert max(len(line) for line in full.splitlines()) > 120  # nothing clipped by default
+    fitted = render_table(inventory, color=False, fit_width=width, unicode=False)
+    table = fitted.split("\n\n")[0].splitlines()
+    assert max(len(line) for line in table) <= width
+    assert [line.split()[0] for line in table[1:]] == [m.name for m in live]
+    assert "UPDATED" not in table[0]
+
+
 def test_empty_project() -> None:
     empty = classify(live=[], state=StateDocument())
     assert render_table(empty, color=False) == (
