@@ -122,10 +122,14 @@ def short_time(value: str | None) -> str:
 
 
 def summary_line(inventory: InventoryView) -> str:
-    """``6 models: 1 managed, 1 drifted, ...`` -- the totals, every status named."""
-    parts = ", ".join(f"{count} {status}" for status, count in inventory.totals.items())
+    """``6 models: 4 managed, 2 drifted`` -- the totals people read: non-zero counts only.
+
+    A filtered listing is usually one or two statuses; a row of zeros would
+    bury them. The JSON keeps every status, zero included, for scripts.
+    """
+    parts = ", ".join(f"{count} {status}" for status, count in inventory.totals.items() if count)
     noun = "model" if inventory.total == 1 else "models"
-    line = f"{inventory.total} {noun}: {parts}"
+    line = f"{inventory.total} {noun}: {parts}" if parts else f"{inventory.total} {noun}"
     if inventory.filter:
         line += f" (filter {inventory.filter!r}; missing models are not listed when filtering)"
     return line

@@ -163,8 +163,19 @@ def test_filter_is_passed_to_the_api_and_hides_missing_models(project: Project) 
     assert [(m["name"], m["status"]) for m in document["models"]] == [
         ("tunedModels/steady", "managed")
     ]
-    assert document["totals"]["missing"] == 0
-    assert document["totals"]["total"] == 1
+    assert document["totals"] == {
+        "managed": 1, "drifted": 0, "in-flight": 0, "failed": 0, "unmanaged": 0, "missing": 0,
+        "total": 1,
+    }  # fmt: skip
+
+
+def test_filtered_totals_line_names_only_the_statuses_present(project: Project) -> None:
+    lines = _inventory(project, "--filter", "Steady").splitlines()
+    assert lines[-1] == (
+        "1 model: 1 managed (filter 'Steady'; missing models are not listed when filtering)"
+    )
+    markdown = _inventory(project, "--format", "markdown", "--filter", "Steady")
+    assert markdown.splitlines()[-1].startswith("**Totals:** 1 model: 1 managed (filter")
 
 
 def test_an_unreadable_state_is_one_error_line_and_exit_1(project: Project) -> None:
