@@ -78,7 +78,7 @@ def _deepdiff() -> tuple[Any, Any]:
     from deepdiff import DeepDiff
     from deepdiff.operator import BaseOperator
 
-    class CloseNumbers(BaseOperator):  # type: ignore[misc]
+    class CloseNumbers(BaseOperator):
         """Tells deepdiff that float noise is not a difference."""
 
         def give_up_diffing(self, level: Any, diff_instance: Any) -> bool:
