@@ -21,7 +21,9 @@ Status precedence (a model gets exactly one status):
 
 from __future__ import annotations
 
+import difflib
 import enum
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -29,9 +31,9 @@ from typing import Protocol
 
 from reconciler.applied import ModelRecord, StateDocument
 from reconciler.diff import mutable_drift
-from reconciler.errors import NotFoundError
+from reconciler.errors import NotFoundError, UsageError
 from reconciler.live import CREATING, FAILED, LiveModel, OperationStatus, Snapshot
-from reconciler.spec import MUTABLE_FIELDS, AppliedSpec
+from reconciler.spec import MUTABLE_FIELDS, TUNED_MODEL_ID_PATTERN, AppliedSpec
 
 
 class Status(enum.StrEnum):
@@ -304,12 +306,34 @@ class ModelDetail:
     snapshots: tuple[Snapshot, ...]
 
 
+_TUNED_MODEL_ID = re.compile(TUNED_MODEL_ID_PATTERN)
+
+
+def _name_hint(model_id: str, *, state: StateDocument) -> str:
+    hint = (
+        "give a manifest name or tunedModels/ID, where the id is 1-40 lower-case letters, "
+        "digits and '-' ([a-z]([a-z0-9-]{0,38}[a-z0-9])?)"
+    )
+    guess = re.sub(r"[^a-z0-9-]+", "-", model_id.lower()).strip("-")
+    close = difflib.get_close_matches(guess, sorted(state.models), n=1)
+    if close:
+        hint += f"; did you mean `{close[0]}`?"
+    return hint
+
+
 def resolve_name(*, ref: str, state: StateDocument) -> tuple[str, str | None]:
     """``(live name, manifest name or None)`` for a manifest name or a ``tunedModels/ID``. Pure.
 
     A bare name the state does not know is taken as a live id, so any model
-    in the project can be shown.
+    in the project can be shown. A name no model can have is refused here,
+    before any request, with the closest managed name as a suggestion.
     """
+    model_id = ref.removeprefix("tunedModels/")
+    if not _TUNED_MODEL_ID.fullmatch(model_id):
+        raise UsageError(
+            f"{ref!r} is not a tuned model name",
+            hint=_name_hint(model_id, state=state),
+        )
     if ref.startswith("tunedModels/"):
         for manifest_name, record in state.models.items():
             if record.name == ref:

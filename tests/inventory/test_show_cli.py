@@ -122,3 +122,22 @@ def test_a_managed_model_deleted_out_of_band(project: Project) -> None:
         "hint: TunedModel/gone is in the state but was deleted outside the reconciler; "
         "`reconciler plan` will recreate it"
     )
+
+
+def test_an_invalid_name_is_refused_before_any_request(project: Project) -> None:
+    before = project.emulator.stats()["total"]
+    result = run_cli(*project.cli_args("show", "Steady_"))
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "Error: 'Steady_' is not a tuned model name",
+        "hint: give a manifest name or tunedModels/ID, where the id is 1-40 lower-case letters, "
+        "digits and '-' ([a-z]([a-z0-9-]{0,38}[a-z0-9])?); did you mean `steady`?",
+    ]
+    assert project.emulator.stats()["total"] == before
+
+
+def test_an_invalid_live_id_is_refused_too(project: Project) -> None:
+    result = run_cli(*project.cli_args("show", "tunedModels/9lives"))
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: 'tunedModels/9lives' is not a tuned model name\n")
