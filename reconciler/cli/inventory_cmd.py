@@ -148,5 +148,6 @@ def show(name: str, fmt: str, plot: Path | None) -> None:
         from reconciler.render.chart import write_plot
 
         title = f"{detail.model.display_name or detail.model.name} -- loss per step"
-        write_plot(detail.snapshots, path=plot, title=title)
-        click.echo(f"Wrote the loss curve to {plot}", err=True)
+        created = write_plot(detail.snapshots, path=plot, title=title)
+        note = f" (created {created})" if created is not None else ""
+        click.echo(f"Wrote the loss curve to {plot}{note}", err=True)

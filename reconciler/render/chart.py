@@ -206,8 +206,13 @@ def svg_chart(
     return "\n".join(out)
 
 
-def write_plot(snapshots: Sequence[Snapshot], *, path: Path, title: str) -> None:
-    """Write the loss curve to ``path`` (.svg or .png) with matplotlib's Agg backend."""
+def write_plot(snapshots: Sequence[Snapshot], *, path: Path, title: str) -> Path | None:
+    """Write the loss curve to ``path`` (.svg or .png) with matplotlib's Agg backend.
+
+    Missing parent directories are created, like ``--out`` paths elsewhere;
+    the outermost one created is returned so the caller can say so (a typo in
+    a directory name should not go unnoticed), else ``None``.
+    """
     suffix = path.suffix.lower()
     if suffix not in PLOT_SUFFIXES:
         raise UsageError(
@@ -260,7 +265,19 @@ def write_plot(snapshots: Sequence[Snapshot], *, path: Path, title: str) -> None
     axes.grid(True, alpha=0.3)
     axes.legend(loc="best")
     figure.tight_layout()
+    created = _outermost_missing(path.parent)
     path.parent.mkdir(parents=True, exist_ok=True)
     # Text stays text in an SVG (searchable, accessible, small), not glyph outlines.
     with matplotlib.rc_context({"svg.fonttype": "none"}):
         figure.savefig(path, format=suffix.lstrip("."))
+    return created
+
+
+def _outermost_missing(directory: Path) -> Path | None:
+    """The highest ancestor of ``directory`` (itself included) that does not exist yet."""
+    missing: Path | None = None
+    for candidate in (directory, *directory.parents):
+        if candidate.exists():
+            break
+        missing = candidate
+    return missing

@@ -141,3 +141,17 @@ def test_an_invalid_live_id_is_refused_too(project: Project) -> None:
     result = run_cli(*project.cli_args("show", "tunedModels/9lives"))
     assert result.returncode == 1
     assert result.stderr.startswith("Error: 'tunedModels/9lives' is not a tuned model name\n")
+
+
+def test_plot_into_a_missing_directory_creates_it_and_says_so(
+    project: Project, tmp_path: Path
+) -> None:
+    out = tmp_path / "plots" / "loss" / "curve.svg"
+    result = run_cli(*project.cli_args("show", "steady", "--plot", str(out)))
+    assert result.returncode == 0, result.stderr
+    assert out.is_file()
+    assert result.stderr.splitlines()[-1] == (
+        f"Wrote the loss curve to {out} (created {tmp_path / 'plots'})"
+    )
+    again = run_cli(*project.cli_args("show", "steady", "--plot", str(out)))
+    assert again.stderr.splitlines()[-1] == f"Wrote the loss curve to {out}"
