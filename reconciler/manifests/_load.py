@@ -159,6 +159,7 @@ def _inspect(
     datasets: list[Located[DatasetManifest]] = []
     hypers: list[Located[HyperparametersManifest]] = []
     documents = 0
+    empty_files: list[Diagnostic] = []  # reported after resolving: a warning must not hide others
     invalid = False
     invalid_names: dict[str, set[str]] = {}
     for real, display in files:
@@ -166,6 +167,12 @@ def _inspect(
         docs, problems = _read(real, display, cache)
         diagnostics.extend(problems)
         documents += len(docs)
+        if not docs and not problems:
+            # Likely a file whose content was commented out or never saved:
+            # worth a word, but not a reason to fail the run.
+            empty_files.append(
+                Diagnostic(SourceLocation(display), "no documents", severity="warning")
+            )
         for doc in docs:
             manifest, found = check_document(doc)
             diagnostics.extend(found)
@@ -188,6 +195,7 @@ def _inspect(
         invalid_names=invalid_names,
     )
     diagnostics.extend(resolved.diagnostics)
+    diagnostics.extend(empty_files)
     if cache is not None:
         cache.prune()
     diagnostics.sort(key=_reading_order)
