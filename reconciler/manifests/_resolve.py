@@ -7,6 +7,7 @@ the caller decides to fail.
 
 from __future__ import annotations
 
+import os
 import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from reconciler.datasets import (
     read_data_file,
     resolve_data_file,
 )
-from reconciler.errors import Diagnostic
+from reconciler.errors import Diagnostic, SourceLocation
 from reconciler.manifests._rules import did_you_mean
 from reconciler.manifests._yaml import RawDocument
 from reconciler.spec import (
@@ -329,6 +330,16 @@ def _load_dataset(
                 )
             )
             return None
+        inside = data_path.is_relative_to(context.root.resolve())
+        if inside and (posixpath.isabs(spec.file) or os.path.isabs(spec.file)):
+            problems.append(
+                _absolute_path_warning(
+                    spec.file,
+                    manifest=real_manifest,
+                    where=doc.location(f"{path}.file"),
+                    field=f"{path}.file",
+                )
+            )
         result = read_data_file(
             data_path,
             display=display,
@@ -355,6 +366,21 @@ def _load_dataset(
     if any(p.severity == "error" for p in problems):
         return None
     return build_dataset(name=name, examples=examples, location=location)
+
+
+def _absolute_path_warning(
+    file: str, *, manifest: Path, where: SourceLocation, field: str
+) -> Diagnostic:
+    """An absolute data path inside the repository works only in this checkout."""
+    relative = Path(os.path.relpath(file, manifest.parent.absolute())).as_posix()
+    return Diagnostic(
+        where,
+        f"data file `{file}` is an absolute path: the repository will not work from "
+        "another checkout or machine",
+        severity="warning",
+        field=field,
+        hint=f"write it relative to this manifest: `{relative}`",
+    )
 
 
 def _missing_file_hint(file: str) -> str | None:

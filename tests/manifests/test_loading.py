@@ -98,6 +98,36 @@ def test_symlink_escape_is_refused(tmp_path: Path) -> None:
     assert allowed.errors == []
 
 
+def test_absolute_data_path_inside_the_repository_is_a_warning(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / "data").mkdir(parents=True)
+    (repo / "manifests").mkdir()
+    data = repo / "data" / "x.jsonl"
+    data.write_text('{"textInput": "a", "output": "b"}\n')
+    (repo / "manifests" / "d.yaml").write_text(
+        "apiVersion: gemini.tuning/v1\nkind: Dataset\nmetadata: {name: d}\n"
+        f"spec: {{file: {data}}}\n"
+    )
+    result = inspect_manifests([repo / "manifests"], root=repo, use_cache=False)
+    assert result.errors == []
+    about_the_file = [d for d in result.warnings if d.field == "spec.file"]
+    assert [(d.severity, d.message, d.hint, d.field) for d in about_the_file] == [
+        (
+            "warning",
+            f"data file `{data}` is an absolute path: the repository will not work from "
+            "another checkout or machine",
+            "write it relative to this manifest: `../data/x.jsonl`",
+            "spec.file",
+        )
+    ]
+    assert str(about_the_file[0].location).endswith("d.yaml:4:14")
+    # Outside the repository, an absolute path is deliberate (--allow-outside-root).
+    elsewhere = inspect_manifests(
+        [repo / "manifests"], root=repo / "manifests", allow_outside_root=True, use_cache=False
+    )
+    assert [d for d in elsewhere.diagnostics if d.field == "spec.file"] == []
+
+
 def test_file_size_limit_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_yaml, "MAX_FILE_BYTES", 1024 * 1024)
     (tmp_path / "big.yaml").write_bytes(b"# " + b"x" * (1024 * 1024 + 10) + b"\n")
