@@ -272,3 +272,38 @@ def desired_vs_applied(
         *_dataset_change(desired.spec, applied),
         *_hyperparameter_changes(desired.spec, applied, live),
     )
+
+
+# Exact-equality shortcuts. Nearly every model of a large plan is unchanged;
+# these answer "certainly nothing to report" with plain comparisons, and say
+# nothing otherwise (False sends the caller to the full diff above, which
+# alone decides what a difference is). Exact equality implies "no difference"
+# under every rule of the full diff, so the shortcut can never hide a change.
+
+
+def inputs_unchanged(desired: AppliedSpec, applied: AppliedSpec) -> bool:
+    """True when ``desired_vs_applied`` would certainly find nothing. Pure."""
+    return (
+        desired.baseModel == applied.baseModel
+        and desired.tunedModelSource == applied.tunedModelSource
+        and desired.hyperparameters == applied.hyperparameters
+        and desired.dataset is not None
+        and applied.dataset is not None
+        and desired.dataset.hash is not None
+        and desired.dataset.hash == applied.dataset.hash
+    )
+
+
+def mutable_unchanged(desired: AppliedSpec, live: LiveModel) -> bool:
+    """True when ``desired_vs_live`` would certainly find nothing. Pure."""
+    return (
+        (desired.displayName is None or desired.displayName == live.display_name)
+        and (desired.description is None or desired.description == live.description)
+        and (desired.temperature is None or desired.temperature == live.temperature)
+        and (desired.topP is None or desired.topP == live.top_p)
+        and (desired.topK is None or desired.topK == live.top_k)
+        and (
+            not desired.readerProjectNumbers
+            or sorted(desired.readerProjectNumbers) == sorted(live.reader_project_numbers)
+        )
+    )

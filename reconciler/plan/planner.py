@@ -6,7 +6,14 @@ import functools
 from collections.abc import Sequence
 
 from reconciler.applied import ModelRecord, StateDocument
-from reconciler.diff import FieldChange, desired_vs_applied, desired_vs_live, mutable_drift
+from reconciler.diff import (
+    FieldChange,
+    desired_vs_applied,
+    desired_vs_live,
+    inputs_unchanged,
+    mutable_drift,
+    mutable_unchanged,
+)
 from reconciler.errors import PlanError
 from reconciler.live import CREATING, FAILED, LiveModel
 from reconciler.plan.actions import (
@@ -118,7 +125,7 @@ class Planner:
         # A record with neither applied nor pendingCreate carries no history: nothing to compare.
         basis = record.applied or record.pendingCreate or d.spec
         notes: list[str] = [NOTE_ADOPT] if adopting else []
-        immutable = desired_vs_applied(d, basis, live)
+        immutable = () if inputs_unchanged(d.spec, basis) else desired_vs_applied(d, basis, live)
         reasons = [_immutable_reason(change) for change in immutable]
         if live.state == FAILED:
             reasons.append(
@@ -129,7 +136,9 @@ class Planner:
         if d.depends_on is not None and d.depends_on in self.replaced:
             reasons.append(f"source model {d.depends_on} is replaced")
         ignored = d.lifecycle.ignore_changes
-        mutable = tuple(c for c in desired_vs_live(d, live) if c.path not in ignored)
+        mutable: tuple[FieldChange, ...] = ()
+        if not mutable_unchanged(d.spec, live):
+            mutable = tuple(c for c in desired_vs_live(d, live) if c.path not in ignored)
         if reasons:
             self.replaced.add(d.name)
             if d.lifecycle.prevent_destroy:
