@@ -12,7 +12,7 @@ holds the lock), and the whole server stops (the run cannot reconnect at all).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -83,6 +83,22 @@ def wait_until_mid_run(proc_out: Path, server: PostgresServer, ws: Workspace) ->
     raise AssertionError("apply wrote no intents in 60 s:\n" + proc_out.read_text())
 
 
+def apply_cut_off_mid_run(
+    ws: Workspace, out: Path, postgres: PostgresServer, cut_off: Callable[[], object]
+) -> tuple[int, str]:
+    """Start an apply, run ``cut_off`` once it has recorded models, return (exit code, output)."""
+    proc = start_apply(ws, out, "--parallelism", "2")
+    try:
+        wait_until_mid_run(out, postgres, ws)
+        cut_off()
+        code = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return code, out.read_text()
+
+
 def assert_stopped_cleanly(code: int, output: str) -> str:
     """Exit 1, exactly one ``Error:`` line about the state database, no traceback."""
     assert code == 1, output
@@ -97,17 +113,14 @@ def test_terminated_database_session_stops_apply_and_next_run_converges(
 ) -> None:
     ws = Workspace(root=tmp_path, emulator=slow_emulator, state=postgres.unique_uri())
     write_ten_models(ws)
-    out = tmp_path / "apply.log"
-    proc = start_apply(ws, out, "--parallelism", "2")
-    try:
-        wait_until_mid_run(out, postgres, ws)
-        assert terminate_reconciler_sessions(postgres) >= 1
-        code = proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    output = out.read_text()
+    terminated: list[int] = []
+    code, output = apply_cut_off_mid_run(
+        ws,
+        tmp_path / "apply.log",
+        postgres,
+        lambda: terminated.append(terminate_reconciler_sessions(postgres)),
+    )
+    assert terminated and terminated[0] >= 1, "no reconciler session was ended"
 
     error = assert_stopped_cleanly(code, output)
     assert "no longer holds the lock" in error or "lost the connection" in error, output
@@ -123,18 +136,10 @@ def test_stopped_database_server_stops_apply_and_next_run_converges(
 ) -> None:
     ws = Workspace(root=tmp_path, emulator=slow_emulator, state=postgres.unique_uri())
     write_ten_models(ws)
-    out = tmp_path / "apply.log"
-    proc = start_apply(ws, out, "--parallelism", "2")
     try:
-        wait_until_mid_run(out, postgres, ws)
-        postgres.stop()
-        code = proc.wait(timeout=60)
+        code, output = apply_cut_off_mid_run(ws, tmp_path / "apply.log", postgres, postgres.stop)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
         postgres.start()
-    output = out.read_text()
 
     error = assert_stopped_cleanly(code, output)
     # Whichever of the parallel state writes notices first, the user is told the same thing.
