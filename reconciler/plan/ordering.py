@@ -7,6 +7,7 @@ before parents; then everything else, parents before children.
 from __future__ import annotations
 
 import difflib
+import heapq
 from collections.abc import Iterable, Mapping
 
 from reconciler.applied import StateDocument
@@ -50,34 +51,40 @@ def selected(desired: DesiredState, state: StateDocument, options: PlanOptions) 
     return sorted(chosen)
 
 
-def execution_order(actions: list[Action], parents: Mapping[str, str | None]) -> tuple[Action, ...]:
-    """Deletes first, children before parents; then the rest, parents before children.
-
-    Kahn's algorithm, smallest name first among the ready ones, so the order is
-    stable and reads alphabetically where dependencies do not decide it.
-    """
-    names = {a.model for a in actions}
-    children: dict[str, list[str]] = {n: [] for n in names}
-    indegree = dict.fromkeys(names, 0)
-    for name in names:
+def _dependency_order(names: Iterable[str], parents: Mapping[str, str | None]) -> list[str]:
+    """Parents before children; Kahn's algorithm, smallest name first among the ready ones,
+    so the order is stable and reads alphabetically where dependencies do not decide it."""
+    pending = set(names)
+    children: dict[str, list[str]] = {}
+    indegree: dict[str, int] = {}
+    for name in pending:
         parent = parents.get(name)
-        if parent in names:
-            children[parent].append(name)
-            indegree[name] += 1
-    ready = sorted(n for n in names if indegree[n] == 0)
+        if parent is not None and parent in pending:
+            children.setdefault(parent, []).append(name)
+            indegree[name] = indegree.get(name, 0) + 1
+    ready = sorted(n for n in pending if n not in indegree)
+    if not indegree:  # no dependencies among them (the common case): alphabetical
+        return ready
+    heapq.heapify(ready)
     order: list[str] = []
     while ready:
-        current = ready.pop(0)
+        current = heapq.heappop(ready)
         order.append(current)
-        for child in children[current]:
+        for child in children.get(current, ()):
             indegree[child] -= 1
             if indegree[child] == 0:
-                ready.append(child)
-                ready.sort()
-    if len(order) != len(names):
-        cycle = sorted(names - set(order))
+                heapq.heappush(ready, child)
+    if len(order) != len(pending):
+        cycle = sorted(pending - set(order))
         raise PlanError(f"tunedModelSource dependency cycle between {', '.join(cycle)}")
-    rank = {name: i for i, name in enumerate(order)}
+    return order
+
+
+def execution_order(actions: list[Action], parents: Mapping[str, str | None]) -> tuple[Action, ...]:
+    """Deletes first, children before parents; then the rest, parents before children."""
+    rank = {
+        name: i for i, name in enumerate(_dependency_order((a.model for a in actions), parents))
+    }
     deletes = sorted(
         (a for a in actions if a.kind is ActionKind.DELETE), key=lambda a: -rank[a.model]
     )
@@ -88,5 +95,5 @@ def execution_order(actions: list[Action], parents: Mapping[str, str | None]) ->
 
 
 def topological(names: list[str], parents: Mapping[str, str | None]) -> list[str]:
-    placeholder = [Action(model=n, address="", name="", kind=ActionKind.NOOP) for n in names]
-    return [a.model for a in execution_order(placeholder, parents)]
+    """``names`` with parents before children (the order models are planned in)."""
+    return _dependency_order(names, parents)

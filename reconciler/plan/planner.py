@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 
 from reconciler.applied import ModelRecord, StateDocument
@@ -98,18 +97,61 @@ class Planner:
             **fields,  # type: ignore[arg-type]
         )
 
-    def plan_desired(self, d: DesiredModel) -> Action:
-        record = self.state.models.get(d.name)
-        live = self.live.get(d.model_name)
-        make = functools.partial(
-            self.base,
-            d.name,
-            record.name if record else d.model_name,
+    def desired_action(
+        self,
+        d: DesiredModel,
+        name: str,
+        live: LiveModel | None,
+        kind: ActionKind,
+        **fields: object,
+    ) -> Action:
+        """An action on a model of the manifests (``name``: its live resource name)."""
+        return Action(
+            model=d.name,
+            address=d.address,
+            name=name,
+            kind=kind,
+            live_update_time=live.update_time if live else None,
+            live_state=live.state if live else None,
             depends_on=d.depends_on,
             prevent_destroy=d.lifecycle.prevent_destroy,
             dataset=d.spec.dataset,
+            **fields,  # type: ignore[arg-type]
         )
-        creates = functools.partial(make, spec=d.spec, estimated_steps=d.estimated_steps)
+
+    def unchanged(self, d: DesiredModel, record: ModelRecord, live: LiveModel) -> bool:
+        """Nothing to do and nothing to say: nearly every model of a large plan.
+
+        The manifest's spec equals the one last applied (so no input changed and
+        the state keeps its record as it is), the live fields are exactly the
+        manifest's, and nothing forces a replacement. Anything else takes the
+        full rules of ``plan_desired``.
+        """
+        applied = record.applied
+        return (
+            applied is not None
+            and applied == d.spec
+            and applied.dataset is not None
+            and applied.dataset.hash is not None
+            and live.state != FAILED
+            and live.state != CREATING
+            and mutable_unchanged(d.spec, live)
+            and d.name not in self.options.replace
+            and (d.depends_on is None or d.depends_on not in self.replaced)
+        )
+
+    def plan_desired(self, d: DesiredModel) -> Action:
+        record = self.state.models.get(d.name)
+        model_name = record.name if record else d.model_name
+        live = self.live.get(d.model_name)
+        if record is not None and live is not None and self.unchanged(d, record, live):
+            return self.desired_action(d, model_name, live, ActionKind.NOOP, spec=record.applied)
+
+        def creates(kind: ActionKind, **fields: object) -> Action:
+            return self.desired_action(
+                d, model_name, live, kind, spec=d.spec, estimated_steps=d.estimated_steps, **fields
+            )
+
         if record is None:
             if live is not None:
                 self.conflict(
@@ -152,8 +194,14 @@ class Planner:
             )
         if basis.dataset is None or basis.dataset.hash is None:
             notes.append(NOTE_UNKNOWN_DATA)
-        # What state records once this action is done: applied inputs + the manifest's mutable fields.
-        updated = functools.partial(make, spec=_merged_spec(basis, d), notes=tuple(notes))
+
+        def updated(kind: ActionKind, **fields: object) -> Action:
+            # What state records once this action is done: applied inputs + the manifest's mutable fields.
+            spec = _merged_spec(basis, d)
+            return self.desired_action(
+                d, model_name, live, kind, spec=spec, notes=tuple(notes), **fields
+            )
+
         if live.state == CREATING:
             operation = f" ({record.operation})" if record.operation else ""
             return updated(ActionKind.WAIT, reasons=(f"{NOTE_IN_FLIGHT}{operation}",))
