@@ -26,6 +26,7 @@ from reconciler.apply.executor import (
     stale_operation,
 )
 from reconciler.apply.journal import StateJournal
+from reconciler.apply.planning import Planned, plan_run, saved_plan_json
 from reconciler.apply.progress import Reporter
 from reconciler.apply.refresh import Warn, gather, locked
 from reconciler.errors import ApplyError, UsageError
@@ -35,48 +36,8 @@ from reconciler.planfile import (
     SavedPlan,
     check_saved_plan,
     plan_from_saved,
-    plan_to_saved,
 )
-from reconciler.spec import DesiredState
 from reconciler.state.base import StateBackend
-
-
-@dataclass(frozen=True)
-class Planned:
-    plan: Plan
-    desired: DesiredState
-    manifest_paths: tuple[str, ...]
-    working_directory: str = ""
-
-
-def plan_run(
-    *,
-    client: GeminiClient,
-    backend: StateBackend,
-    paths: Sequence[str],
-    options: PlanOptions,
-    lock_timeout: float,
-    warn: Warn,
-) -> Planned:
-    """``reconciler plan``: load, refresh, diff. Holds the lock only while reading."""
-    with locked(backend, command="plan", timeout=lock_timeout, warn=warn):
-        desired, state, live = gather(client=client, backend=backend, paths=paths)
-    plan = make_plan(desired=desired, live=live, state=state, options=options)
-    return Planned(
-        plan=plan,
-        desired=desired,
-        manifest_paths=tuple(paths),
-        working_directory=str(Path.cwd()),
-    )
-
-
-def saved_plan_json(planned: Planned) -> str:
-    document = plan_to_saved(
-        planned.plan,
-        manifest_paths=planned.manifest_paths,
-        working_directory=planned.working_directory or None,
-    )
-    return json.dumps(document, indent=2)
 
 
 def is_saved_plan(path: str) -> bool:

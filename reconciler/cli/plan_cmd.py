@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import click
 
-from reconciler.apply.workflows import plan_run, saved_plan_json
+from reconciler.apply.planning import plan_run, saved_plan_json
 from reconciler.cli.common import connected
 from reconciler.cli.context import get_globals
 from reconciler.cli.options import lock_timeout_option
@@ -24,6 +23,8 @@ def warn(message: str) -> None:
 
 def write_private_file(path: str, text: str) -> None:
     """Write atomically (temp file + rename) so a reader never sees half a plan."""
+    import tempfile  # only for --out: keeps every other plan's start-up short
+
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")

@@ -1,0 +1,56 @@
+"""``reconciler plan`` as a function: load, refresh, diff; and the saved plan it writes.
+
+Kept apart from ``workflows`` (apply, destroy) so a plan does not import the executor.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.api import GeminiClient
+from reconciler.apply.refresh import Warn, gather, locked
+from reconciler.plan import Plan, PlanOptions, make_plan
+from reconciler.planfile import plan_to_saved
+from reconciler.spec import DesiredState
+from reconciler.state.base import StateBackend
+
+
+@dataclass(frozen=True)
+class Planned:
+    plan: Plan
+    desired: DesiredState
+    manifest_paths: tuple[str, ...]
+    working_directory: str = ""
+
+
+def plan_run(
+    *,
+    client: GeminiClient,
+    backend: StateBackend,
+    paths: Sequence[str],
+    options: PlanOptions,
+    lock_timeout: float,
+    warn: Warn,
+) -> Planned:
+    """``reconciler plan``: load, refresh, diff. Holds the lock only while reading."""
+    with locked(backend, command="plan", timeout=lock_timeout, warn=warn):
+        desired, state, live = gather(client=client, backend=backend, paths=paths)
+    plan = make_plan(desired=desired, live=live, state=state, options=options)
+    return Planned(
+        plan=plan,
+        desired=desired,
+        manifest_paths=tuple(paths),
+        working_directory=str(Path.cwd()),
+    )
+
+
+def saved_plan_json(planned: Planned) -> str:
+    document = plan_to_saved(
+        planned.plan,
+        manifest_paths=planned.manifest_paths,
+        working_directory=planned.working_directory or None,
+    )
+    return json.dumps(document, indent=2)
