@@ -13,6 +13,7 @@ when there was no HTTP answer) or a ``CredentialsError`` / ``UsageError``
 raised before any request.
 """
 
+import reconciler.api._quiet_httpx  # noqa: F401  (first: before anything imports httpx)
 from reconciler.api.client import GeminiClient
 from reconciler.api.convert import BaseModelInfo, GenerateResult
 from reconciler.api.credentials import Credentials, is_local_endpoint
