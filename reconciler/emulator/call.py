@@ -8,6 +8,7 @@ from typing import Any
 
 from starlette.responses import Response
 
+from reconciler.emulator.partial_response import FieldMask
 from reconciler.emulator.state import Emulator
 from reconciler.emulator.tuning import TunedModelRecord
 from reconciler.emulator.wire import ApiError, invalid
@@ -22,6 +23,10 @@ class Call:
     int_enums: bool
     now: float
     path: str
+    # The partial-response selector (``fields``), None for the whole answer. The
+    # gateway applies it to every JSON answer; a handler may apply it itself to
+    # skip work (see ``partial_response.Selected``).
+    fields: FieldMask | None = None
 
     @property
     def api_version(self) -> str:

@@ -1,10 +1,12 @@
-"""The API front door: counts, latency, credentials, injected faults, then the handler.
+"""The API front door: counts, latency, credentials, injected faults, the handler, ``fields``.
 
 A raw ASGI middleware rather than a route, because a dropped connection (a
 response that starts and never finishes) cannot be expressed as a Response.
 Faults on mutating requests are placed the way real outages hurt clients: a 429
 or 503 arrives before the change, a 500 or a dropped connection after it (the
 model exists but the answer is lost), which is what idempotent retries must survive.
+Every successful JSON answer but a stream is cut down to the request's
+partial-response selector here, so no handler can forget it (``partial_response``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from reconciler.emulator import partial_response
 from reconciler.emulator.call import Call
 from reconciler.emulator.routes import match
 from reconciler.emulator.state import Emulator
@@ -131,6 +134,8 @@ class ApiGateway:
             if route is None:
                 raise ApiError(404, f"The requested URL {path} was not found on this server.")
             query = _query(request)
+            # Checked before the handler: a malformed selector changes nothing.
+            fields = partial_response.from_request(query, request.headers)
             call = Call(
                 emulator=em,
                 params=params,
@@ -139,8 +144,11 @@ class ApiGateway:
                 int_enums=_int_enums(query),
                 now=em.now(),
                 path=path,
+                fields=fields,
             )
             response: Response = route.handler(call)
+            if not route.stream:
+                response = partial_response.filtered(response, fields)
         except ApiError as error:
             response = error.response()
         if fault == "500":

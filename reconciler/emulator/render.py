@@ -9,14 +9,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconciler.emulator.partial_response import FieldMask
 from reconciler.emulator.tuning import CREATING, Progress, TunedModelRecord, progress, snapshots
 from reconciler.emulator.wire import dumps, enum, rfc3339
 
 TUNED_MODEL_TYPE = "type.googleapis.com/google.ai.generativelanguage.v1beta.TunedModel"
+# Serialized forms kept per finished model: both enum encodings, whole and with
+# the one or two selectors a client uses.
+MAX_CACHED_FORMS = 6
 METADATA_TYPE = "type.googleapis.com/google.ai.generativelanguage.v1beta.CreateTunedModelMetadata"
 
 
-def tuned_model(record: TunedModelRecord, prog: Progress, *, int_enums: bool) -> dict[str, Any]:
+def tuned_model(
+    record: TunedModelRecord, prog: Progress, *, int_enums: bool, with_snapshots: bool = True
+) -> dict[str, Any]:
+    """The TunedModel; ``with_snapshots=False`` skips the snapshots a partial response drops."""
     body: dict[str, Any] = {"name": record.name}
     if record.source_model is not None:
         # source and baseModel are a proto oneof: a model tuned from a tuned model
@@ -46,7 +53,7 @@ def tuned_model(record: TunedModelRecord, prog: Progress, *, int_enums: bool) ->
     task: dict[str, Any] = {"startTime": rfc3339(record.create_time)}
     if prog.end_time is not None:
         task["completeTime"] = rfc3339(prog.end_time)
-    if prog.completed_steps:
+    if prog.completed_steps and with_snapshots:
         task["snapshots"] = snapshots(record, prog.completed_steps)
     task["hyperparameters"] = record.hyperparameters
     body["tuningTask"] = task
@@ -55,15 +62,30 @@ def tuned_model(record: TunedModelRecord, prog: Progress, *, int_enums: bool) ->
     return body
 
 
-def tuned_model_text(record: TunedModelRecord, now: float, *, int_enums: bool) -> str:
-    """Serialized TunedModel; finished models are cached, which keeps 1000-model pages fast."""
-    cached = record.cache.get(int_enums)
+def tuned_model_text(
+    record: TunedModelRecord, now: float, *, int_enums: bool, mask: FieldMask | None = None
+) -> str:
+    """Serialized TunedModel, cut down to ``mask`` if given.
+
+    Finished models are cached, which keeps 1000-model pages fast, with or
+    without a partial-response mask; snapshots are not even computed when the
+    mask drops them.
+    """
+    key = (int_enums, "" if mask is None else mask.key)
+    cached = record.cache.get(key)
     if cached is not None:
         return cached
     prog = progress(record, now)
-    text = dumps(tuned_model(record, prog, int_enums=int_enums))
+    if mask is None or mask.tree is None:
+        body = tuned_model(record, prog, int_enums=int_enums)
+    else:
+        snapshots = mask.reaches("tuningTask", "snapshots")
+        body = mask.select(tuned_model(record, prog, int_enums=int_enums, with_snapshots=snapshots))
+    text = dumps(body)
     if prog.state != CREATING:
-        record.cache[int_enums] = text
+        if len(record.cache) >= MAX_CACHED_FORMS:
+            record.cache.clear()  # a client trying many selectors: keep memory bounded
+        record.cache[key] = text
     return text
 
 

@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from reconciler.emulator import catalog, permissions, validation
 from reconciler.emulator.call import Call, missing_model
+from reconciler.emulator.partial_response import FieldMask, selected_text
 from reconciler.emulator.render import operation, tuned_model, tuned_model_text
 from reconciler.emulator.tuning import ACTIVE, TunedModelRecord, progress
 from reconciler.emulator.wire import ApiError, invalid, json_response, raw_json_response
@@ -116,7 +117,8 @@ def _generated_id(call: Call, display_name: str) -> str:
 
 def get(call: Call) -> Response:
     record = call.tuned_model()
-    return raw_json_response(tuned_model_text(record, call.now, int_enums=call.int_enums))
+    text = tuned_model_text(record, call.now, int_enums=call.int_enums, mask=call.fields)
+    return raw_json_response(text) if call.fields is None else selected_text(text)
 
 
 def list_(call: Call) -> Response:
@@ -125,8 +127,7 @@ def list_(call: Call) -> Response:
     binding = zlib.crc32(f"{size}\0{text_filter}".encode())
     after = _cursor(call.query.get("pageToken", ""), binding)
     terms, include = _filter(text_filter)
-    page: list[str] = []
-    last_seq = None
+    page: list[TunedModelRecord] = []
     more = False
     for record in call.emulator.store.after(after) if include else ():
         if terms and not _matches(record, terms):
@@ -134,14 +135,37 @@ def list_(call: Call) -> Response:
         if len(page) == size:
             more = True
             break
-        page.append(tuned_model_text(record, call.now, int_enums=call.int_enums))
-        last_seq = record.seq
+        page.append(record)
+    token = page_token(page[-1].seq, binding) if more and page else None
+    if call.fields is not None:
+        return _partial_page(call, call.fields, page, token)
     if not page:
         return raw_json_response("{}")
-    text = '{"tunedModels":[' + ",".join(page) + "]"
-    if more and last_seq is not None:
-        text += f',"nextPageToken":"{page_token(last_seq, binding)}"'
+    models = (tuned_model_text(r, call.now, int_enums=call.int_enums) for r in page)
+    text = '{"tunedModels":[' + ",".join(models) + "]"
+    if token is not None:
+        text += f',"nextPageToken":"{token}"'
     return raw_json_response(text + "}")
+
+
+def _partial_page(
+    call: Call, mask: FieldMask, page: list[TunedModelRecord], token: str | None
+) -> Response:
+    """A list page cut down to ``mask``, model by model, as ``mask.select`` would cut it.
+
+    Each model goes through the (cached) per-model text, so a mask that drops
+    snapshots costs no more than a whole page.
+    """
+    members: list[str] = []
+    models = mask.part("tunedModels")
+    if page and models is not None:
+        texts = (tuned_model_text(r, call.now, int_enums=call.int_enums, mask=models) for r in page)
+        members.append('"tunedModels":[' + ",".join(texts) + "]")
+    token_mask = mask.part("nextPageToken")
+    # A string is kept only whole: sub-fields of it select nothing.
+    if token is not None and token_mask is not None and token_mask.tree is None:
+        members.append(f'"nextPageToken":"{token}"')
+    return selected_text("{" + ",".join(members) + "}")
 
 
 def page_token(seq: int, binding: int) -> str:

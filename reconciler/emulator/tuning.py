@@ -46,8 +46,9 @@ class TunedModelRecord:
     cancel_time: float | None = None
     # Who may use the model: {"id", "granteeType", "emailAddress"?, "role"} with enum names.
     permissions: list[dict[str, str]] = field(default_factory=list)
-    # Serialized JSON of a finished model, by enum encoding; never persisted.
-    cache: dict[bool, str] = field(default_factory=dict, repr=False, compare=False)
+    # Serialized JSON of a finished model by (int enums, partial-response key,
+    # "" for the whole model); never persisted.
+    cache: dict[tuple[bool, str], str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def name(self) -> str:

@@ -85,13 +85,21 @@ _EXTRA_SCHEMAS: dict[str, Any] = {
 TUNED_MODEL_TYPE = "type.googleapis.com/google.ai.generativelanguage.v1beta.TunedModel"
 
 
-def _strict(node: Any, *, int_enums: bool) -> Any:
-    """Close every object schema; with ``int_enums``, enum fields must be numbers."""
+def _strict(node: Any, *, int_enums: bool, partial: bool) -> Any:
+    """Close every object schema; with ``int_enums``, enum fields must be numbers.
+
+    ``partial`` drops every ``required``: a partial response (``fields``) holds
+    only what was asked for, but still nothing unknown or wrongly typed.
+    """
     if isinstance(node, list):
-        return [_strict(item, int_enums=int_enums) for item in node]
+        return [_strict(item, int_enums=int_enums, partial=partial) for item in node]
     if not isinstance(node, dict):
         return node
-    out = {key: _strict(value, int_enums=int_enums) for key, value in node.items()}
+    out = {
+        key: _strict(value, int_enums=int_enums, partial=partial)
+        for key, value in node.items()
+        if not (partial and key == "required" and isinstance(value, list))
+    }
     if "properties" in out and "additionalProperties" not in out:
         out["additionalProperties"] = False
     if "enum" in out and out.get("type") == "string" and int_enums:
@@ -103,11 +111,14 @@ def _strict(node: Any, *, int_enums: bool) -> Any:
 
 
 @cache
-def _registry(int_enums: bool) -> Registry:
+def _registry(int_enums: bool, partial: bool) -> Registry:
     document = json.loads(OPENAPI.read_text())
     schemas = copy.deepcopy(document["components"]["schemas"])
     schemas.update(copy.deepcopy(_EXTRA_SCHEMAS))
-    schemas = _strict(schemas, int_enums=int_enums)
+    schemas = _strict(schemas, int_enums=int_enums, partial=partial)
+    # An Any keeps its "@type" even in a partial response: a client cannot
+    # decode the rest without it.
+    schemas["CreateTunedModelMetadata"].setdefault("required", ["@type"])
     # An Any holding a TunedModel: the closed TunedModel plus its "@type".
     schemas["TunedModelAny"] = {
         **schemas["TunedModel"],
@@ -118,22 +129,27 @@ def _registry(int_enums: bool) -> Registry:
     return Registry().with_resource(_REF_ROOT, Resource(contents=root, specification=DRAFT202012))
 
 
-def validate(instance: Any, schema_name: str, *, int_enums: bool = False) -> None:
+def validate(
+    instance: Any, schema_name: str, *, int_enums: bool = False, partial: bool = False
+) -> None:
     """Raise jsonschema.ValidationError if ``instance`` is not a valid ``schema_name``.
 
     An Operation's ``metadata`` and ``response`` (free-form Any in the document)
     are checked as CreateTunedModelMetadata and TunedModel, and an Operation may
-    not carry both ``error`` and ``response``.
+    not carry both ``error`` and ``response``. ``partial`` checks a partial
+    response: no field is required (except an Any's ``@type``).
     """
     schema = {"$ref": f"{_REF_ROOT}#/components/schemas/{schema_name}"}
-    validator = jsonschema.Draft202012Validator(schema, registry=_registry(int_enums))
+    validator = jsonschema.Draft202012Validator(schema, registry=_registry(int_enums, partial))
     validator.validate(instance)
     for operation in _operations(instance, schema_name):
         assert not ("error" in operation and "response" in operation), operation
-        if "metadata" in operation:
-            validate(operation["metadata"], "CreateTunedModelMetadata", int_enums=int_enums)
-        if "response" in operation:
-            validate(operation["response"], "TunedModelAny", int_enums=int_enums)
+        for key, schema_of in (
+            ("metadata", "CreateTunedModelMetadata"),
+            ("response", "TunedModelAny"),
+        ):
+            if key in operation:
+                validate(operation[key], schema_of, int_enums=int_enums, partial=partial)
 
 
 def _operations(instance: Any, schema_name: str) -> list[dict[str, Any]]:
