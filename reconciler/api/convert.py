@@ -28,6 +28,31 @@ _FINISH_REASONS = {
 }
 _HYPERPARAMETER_KEYS = ("epochCount", "batchSize", "learningRate", "learningRateMultiplier")
 
+# Every TunedModel field ``live_model_from_json`` reads (None: the whole value),
+# named as in the v1beta TunedModel schema. Partial responses are built from it
+# (``tuned_model_fields``), so a field the converter starts reading must be added
+# here; tests/api/test_partial_response.py fails until it is.
+TUNED_MODEL_FIELDS: Mapping[str, Mapping[str, None] | None] = {
+    "name": None,
+    "state": None,
+    "baseModel": None,
+    "tunedModelSource": {"tunedModel": None, "baseModel": None},
+    "displayName": None,
+    "description": None,
+    "temperature": None,
+    "topP": None,
+    "topK": None,
+    "readerProjectNumbers": None,
+    "createTime": None,
+    "updateTime": None,
+    "tuningTask": {
+        "startTime": None,
+        "completeTime": None,
+        "hyperparameters": None,
+        "snapshots": None,
+    },
+}
+
 
 @dataclass(frozen=True)
 class BaseModelInfo:
@@ -170,6 +195,22 @@ def live_model_from_json(data: Mapping[str, Any], *, snapshots: bool = True) -> 
         complete_time=_str(task.get("completeTime")),
         snapshots=_snapshots(task.get("snapshots")) if snapshots else (),
     )
+
+
+def tuned_model_fields(*, snapshots: bool = True) -> str:
+    """A partial-response selector for what ``live_model_from_json`` reads.
+
+    ``snapshots=False`` leaves out ``tuningTask.snapshots``: one per tuning step,
+    most of a listed model's bytes, and never read by planning.
+    """
+    parts: list[str] = []
+    for name, sub in TUNED_MODEL_FIELDS.items():
+        if sub is None:
+            parts.append(name)
+            continue
+        inner = [key for key in sub if snapshots or (name, key) != ("tuningTask", "snapshots")]
+        parts.append(f"{name}({','.join(inner)})")
+    return ",".join(parts)
 
 
 def operation_from_json(data: Mapping[str, Any]) -> OperationStatus:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -109,6 +110,46 @@ def test_refreshing_2500_models_is_three_list_requests(emulator: ServedEmulator)
         done = client.wait_for_models(ids, timeout=30, poll_interval=0.01)
         assert {m.state for m in done.values()} == {ACTIVE}
         assert client.request_count - sent == 3
+
+
+def test_a_list_without_snapshots_is_the_full_list_minus_snapshots(
+    emulator: ServedEmulator,
+) -> None:
+    """The partial response (``fields``) keeps every field the planner reads, in as many pages."""
+    ten_steps = SPEC.model_copy(
+        update={"hyperparameters": Hyperparameters(epochCount=10, batchSize=1)}
+    )
+    ids = [f"part-{i:04d}" for i in range(1200)]
+    with client_for(emulator) as client:
+        with ThreadPoolExecutor(16) as pool:
+            list(
+                pool.map(
+                    lambda i: client.create_tuned_model(
+                        model_id=i, spec=ten_steps, examples=EXAMPLES
+                    ),
+                    ids,
+                )
+            )
+        child = ten_steps.model_copy(
+            update={"baseModel": None, "tunedModelSource": f"tunedModels/{ids[0]}"}
+        )
+        client.create_tuned_model(model_id="part-child", spec=child, examples=EXAMPLES)
+        client.update_tuned_model(
+            ids[0],
+            spec=ten_steps.model_copy(update={"description": "Adds one", "topK": 7}),
+            update_mask=["description", "topK"],
+        )
+        before = requests_of(emulator, "GET /v1beta/tunedModels")
+
+        full = list(client.list_tuned_models())
+        partial = list(client.list_tuned_models(snapshots=False))
+
+        assert requests_of(emulator, "GET /v1beta/tunedModels") - before == 2 + 2
+        assert {len(m.snapshots) for m in full} == {10}
+        assert partial == [replace(m, snapshots=()) for m in full]
+        assert (partial[0].description, partial[0].top_k) == ("Adds one", 7)
+        assert partial[-1].tuned_model_source == f"tunedModels/{ids[0]}"
+        assert partial[-1].base_model == SPEC.baseModel
 
 
 def test_lifecycle_without_faults(emulator: ServedEmulator) -> None:
