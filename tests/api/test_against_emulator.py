@@ -147,9 +147,11 @@ def test_a_list_without_snapshots_is_the_full_list_minus_snapshots(
         assert requests_of(emulator, "GET /v1beta/tunedModels") - before == 2 + 2
         assert {len(m.snapshots) for m in full} == {10}
         assert partial == [replace(m, snapshots=()) for m in full]
-        assert (partial[0].description, partial[0].top_k) == ("Adds one", 7)
-        assert partial[-1].tuned_model_source == f"tunedModels/{ids[0]}"
-        assert partial[-1].base_model == SPEC.baseModel
+        by_name = {m.name: m for m in partial}
+        patched, tuned_from = by_name[f"tunedModels/{ids[0]}"], by_name["tunedModels/part-child"]
+        assert (patched.description, patched.top_k) == ("Adds one", 7)
+        assert tuned_from.tuned_model_source == patched.name
+        assert tuned_from.base_model == SPEC.baseModel
 
 
 def test_lifecycle_without_faults(emulator: ServedEmulator) -> None:
