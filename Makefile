@@ -14,7 +14,8 @@ $(STAMP): pyproject.toml
 	@echo "Installing reconciler and its tools into $(VENV) (the first run takes a minute) ..."
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@{ $(PY) -m pip install --disable-pip-version-check --upgrade pip && \
-	   $(PY) -m pip install --disable-pip-version-check -e '.[dev]'; } > $(VENV)/install.log 2>&1 \
+	   $(PY) -m pip install --disable-pip-version-check -e '.[dev]' && \
+	   $(PY) -m compileall -q reconciler; } > $(VENV)/install.log 2>&1 \
 	  || { cat $(VENV)/install.log; echo "install failed (log: $(VENV)/install.log)"; exit 1; }
 	@touch $(STAMP)
 
@@ -30,7 +31,10 @@ lint: install
 demo: install
 	@$(PY) scripts/demo.py
 
+# Bytecode compiled first, as an installed tool has it (PYTHONDONTWRITEBYTECODE
+# would otherwise make every timed command recompile the package).
 bench: install
+	@$(PY) -m compileall -q reconciler
 	$(PY) -m bench
 
 clean:
