@@ -25,6 +25,7 @@ from reconciler.errors import (
     NotFoundError,
     ReconcilerError,
     StateError,
+    StateLockedError,
 )
 from reconciler.live import ACTIVE, FAILED, LiveModel
 from reconciler.plan import CREATING_KINDS, Action, ActionKind
@@ -193,19 +194,14 @@ class ActionRunner:
     def conclude(self, action: Action, live: LiveModel) -> ActionResult:
         record = self.journal.record(action.model)
         if live.state == ACTIVE:
-            if record is not None:
-                self.journal.put(
-                    action.model,
-                    record.model_copy(
-                        update={
-                            "operation": None,
-                            "lastError": None,
-                            "createTime": live.create_time,
-                            "updateTime": live.update_time,
-                        }
-                    ),
-                )
-            return ActionResult(action, Outcome.SUCCEEDED, "ACTIVE")
+            changes: dict[str, object] = {
+                "operation": None,
+                "lastError": None,
+                "createTime": live.create_time,
+                "updateTime": live.update_time,
+            }
+            unrecorded = self.record_conclusion(action, record, changes)
+            return ActionResult(action, Outcome.SUCCEEDED, "ACTIVE" + unrecorded)
         if live.state == FAILED:
             message = "tuning failed"
             if record is not None and record.operation:
@@ -215,10 +211,27 @@ class ActionRunner:
                         message = f"tuning failed: {operation.error_message}"
                 except ApiError:
                     pass
-            if record is not None:
-                self.journal.put(
-                    action.model,
-                    record.model_copy(update={"operation": None, "lastError": message}),
-                )
-            return ActionResult(action, Outcome.FAILED, message + " (the next plan replaces it)")
+            changes = {"operation": None, "lastError": message}
+            unrecorded = self.record_conclusion(action, record, changes)
+            return ActionResult(
+                action, Outcome.FAILED, message + " (the next plan replaces it)" + unrecorded
+            )
         return ActionResult(action, Outcome.FAILED, f"{action.name} disappeared while tuning")
+
+    def record_conclusion(
+        self, action: Action, record: ModelRecord | None, changes: dict[str, object]
+    ) -> str:
+        """Store how the tuning ended; returns a note for the user when it could not be.
+
+        The run may no longer hold the lock (it gives it up while only tuning is
+        followed): a state locked by another command for longer than the wait is
+        not an error of this model. Its record keeps the operation, which the next
+        ``apply`` or ``reconciler wait`` concludes.
+        """
+        if record is None:
+            return ""
+        try:
+            self.journal.conclude_tuning(action.model, operation=record.operation, changes=changes)
+        except StateLockedError as exc:
+            return f" (not recorded in state: {exc.message}; the next apply or `reconciler wait` records it)"
+        return ""

@@ -148,8 +148,14 @@ def execute_plan(
     options: ExecutionOptions,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    on_only_tuning: Callable[[], None] | None = None,
 ) -> ApplyReport:
-    """Run every action of ``plan``; returns what happened to each."""
+    """Run every action of ``plan``; returns what happened to each.
+
+    ``on_only_tuning`` is called once, when every request has been sent and
+    recorded and only tunings are left to follow (apply gives the state lock up
+    there).
+    """
     run = _Run(
         plan=plan,
         client=client,
@@ -200,6 +206,9 @@ def execute_plan(
                 else:
                     detail = "tuning started" if action.kind in CREATING_KINDS else "still tuning"
                     run.finish(ActionResult(action, Outcome.IN_FLIGHT, detail))
+            if on_only_tuning is not None and run.tuning and not pending and not running:
+                on_only_tuning()
+                on_only_tuning = None
             if run.tuning and clock() >= next_poll:
                 run.poll()
                 interval = min(options.max_poll_interval, interval * 1.5)

@@ -11,18 +11,26 @@ progress are applied together by the next write, and each caller returns only
 once the write holding its mutation is durable. The protocol is unchanged
 (nothing is sent before its intent is stored), but 32 parallel creates cost a
 handful of state writes per round instead of 64 one after the other.
+
+Once only tuning is left to follow (hours, on the real service), the run gives
+the lock up (``detach``): from then on every write takes the lock again,
+re-reads the stored state and applies its changes to that, so what other
+commands wrote meanwhile is kept. Changes made in that phase are written as
+conditions on the stored record (``conclude_tuning``), never as whole records.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from reconciler.applied import ModelRecord, StateDocument
 from reconciler.state.base import StateBackend
 
 Change = Callable[[StateDocument], None]
+Relock = Callable[[], AbstractContextManager[object]]
 
 
 @dataclass
@@ -41,6 +49,13 @@ class StateJournal:
         self._mutex = threading.Lock()  # guards _doc and _queue; never held during a write
         self._writing = threading.Lock()  # one backend write at a time
         self._queue: list[_Pending] = []
+        self._relock: Relock | None = None  # set once the run no longer holds the lock
+
+    def detach(self, relock: Relock) -> None:
+        """The run gives the lock up: from now on each write takes it with ``relock``
+        and is applied to the state as stored then (see the module docstring)."""
+        with self._writing:  # not in the middle of a write
+            self._relock = relock
 
     @property
     def document(self) -> StateDocument:
@@ -69,11 +84,21 @@ class StateJournal:
         """Write every queued change in one backend write (caller holds ``_writing``)."""
         with self._mutex:
             batch, self._queue = self._queue, []
-            draft = self._doc.model_copy(deep=True)
+            draft = self._doc.model_copy(deep=True) if self._relock is None else None
         try:
-            for pending in batch:
-                pending.change(draft)
-            stored = self._backend.write(draft)
+            if draft is not None:
+                for pending in batch:
+                    pending.change(draft)
+                stored = self._backend.write(draft)
+            else:
+                assert self._relock is not None
+                with self._relock():
+                    current = self._backend.read()
+                    draft = current.model_copy(deep=True)
+                    for pending in batch:
+                        pending.change(draft)
+                    # Nothing left to change (another command got there first): no write.
+                    stored = current if draft == current else self._backend.write(draft)
         except BaseException as exc:
             for pending in batch:
                 pending.error, pending.done = exc, True
@@ -101,5 +126,22 @@ class StateJournal:
     def remove(self, name: str) -> None:
         def change(doc: StateDocument) -> None:
             doc.models.pop(name, None)
+
+        self.mutate(change)
+
+    def conclude_tuning(
+        self, name: str, *, operation: str | None, changes: Mapping[str, object]
+    ) -> None:
+        """Record how a tuning ended (``changes``), on the record only if it still
+        carries ``operation``.
+
+        While the lock is given up, another command may have concluded, replaced
+        or forgotten the model; its record is then left as that command wrote it.
+        """
+
+        def change(doc: StateDocument) -> None:
+            current = doc.models.get(name)
+            if current is not None and current.operation == operation:
+                doc.models[name] = current.model_copy(update=dict(changes))
 
         self.mutate(change)

@@ -1,15 +1,19 @@
 """What every command starts from: the manifests, the state and the live models.
 
-Also the state lock as the commands hold it: writers for their whole run,
-readers only while reading. A stale lock taken over is reported as a warning.
+Also the state lock as the commands hold it: writers for their whole run
+(``apply`` gives it up once only tuning is left to follow), readers only while
+reading. A stale lock taken over is reported as a warning.
 """
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 from reconciler.api import GeminiClient
 from reconciler.applied import StateDocument
@@ -31,10 +35,34 @@ def load_desired(paths: Sequence[str], *, allow_outside_root: bool = False) -> D
 
 @contextmanager
 def locked(backend: StateBackend, *, command: str, timeout: float, warn: Warn) -> Iterator[None]:
-    with backend.lock(command=command, timeout=timeout) as held:
+    held = backend.lock(command=command, timeout=timeout)
+    try:
         if held.warning:
             warn(held.warning)
         yield
+    finally:
+        with _ctrl_c_deferred():  # a lock is given up whole, never half
+            held.release()
+
+
+@contextmanager
+def _ctrl_c_deferred() -> Iterator[None]:
+    """Hold a Ctrl-C back until the block is done, then deliver it as usual.
+
+    Swaps the Python-level SIGINT handler (blocking the signal would not do:
+    the kernel hands it to any thread that does not block it).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[tuple[int, FrameType | None]] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append((signum, frame)))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught and callable(previous):
+            previous(*caught[0])
 
 
 def gather(

@@ -9,6 +9,7 @@ Writers hold the state lock for their whole run; readers never take it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -81,6 +82,11 @@ def _needs_work(plan: Plan, state: StateDocument) -> bool:
     return False
 
 
+# How long recording a finished tuning waits for a lock held by another command
+# (the run gave the lock up while following tuning); ``--lock-timeout`` if longer.
+RELOCK_TIMEOUT_SECONDS = 60.0
+
+
 @dataclass
 class ApplyRun:
     plan: Plan
@@ -114,7 +120,8 @@ def apply_run(
         saved = plan_from_saved(data)
         paths = saved.manifest_paths
         _check_manifest_paths_here(saved, plan_file=saved_plan)
-    with locked(backend, command=command, timeout=lock_timeout, warn=warn):
+    with contextlib.ExitStack() as holding:
+        holding.enter_context(locked(backend, command=command, timeout=lock_timeout, warn=warn))
         desired, state, live = gather(client=client, backend=backend, paths=paths)
         if saved_plan is not None:
             state = _adopt_fresh_lineage(state, saved.plan)
@@ -131,6 +138,17 @@ def apply_run(
         if plan.has_changes and not confirm(plan):
             return ApplyRun(plan=plan, report=None, declined=True)
         journal = StateJournal(backend=backend, document=state)
+
+        def release_while_tuning() -> None:
+            # Every request is sent and recorded; following tuning can take hours.
+            # Other commands may use the state meanwhile: the outcome of each
+            # tuning is written under the lock taken again for that write.
+            relock_timeout = max(lock_timeout, RELOCK_TIMEOUT_SECONDS)
+            journal.detach(
+                lambda: locked(backend, command=command, timeout=relock_timeout, warn=warn)
+            )
+            holding.close()
+
         reporter = reporter_factory()
         try:
             report = execute_plan(
@@ -140,6 +158,7 @@ def apply_run(
                 datasets=desired.datasets,
                 reporter=reporter,
                 options=execution,
+                on_only_tuning=release_while_tuning,
             )
         except KeyboardInterrupt:
             # The pool has let the requests already sent finish and record

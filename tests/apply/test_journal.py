@@ -7,7 +7,7 @@ from pathlib import Path
 
 from reconciler.applied import ModelRecord, StateDocument
 from reconciler.apply.journal import StateJournal
-from reconciler.errors import StateConflictError
+from reconciler.errors import StateConflictError, StateLockedError
 from reconciler.state.file import FileBackend
 
 
@@ -75,3 +75,85 @@ def test_writes_reach_the_state_file_in_order(tmp_path: Path) -> None:
     assert stored.serial == 4
     assert list(stored.models) == ["a"]
     assert stored.models["a"].operation == "tunedModels/a/operations/1"
+
+
+def tuning(name: str, operation: str) -> ModelRecord:
+    return ModelRecord(name=f"tunedModels/{name}", operation=operation)
+
+
+def test_detached_writes_take_the_lock_and_keep_what_others_wrote_meanwhile(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "state.json")
+    backend = FileBackend(path)
+    held = backend.lock(command="apply")
+    journal = StateJournal(backend=backend, document=backend.read())
+    journal.put("a", tuning("a", "tunedModels/a/operations/1"))
+    journal.put("b", tuning("b", "tunedModels/b/operations/1"))
+    journal.detach(lambda: backend.lock(command="apply"))
+    held.release()
+
+    other = FileBackend(path)  # another command, while the run only follows tuning
+    with other.lock(command="state rm"):
+        doc = other.read()
+        del doc.models["b"]
+        doc.models["c"] = ModelRecord(name="tunedModels/c")
+        other.write(doc)
+
+    done = {"operation": None, "createTime": "2026-11-21T10:00:00Z"}
+    journal.conclude_tuning("a", operation="tunedModels/a/operations/1", changes=done)
+    journal.conclude_tuning("b", operation="tunedModels/b/operations/1", changes=done)
+
+    stored = FileBackend(path).read()
+    assert sorted(stored.models) == ["a", "c"]  # b stays forgotten, c stays
+    assert stored.models["a"].operation is None
+    assert stored.models["a"].createTime == "2026-11-21T10:00:00Z"
+    assert stored.serial == 4
+    assert not Path(path + ".lock").exists()  # each write gave the lock back
+
+
+def test_a_conclusion_leaves_a_record_that_moved_on_to_another_operation(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "state.json")
+    backend = FileBackend(path)
+    with backend.lock(command="apply"):
+        journal = StateJournal(backend=backend, document=backend.read())
+        journal.put("a", tuning("a", "tunedModels/a/operations/1"))
+    journal.detach(lambda: backend.lock(command="apply"))
+    other = FileBackend(path)  # a later apply replaced the model: a new tuning
+    with other.lock(command="apply"):
+        doc = other.read()
+        doc.models["a"] = tuning("a", "tunedModels/a/operations/2")
+        other.write(doc)
+    serial = other.read().serial
+
+    journal.conclude_tuning(
+        "a", operation="tunedModels/a/operations/1", changes={"operation": None}
+    )
+
+    stored = FileBackend(path).read()
+    assert stored.models["a"].operation == "tunedModels/a/operations/2"
+    assert stored.serial == serial  # nothing to change: nothing written
+
+
+def test_a_detached_write_waits_for_the_lock_and_fails_clearly_when_it_stays_held(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "state.json")
+    backend = FileBackend(path)
+    with backend.lock(command="apply"):
+        journal = StateJournal(backend=backend, document=backend.read())
+        journal.put("a", tuning("a", "tunedModels/a/operations/1"))
+    journal.detach(lambda: backend.lock(command="apply", timeout=0.2))
+    other = FileBackend(path)
+    with other.lock(command="apply"):
+        try:
+            journal.conclude_tuning(
+                "a", operation="tunedModels/a/operations/1", changes={"operation": None}
+            )
+        except StateLockedError as exc:
+            assert "(reconciler apply)" in exc.message
+        else:
+            raise AssertionError("a write without the lock was not refused")
+    assert FileBackend(path).read().models["a"].operation == "tunedModels/a/operations/1"

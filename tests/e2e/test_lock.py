@@ -1,8 +1,11 @@
-"""Two applies at once: one works, the other fails fast naming the holder, or waits with --lock-timeout."""
+"""Two applies at once: one works, the other fails fast naming the holder, or waits with
+--lock-timeout. An apply that only follows tuning leaves the state free for other commands."""
 
 from __future__ import annotations
 
+import json
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,7 +40,9 @@ def test_a_second_apply_fails_fast_naming_the_holder_or_waits_with_lock_timeout(
     ws = Workspace(root=tmp_path, emulator=slow_emulator)
     ws.write(dataset("numbers", NUMBERS), *(tuned_model(n) for n in MODELS))
     first_log = tmp_path / "first.log"
-    first = start_apply(ws, first_log)
+    # One create at a time: the lock is held while requests are being sent (an
+    # apply gives it up once only tuning is left to follow).
+    first = start_apply(ws, first_log, "--parallelism", "1")
     try:
         wait_for_plan(first_log)
         started = time.monotonic()
@@ -77,3 +82,51 @@ def test_a_second_apply_fails_fast_naming_the_holder_or_waits_with_lock_timeout(
     assert {m["displayName"] for m in ws.live().values()} == {"Renamed"}
     assert ws.requests("PATCH /v1beta/tunedModels/{id}") == 3
     assert ws.kinds() == dict.fromkeys(MODELS, "noop")
+
+
+def wait_for_unlocked(ws: Workspace, log: Path, apply: subprocess.Popen[bytes]) -> None:
+    """Until the apply has sent its creates and given the state lock up."""
+    deadline = time.monotonic() + 30
+    lock = Path(ws.state + ".lock")
+    while b"TunedModel/alpha: tuning" not in log.read_bytes() or lock.exists():
+        assert apply.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.01)
+
+
+def test_while_an_apply_follows_tuning_plans_and_other_writers_use_the_state(
+    tmp_path: Path,
+) -> None:
+    with serve_emulator("--step-seconds", "0") as emulator:
+        ws = Workspace(root=tmp_path, emulator=emulator)
+        ws.write(dataset("numbers", NUMBERS), tuned_model("beta"))
+        assert ws.apply().returncode == 0
+        emulator.configure(stepSeconds=1.0)  # alpha: 6 steps, about 6 s of tuning
+        ws.write(dataset("numbers", NUMBERS), tuned_model("alpha", epochs=4), tuned_model("beta"))
+        log = tmp_path / "apply.log"
+        apply = start_apply(ws, log)
+        try:
+            wait_for_unlocked(ws, log, apply)
+            during_plan = ws.cli("plan", "--format", "json")
+            during_rm = ws.cli("state", "rm", "beta")
+            still_tuning = apply.poll() is None
+            code = apply.wait(timeout=60)
+        finally:
+            apply.kill()
+
+        assert still_tuning, "alpha finished tuning before the other commands ran"
+        assert during_plan.returncode == 0, during_plan.stderr
+        kinds = {a["name"]: a["action"] for a in json.loads(during_plan.stdout)["actions"]}
+        assert kinds == {"tunedModels/alpha": "wait", "tunedModels/beta": "noop"}
+        assert during_rm.returncode == 0, during_rm.stderr
+        assert code == 0, log.read_text()
+        assert "TunedModel/alpha: create succeeded (ACTIVE)" in log.read_text()
+        models = ws.state_doc()["models"]
+        # beta's removal, written while alpha was tuning, is kept; alpha's outcome is recorded.
+        assert sorted(models) == ["alpha"]
+        assert models["alpha"]["operation"] is None
+        assert models["alpha"]["createTime"] == ws.live()["alpha"]["createTime"]
+        assert ws.creates() == {"alpha": 1, "beta": 1}
+        assert not Path(ws.state + ".lock").exists()
+        ws.write(dataset("numbers", NUMBERS), tuned_model("alpha", epochs=4))  # beta unmanaged now
+        assert ws.kinds() == {"alpha": "noop"}
