@@ -12,8 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.convergence import start_apply
+from tests.e2e.convergence import read_state, start_apply
 from tests.e2e.workspace import NUMBERS, Workspace, dataset, tuned_model
+from tests.support.postgres import (
+    PostgresServer,
+    PostgresUnavailable,
+    postgres_server,
+    unavailable,
+)
 from tests.support.servers import ServedEmulator, serve_emulator
 
 MODELS = ("alpha", "beta", "gamma")
@@ -84,21 +90,33 @@ def test_a_second_apply_fails_fast_naming_the_holder_or_waits_with_lock_timeout(
     assert ws.kinds() == dict.fromkeys(MODELS, "noop")
 
 
-def wait_for_unlocked(ws: Workspace, log: Path, apply: subprocess.Popen[bytes]) -> None:
-    """Until the apply has sent its creates and given the state lock up."""
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PostgresServer]:
+    try:
+        with postgres_server() as server:
+            yield server
+    except PostgresUnavailable as exc:
+        unavailable(str(exc))
+
+
+def wait_for_text(log: Path, text: bytes, apply: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 30
-    lock = Path(ws.state + ".lock")
-    while b"TunedModel/alpha: tuning" not in log.read_bytes() or lock.exists():
+    while text not in log.read_bytes():
         assert apply.poll() is None, log.read_text()
         assert time.monotonic() < deadline, log.read_text()
         time.sleep(0.01)
 
 
+@pytest.mark.parametrize("backend", ["file", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_while_an_apply_follows_tuning_plans_and_other_writers_use_the_state(
-    tmp_path: Path,
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
 ) -> None:
+    state = ""
+    if backend == "postgres":
+        server: PostgresServer = request.getfixturevalue("postgres")
+        state = server.unique_uri(workspace="default")
     with serve_emulator("--step-seconds", "0") as emulator:
-        ws = Workspace(root=tmp_path, emulator=emulator)
+        ws = Workspace(root=tmp_path, emulator=emulator, state=state)
         ws.write(dataset("numbers", NUMBERS), tuned_model("beta"))
         assert ws.apply().returncode == 0
         emulator.configure(stepSeconds=1.0)  # alpha: 6 steps, about 6 s of tuning
@@ -106,9 +124,11 @@ def test_while_an_apply_follows_tuning_plans_and_other_writers_use_the_state(
         log = tmp_path / "apply.log"
         apply = start_apply(ws, log)
         try:
-            wait_for_unlocked(ws, log, apply)
-            during_plan = ws.cli("plan", "--format", "json")
-            during_rm = ws.cli("state", "rm", "beta")
+            wait_for_text(log, b"TunedModel/alpha: tuning", apply)
+            # Both wait for the lock if it is still held: they only get it while
+            # alpha tunes if the apply gave it up.
+            during_plan = ws.cli("plan", "--format", "json", "--lock-timeout", "20s")
+            during_rm = ws.cli("state", "rm", "beta", "--lock-timeout", "20s")
             still_tuning = apply.poll() is None
             code = apply.wait(timeout=60)
         finally:
@@ -121,12 +141,14 @@ def test_while_an_apply_follows_tuning_plans_and_other_writers_use_the_state(
         assert during_rm.returncode == 0, during_rm.stderr
         assert code == 0, log.read_text()
         assert "TunedModel/alpha: create succeeded (ACTIVE)" in log.read_text()
-        models = ws.state_doc()["models"]
+        models = read_state(ws)["models"]
+        assert isinstance(models, dict)
         # beta's removal, written while alpha was tuning, is kept; alpha's outcome is recorded.
         assert sorted(models) == ["alpha"]
         assert models["alpha"]["operation"] is None
         assert models["alpha"]["createTime"] == ws.live()["alpha"]["createTime"]
         assert ws.creates() == {"alpha": 1, "beta": 1}
-        assert not Path(ws.state + ".lock").exists()
         ws.write(dataset("numbers", NUMBERS), tuned_model("alpha", epochs=4))  # beta unmanaged now
         assert ws.kinds() == {"alpha": "noop"}
+        second = ws.apply()  # nothing left locked behind
+        assert second.returncode == 0, second.stderr
