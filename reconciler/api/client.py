@@ -38,6 +38,7 @@ from reconciler.api.credentials import Credentials
 from reconciler.api.retry import RetryPolicy
 from reconciler.api.session import ApiSession
 from reconciler.api.waiting import ProgressUpdate, model_name, wait_for_models, wait_for_operation
+from reconciler.errors import InvalidArgumentError
 from reconciler.live import LiveModel, OperationStatus
 from reconciler.spec import AppliedSpec, Example
 
@@ -91,6 +92,7 @@ class GeminiClient:
     ) -> None:
         self._sleep = sleep
         self._clock = clock
+        self._partial_lists = True  # False once the server refused a ``fields`` selector
         self._session = ApiSession(
             endpoint=endpoint,
             credentials=credentials,
@@ -152,10 +154,23 @@ class GeminiClient:
         params: dict[str, str | int] = {"pageSize": max(1, min(page_size, MAX_PAGE_SIZE))}
         if filter:
             params["filter"] = filter
-        if not snapshots:
+        if not snapshots and self._partial_lists:
             params["fields"] = LIST_FIELDS_WITHOUT_SNAPSHOTS
-        for item in self._pages("tunedModels", "tunedModels", params):
-            yield convert.live_model_from_json(item, snapshots=snapshots)
+        listed = False
+        try:
+            for item in self._pages("tunedModels", "tunedModels", params):
+                listed = True
+                yield convert.live_model_from_json(item, snapshots=snapshots)
+        except InvalidArgumentError:
+            if listed or "fields" not in params:
+                raise
+            # A server that refuses this partial response (the parameter is a
+            # standard one, but nothing is lost by not relying on it): list whole
+            # models, now and for the rest of this client's life.
+            self._partial_lists = False
+            del params["fields"]
+            for item in self._pages("tunedModels", "tunedModels", params):
+                yield convert.live_model_from_json(item, snapshots=snapshots)
 
     def get_tuned_model(self, name: str) -> LiveModel:
         """One tuned model (``tunedModels/x`` or ``x``); ``NotFoundError`` if absent."""

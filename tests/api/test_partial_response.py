@@ -6,10 +6,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
+import pytest
+
 from reconciler.api import GeminiClient
 from reconciler.api.client import LIST_FIELDS_WITHOUT_SNAPSHOTS
 from reconciler.api.convert import TUNED_MODEL_FIELDS, live_model_from_json, tuned_model_fields
-from tests.api.fake_api import FakeGeminiApi
+from reconciler.errors import InvalidArgumentError
+from tests.api.fake_api import FakeGeminiApi, Fault, Recorded
 
 SCHEMAS = Path(__file__).parents[1] / "emulator" / "openapi_v1beta_schemas.json"
 
@@ -141,3 +145,59 @@ def test_a_list_with_snapshots_asks_for_everything(
     (model,) = client.list_tuned_models()
     assert len(model.snapshots) == 1
     assert "fields" not in fake_api.requests[0].url.params
+
+
+def test_a_server_that_refuses_the_selector_gets_whole_lists_from_then_on(
+    fake_api: FakeGeminiApi, client: GeminiClient
+) -> None:
+    for i in range(1500):
+        fake_api.add_model(f"m{i:04d}", tuningTask=TUNING_TASK)
+    refuse = fake_api.handle
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if "fields" in request.url.params:
+            fake_api.requests.append(Recorded(request.method, request.url, request.headers, None))
+            return httpx.Response(
+                400,
+                json={
+                    "error": {
+                        "code": 400,
+                        "message": "Invalid field selection tunedModels",
+                        "status": "INVALID_ARGUMENT",
+                    }
+                },
+            )
+        return refuse(request)
+
+    fake_api.handle = handle  # type: ignore[method-assign]
+
+    first = list(client.list_tuned_models(snapshots=False))
+    second = list(client.list_tuned_models(snapshots=False))
+
+    assert len(first) == len(second) == 1500
+    assert {m.snapshots for m in first} == {()}
+    assert first[0].hyperparameters == TUNING_TASK["hyperparameters"]
+    # One refused request, then whole pages: 2 + 2, never a model twice.
+    assert ["fields" in r.url.params for r in fake_api.requests] == [
+        True,
+        False,
+        False,
+        False,
+        False,
+    ]
+    assert len({m.name for m in first}) == 1500
+
+
+def test_a_refusal_after_models_were_listed_is_an_error_not_a_second_listing(
+    fake_api: FakeGeminiApi, client: GeminiClient
+) -> None:
+    for i in range(1500):
+        fake_api.add_model(f"m{i:04d}", tuningTask=TUNING_TASK)
+    fake_api.default_page_size = 1000
+    listed = client.list_tuned_models(snapshots=False, page_size=1000)
+    seen = [next(listed) for _ in range(1000)]
+    fake_api.fail_next(Fault(status=400))
+
+    with pytest.raises(InvalidArgumentError):
+        list(listed)
+    assert len(seen) == 1000
