@@ -81,6 +81,16 @@ def tuning(name: str, operation: str) -> ModelRecord:
     return ModelRecord(name=f"tunedModels/{name}", operation=operation)
 
 
+def detached_journal(path: str, *, relock_timeout: float = 0.0) -> StateJournal:
+    """A run that recorded model a tuning, then gave the lock up."""
+    backend = FileBackend(path)
+    with backend.lock(command="apply"):
+        journal = StateJournal(backend=backend, document=backend.read())
+        journal.put("a", tuning("a", "tunedModels/a/operations/1"))
+    journal.detach(lambda: backend.lock(command="apply", timeout=relock_timeout))
+    return journal
+
+
 def test_detached_writes_take_the_lock_and_keep_what_others_wrote_meanwhile(
     tmp_path: Path,
 ) -> None:
@@ -116,11 +126,7 @@ def test_a_conclusion_leaves_a_record_that_moved_on_to_another_operation(
     tmp_path: Path,
 ) -> None:
     path = str(tmp_path / "state.json")
-    backend = FileBackend(path)
-    with backend.lock(command="apply"):
-        journal = StateJournal(backend=backend, document=backend.read())
-        journal.put("a", tuning("a", "tunedModels/a/operations/1"))
-    journal.detach(lambda: backend.lock(command="apply"))
+    journal = detached_journal(path)
     other = FileBackend(path)  # a later apply replaced the model: a new tuning
     with other.lock(command="apply"):
         doc = other.read()
@@ -141,11 +147,7 @@ def test_a_detached_write_waits_for_the_lock_and_fails_clearly_when_it_stays_hel
     tmp_path: Path,
 ) -> None:
     path = str(tmp_path / "state.json")
-    backend = FileBackend(path)
-    with backend.lock(command="apply"):
-        journal = StateJournal(backend=backend, document=backend.read())
-        journal.put("a", tuning("a", "tunedModels/a/operations/1"))
-    journal.detach(lambda: backend.lock(command="apply", timeout=0.2))
+    journal = detached_journal(path, relock_timeout=0.2)
     other = FileBackend(path)
     with other.lock(command="apply"):
         try:

@@ -18,9 +18,7 @@ from tests.e2e.convergence import CrashLog, apply_with_kills, assert_converged, 
 from tests.e2e.workspace import Workspace
 from tests.support.postgres import (
     PostgresServer,
-    PostgresUnavailable,
-    postgres_server,
-    unavailable,
+    serve_postgres,
 )
 from tests.support.servers import ServedEmulator, serve_emulator
 
@@ -71,11 +69,7 @@ def test_killed_applies_on_file_state_converge_without_duplicates(
 
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[PostgresServer]:
-    try:
-        with postgres_server() as server:
-            yield server
-    except PostgresUnavailable as exc:
-        unavailable(str(exc))
+    yield from serve_postgres()
 
 
 @pytest.mark.postgres

@@ -16,9 +16,7 @@ from tests.e2e.convergence import read_state, start_apply
 from tests.e2e.workspace import NUMBERS, Workspace, dataset, tuned_model
 from tests.support.postgres import (
     PostgresServer,
-    PostgresUnavailable,
-    postgres_server,
-    unavailable,
+    serve_postgres,
 )
 from tests.support.servers import ServedEmulator, serve_emulator
 
@@ -92,11 +90,7 @@ def test_a_second_apply_fails_fast_naming_the_holder_or_waits_with_lock_timeout(
 
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[PostgresServer]:
-    try:
-        with postgres_server() as server:
-            yield server
-    except PostgresUnavailable as exc:
-        unavailable(str(exc))
+    yield from serve_postgres()
 
 
 def wait_for_text(log: Path, text: bytes, apply: subprocess.Popen[bytes]) -> None:

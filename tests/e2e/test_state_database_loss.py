@@ -22,9 +22,7 @@ from tests.e2e.convergence import MODELS, assert_converged, start_apply, write_t
 from tests.e2e.workspace import Workspace
 from tests.support.postgres import (
     PostgresServer,
-    PostgresUnavailable,
-    postgres_server,
-    unavailable,
+    serve_postgres,
 )
 from tests.support.servers import ServedEmulator, serve_emulator
 
@@ -44,11 +42,7 @@ def slow_emulator() -> Iterator[ServedEmulator]:
 @pytest.fixture
 def postgres() -> Iterator[PostgresServer]:
     """A server of this test's own: one test stops it, and no other run's sessions are on it."""
-    try:
-        with postgres_server() as server:
-            yield server
-    except PostgresUnavailable as exc:
-        unavailable(str(exc))
+    yield from serve_postgres()
 
 
 def terminate_reconciler_sessions(server: PostgresServer) -> int:

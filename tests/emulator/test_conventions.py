@@ -90,15 +90,23 @@ def _ready(make_client: MakeClient, clock: FakeClock) -> tuple[TestClient, dict[
     return client, values
 
 
+def ready_route(
+    make_client: MakeClient, clock: FakeClock, template: str
+) -> tuple[TestClient, str, str]:
+    """``_ready``, and the route ``template`` ("GET /v1beta/...{id}") as (method, path)."""
+    client, values = _ready(make_client, clock)
+    method, path = template.split(" ", 1)
+    for name, value in values.items():
+        path = path.replace("{" + name + "}", value)
+    return client, method, path
+
+
 @pytest.mark.parametrize("alt", [ENCODED_ALT, "$alt=json;enum-encoding=int", None])
 @pytest.mark.parametrize("template", sorted(CASES))
 def test_key_in_the_query_and_enum_encoding_on_every_route(
     make_client: MakeClient, clock: FakeClock, template: str, alt: str | None
 ) -> None:
-    client, values = _ready(make_client, clock)
-    method, path = template.split(" ", 1)
-    for name, value in values.items():
-        path = path.replace("{" + name + "}", value)
+    client, method, path = ready_route(make_client, clock, template)
     body, schema = CASES[template]
     query = f"key={KEY}" + (f"&{alt}" if alt else "") + EXTRA_QUERY.get(template, "")
     counts = client.app.state.emulator.stats.requests  # type: ignore[attr-defined]

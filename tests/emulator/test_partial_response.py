@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 from reconciler.emulator.partial_response import parse
 from tests.emulator.conftest import FakeClock, MakeClient, create_body
 from tests.emulator.openapi import validate
-from tests.emulator.test_conventions import CASES, EXTRA_QUERY, KEY, _ready
+from tests.emulator.test_conventions import CASES, EXTRA_QUERY, KEY, ready_route
 
 INT_ENUMS = "%24alt=json%3Benum-encoding%3Dint"
 TUNED_MODEL_TYPE = "type.googleapis.com/google.ai.generativelanguage.v1beta.TunedModel"
@@ -254,10 +254,7 @@ def _shape(value: Any) -> Any:
 def test_every_json_route_answers_with_the_selected_fields(
     make_client: MakeClient, clock: FakeClock, template: str
 ) -> None:
-    client, values = _ready(make_client, clock)
-    method, path = template.split(" ", 1)
-    for name, value in values.items():
-        path = path.replace("{" + name + "}", value)
+    client, method, path = ready_route(make_client, clock, template)
     body, schema = CASES[template]
     selector, shape = PARTIAL.get(schema, ("usageMetadata", None))
     query = f"key={KEY}&fields={quote(selector)}" + EXTRA_QUERY.get(template, "")

@@ -13,20 +13,14 @@ import pytest
 
 from tests.support.postgres import (
     PostgresServer,
-    PostgresUnavailable,
-    postgres_server,
-    unavailable,
+    serve_postgres,
 )
 from tests.support.servers import REPO_ROOT
 
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PostgresServer]:
-    try:
-        with postgres_server() as server:
-            yield server
-    except PostgresUnavailable as exc:
-        unavailable(str(exc))
+    yield from serve_postgres()
 
 
 @pytest.fixture
