@@ -164,4 +164,9 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"Error: internal error: {type(exc).__name__}: {exc}", err=True)
         click.echo("hint: rerun with -v for a traceback, and please report it", err=True)
         sys.exit(1)
+    finally:
+        if "emulator" not in args:
+            # What is left is freed when the process exits; spare the interpreter's
+            # final full collection a scan of it (about 20 ms after a large plan).
+            gc.freeze()
     sys.exit(result if isinstance(result, int) else 0)
