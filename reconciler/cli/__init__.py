@@ -22,6 +22,12 @@ import click
 from reconciler import __version__
 from reconciler.cli.context import Globals
 
+# A plan of 10,000 models keeps a few hundred thousand objects alive; with
+# CPython's default thresholds the full collections re-scan them over and over
+# (half the run time). Reference counting frees nearly everything, and young
+# cycles are still collected; the long-running emulator keeps the defaults.
+GC_THRESHOLDS = (200_000, 100, 1000)
+
 # command name -> "module:attribute"; the module is imported on first use.
 COMMANDS: dict[str, str] = {
     "validate": "reconciler.cli.validate_cmd:validate",
@@ -134,12 +140,7 @@ def main(argv: list[str] | None = None) -> None:
 
     args = sys.argv[1:] if argv is None else argv
     if "emulator" not in args:
-        # A plan of 10,000 models keeps a few hundred thousand objects alive; with
-        # CPython's default thresholds the full collections re-scan them over and
-        # over (half the run time). Reference counting frees nearly everything,
-        # and young cycles are still collected; the long-running emulator keeps
-        # the defaults.
-        gc.set_threshold(200_000, 100, 1000)
+        gc.set_threshold(*GC_THRESHOLDS)
     try:
         result: Any = cli.main(args=args, prog_name="reconciler", standalone_mode=False)
     except click.exceptions.Abort:

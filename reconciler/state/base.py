@@ -128,8 +128,18 @@ class StateBackend(Protocol):
 
 
 def dump_document(doc: StateDocument) -> str:
-    """The canonical JSON text of a state: pretty, sorted keys, so diffs stay small."""
-    return json.dumps(doc.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
+    """The canonical JSON text of a state: pretty, in a fixed order so diffs stay small.
+
+    Fields come in the order the document defines them (formatVersion, lineage,
+    serial, then the models; per model its name first), models sorted by name.
+    Serialised by pydantic's compiled serializer: a 10,000-model state is
+    written several times faster than by the standard library's indenting
+    encoder, and every apply writes the state at least twice.
+    """
+    names = list(doc.models)
+    if names != sorted(names):
+        doc = doc.model_copy(update={"models": dict(sorted(doc.models.items()))})
+    return doc.model_dump_json(indent=2) + "\n"
 
 
 def parse_document(data: object, *, source: str) -> StateDocument:

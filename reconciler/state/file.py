@@ -158,22 +158,41 @@ class FileBackend:
         self._clock = clock
         self._sleep = sleep
         self._held: FileLock | None = None
+        # The state's bytes as this backend last read or wrote them, with their
+        # (serial, lineage): a write need not parse them again to check the serial.
+        self._seen: tuple[bytes, int, str] | None = None
 
     # -- reading ---------------------------------------------------------
 
     def _load(self) -> tuple[StateDocument, bool]:
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
+        data = self._previous_bytes()
+        if data is None:
             return StateDocument(), False
-        except OSError as exc:
-            raise os_failure(exc, doing="read", display=self.display) from None
+        return self._parse(data), True
+
+    def _parse(self, data: bytes) -> StateDocument:
+        try:
+            text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise StateCorruptError(
                 f"state {self.display} is not UTF-8 text",
                 hint=f"restore {self.display}.backup or push a good copy with `reconciler state push FILE`",
             ) from exc
-        return parse_text(text, source=self.display), True
+        doc = parse_text(text, source=self.display)
+        self._seen = (data, doc.serial, doc.lineage)
+        return doc
+
+    def _stored_identity(self, data: bytes) -> tuple[int, str]:
+        """(serial, lineage) of the stored bytes ``data``.
+
+        Bytes this backend read or wrote last are not parsed again: a write
+        checks the serial of a 10,000-model state without re-reading it whole.
+        """
+        seen = self._seen
+        if seen is not None and seen[0] == data:
+            return seen[1], seen[2]
+        doc = self._parse(data)
+        return doc.serial, doc.lineage
 
     def read(self) -> StateDocument:
         return self._load()[0]
@@ -304,12 +323,14 @@ class FileBackend:
     # -- writing ---------------------------------------------------------
 
     def _store(self, doc: StateDocument, *, previous_text: bytes | None) -> None:
+        data = dump_document(doc).encode("utf-8")
         try:
             if previous_text is not None:
                 atomic_write(self.backup_path, previous_text)
-            atomic_write(self.path, dump_document(doc).encode("utf-8"))
+            atomic_write(self.path, data)
         except OSError as exc:
             raise os_failure(exc, doing="write", display=self.display) from None
+        self._seen = (data, doc.serial, doc.lineage)
 
     def _previous_bytes(self) -> bytes | None:
         try:
@@ -321,20 +342,22 @@ class FileBackend:
 
     def write(self, doc: StateDocument) -> StateDocument:
         self._check_fence()
-        current, exists = self._load()
-        if exists and (doc.serial != current.serial or doc.lineage != current.lineage):
-            raise StateConflictError(
-                f"state {self.display} changed since it was read (read serial {doc.serial},"
-                f" stored serial {current.serial}); the run stopped without writing",
-                hint="rerun to plan against the current state",
-            )
-        if not exists and doc.serial != 0:
+        previous = self._previous_bytes()
+        if previous is not None:
+            serial, lineage = self._stored_identity(previous)
+            if doc.serial != serial or doc.lineage != lineage:
+                raise StateConflictError(
+                    f"state {self.display} changed since it was read (read serial {doc.serial},"
+                    f" stored serial {serial}); the run stopped without writing",
+                    hint="rerun to plan against the current state",
+                )
+        elif doc.serial != 0:
             raise StateConflictError(
                 f"state {self.display} disappeared since it was read (read serial {doc.serial})",
                 hint="restore it from its .backup or rerun",
             )
-        stored = doc.model_copy(update={"serial": current.serial + 1 if exists else 1})
-        self._store(stored, previous_text=self._previous_bytes())
+        stored = doc.model_copy(update={"serial": doc.serial + 1})
+        self._store(stored, previous_text=previous)
         return stored
 
     def push(self, doc: StateDocument, *, force: bool) -> StateDocument:
