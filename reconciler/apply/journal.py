@@ -29,6 +29,10 @@ from dataclasses import dataclass
 from reconciler.applied import ModelRecord, StateDocument
 from reconciler.state.base import StateBackend
 
+# A change replaces, adds or removes entries of ``doc.models``; it never changes a
+# record in place (records are shared between versions of the document, which
+# are copied shallowly: a deep copy of a 10,000-model state per write would cost
+# more than the write).
 Change = Callable[[StateDocument], None]
 Relock = Callable[[], AbstractContextManager[object]]
 
@@ -67,7 +71,7 @@ class StateJournal:
             found = self._doc.models.get(name)
             return found.model_copy(deep=True) if found else None
 
-    def mutate(self, change: Change) -> StateDocument:
+    def mutate(self, change: Change) -> None:
         """Apply ``change`` to the document and store it; returns once it is durable."""
         pending = _Pending(change)
         with self._mutex:
@@ -77,14 +81,12 @@ class StateJournal:
                 self._commit()
         if pending.error is not None:
             raise pending.error
-        with self._mutex:
-            return self._doc.model_copy(deep=True)
 
     def _commit(self) -> None:
         """Write every queued change in one backend write (caller holds ``_writing``)."""
         with self._mutex:
             batch, self._queue = self._queue, []
-            draft = self._doc.model_copy(deep=True) if self._relock is None else None
+            draft = _copy(self._doc) if self._relock is None else None
         try:
             if draft is not None:
                 for pending in batch:
@@ -94,7 +96,7 @@ class StateJournal:
                 assert self._relock is not None
                 with self._relock():
                     current = self._backend.read()
-                    draft = current.model_copy(deep=True)
+                    draft = _copy(current)
                     for pending in batch:
                         pending.change(draft)
                     # Nothing left to change (another command got there first): no write.
@@ -145,3 +147,8 @@ class StateJournal:
                 doc.models[name] = current.model_copy(update=dict(changes))
 
         self.mutate(change)
+
+
+def _copy(doc: StateDocument) -> StateDocument:
+    """A copy a change may edit without touching ``doc`` (see ``Change``)."""
+    return doc.model_copy(update={"models": dict(doc.models)})
