@@ -326,11 +326,35 @@ class FileBackend:
         data = dump_document(doc).encode("utf-8")
         try:
             if previous_text is not None:
-                atomic_write(self.backup_path, previous_text)
+                self._keep_backup(previous_text)
             atomic_write(self.path, data)
         except OSError as exc:
             raise os_failure(exc, doing="write", display=self.display) from None
         self._seen = (data, doc.serial, doc.lineage)
+
+    def _keep_backup(self, previous_text: bytes) -> None:
+        """Make the current state file the backup, before it is replaced.
+
+        A hard link to the current file, renamed over the old backup: no bytes
+        are copied, and replacing the state file then frees no inode (freeing
+        one, on ext4, costs about as much as the rest of a small write). Where
+        links are not supported the bytes are copied.
+        """
+        # One writer at a time (the lock): a fixed name, and what a crash left is reused.
+        link = self.backup_path.with_name(f".{self.backup_path.name}.link")
+        try:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(link)
+            os.link(self.path, link)
+        except OSError:
+            atomic_write(self.backup_path, previous_text)
+            return
+        try:
+            os.replace(link, self.backup_path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(link)
+            raise
 
     def _previous_bytes(self) -> bytes | None:
         try:
