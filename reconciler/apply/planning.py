@@ -5,13 +5,13 @@ Kept apart from ``workflows`` (apply, destroy) so a plan does not import the exe
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.api import GeminiClient
 from reconciler.apply.refresh import Warn, gather, locked
+from reconciler.jsontext import pretty
 from reconciler.plan import Plan, PlanOptions, make_plan
 from reconciler.planfile import plan_to_saved
 from reconciler.spec import DesiredState
@@ -53,4 +53,4 @@ def saved_plan_json(planned: Planned) -> str:
         manifest_paths=planned.manifest_paths,
         working_directory=planned.working_directory or None,
     )
-    return json.dumps(document, indent=2)
+    return pretty(document)

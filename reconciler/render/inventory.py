@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Protocol
 
+from reconciler.jsontext import pretty
 from reconciler.live import Snapshot
 
 INVENTORY_FORMAT_VERSION = 1
@@ -177,7 +177,7 @@ def inventory_json(inventory: InventoryView) -> dict[str, Any]:
 
 
 def render_json(inventory: InventoryView) -> str:
-    return json.dumps(inventory_json(inventory), indent=2) + "\n"
+    return pretty(inventory_json(inventory)) + "\n"
 
 
 def render_csv(inventory: InventoryView) -> str:

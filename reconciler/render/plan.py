@@ -14,6 +14,7 @@ import html
 import json
 
 from reconciler.diff import FieldChange
+from reconciler.jsontext import pretty
 from reconciler.plan import CREATING_KINDS, Action, ActionKind, Plan
 from reconciler.planfile import change_to_json, json_value
 from reconciler.spec import MUTABLE_FIELDS
@@ -142,7 +143,7 @@ def render_plan_json(plan: Plan) -> str:
         "actions": [_action_json(a) for a in plan.actions],
         "state": {"lineage": plan.state_lineage, "serial": plan.state_serial},
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return pretty(doc, ensure_ascii=False) + "\n"
 
 
 def _cell(text: str) -> str:

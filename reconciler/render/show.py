@@ -7,10 +7,10 @@ from ``render.chart``; the JSON form is for scripts.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
+from reconciler.jsontext import pretty
 from reconciler.live import LiveModel, OperationStatus, Snapshot
 from reconciler.render.chart import terminal_chart
 from reconciler.render.inventory import RowView, short_time
@@ -181,4 +181,4 @@ def render_show_json(
         },
         "snapshots": [_snapshot_json(s) for s in snapshots],
     }
-    return json.dumps(document, indent=2) + "\n"
+    return pretty(document) + "\n"
