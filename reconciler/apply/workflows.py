@@ -1,10 +1,11 @@
-"""``reconciler plan``, ``apply`` and ``destroy`` as functions (``import`` and
-``wait`` live in ``importing`` and ``waiting``).
+"""``reconciler apply`` and ``destroy`` as functions (``plan`` lives in
+``planning``, ``import`` and ``wait`` in ``importing`` and ``waiting``).
 
 Each takes a ready client and state backend (built by the CLI from flags) plus
 callbacks for what must reach the user mid-way (the plan before confirmation,
 warnings, progress), so the CLI only parses, calls one function and renders.
-Writers hold the state lock for their whole run; readers never take it.
+They hold the state lock for their whole run, except that an apply gives it up
+once only tuning is left to follow (see ``StateJournal.detach``).
 """
 
 from __future__ import annotations
