@@ -88,6 +88,7 @@ def wait_run(
         backend=backend,
         client=client,
         models=models,
+        followed={name: state.models[name].operation for name in models},
         lock_timeout=lock_timeout,
         warn=warn,
         failed=failed,
@@ -100,12 +101,15 @@ def _record_wait(
     backend: StateBackend,
     client: GeminiClient,
     models: dict[str, LiveModel],
+    followed: dict[str, str | None],
     lock_timeout: float,
     warn: Warn,
     failed: dict[str, str],
 ) -> None:
     # A model that is not live is left as it is: its record (an intent or an
-    # applied spec) is what lets the next plan create or recreate it.
+    # applied spec) is what lets the next plan create or recreate it. A record
+    # whose operation changed while we waited (another command concluded,
+    # replaced or adopted it) is that command's to keep, as in ``apply``.
     finished = {n: m for n, m in models.items() if m.state not in (CREATING, DELETED)}
     if not finished:
         return
@@ -114,7 +118,7 @@ def _record_wait(
         journal = StateJournal(backend=backend, document=state)
         for name, model in finished.items():
             record = state.models.get(name)
-            if record is None:
+            if record is None or record.operation != followed.get(name):
                 continue
             changes: dict[str, object] = {"operation": None}
             if record.applied is None and record.pendingCreate is not None:

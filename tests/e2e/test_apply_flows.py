@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from tests.e2e.workspace import API_KEY, NUMBERS, Workspace, dataset, tuned_model
-from tests.support.servers import serve_emulator
+from tests.support.servers import REPO_ROOT, serve_emulator
 
 
 def test_a_saved_plan_applies_once_and_is_refused_when_stale(ws: Workspace) -> None:
@@ -62,6 +66,52 @@ def test_no_wait_returns_while_tuning_and_wait_follows_it_to_active(ws: Workspac
     assert ws.state_doc()["models"]["alpha"]["operation"] is None
     assert ws.live()["alpha"]["state"] == "ACTIVE"
     assert ws.creates() == {"alpha": 1}
+
+
+def test_wait_leaves_a_record_another_command_changed_while_it_waited(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    ws.emulator.configure(stepSeconds=1)  # 6 steps: about 6 s of tuning
+    ws.write(dataset("numbers", NUMBERS), tuned_model("alpha", epochs=4))
+    assert ws.apply("--no-wait").returncode == 0
+    log = tmp_path / "wait.log"
+    with log.open("wb") as sink:
+        waiting = subprocess.Popen(
+            [sys.executable, "-m", "reconciler", *ws.argv("wait", "--poll-interval", "0.05s")],
+            cwd=ws.root,
+            env={
+                **{
+                    k: v
+                    for k, v in os.environ.items()
+                    if not k.startswith(("RECONCILER_", "GEMINI_"))
+                },
+                **ws.env(),
+                "NO_COLOR": "1",
+                "PYTHONPATH": str(REPO_ROOT),
+            },
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        # Meanwhile another command records a different operation for alpha
+        # (as an apply that replaced it would): `state push` of an edited copy.
+        pulled = json.loads(ws.cli("state", "pull").stdout)
+        pulled["models"]["alpha"]["operation"] = "tunedModels/alpha/operations/newer"
+        edited = tmp_path / "edited.json"
+        edited.write_text(json.dumps(pulled))
+        pushed = ws.cli("state", "push", "--force", str(edited))
+        still_waiting = waiting.poll() is None
+        code = waiting.wait(timeout=60)
+    finally:
+        waiting.kill()
+
+    assert pushed.returncode == 0, pushed.stderr
+    assert still_waiting, "alpha finished tuning before the state was changed"
+    assert code == 0, log.read_text()
+    assert "TunedModel/alpha: ACTIVE" in log.read_text()
+    record = ws.state_doc()["models"]["alpha"]
+    assert record["operation"] == "tunedModels/alpha/operations/newer"  # kept, not cleared
+    assert record["createTime"] is None
 
 
 def test_wait_with_a_short_timeout_exits_1_and_keeps_the_operation(ws: Workspace) -> None:
