@@ -143,11 +143,28 @@ def _hint(*, code: int, details: list[dict[str, Any]]) -> str | None:
     return None
 
 
-def error_for_exception(exc: Exception, *, method: str, path: str) -> ApiError:
-    """The ApiError for an httpx exception raised while sending (no HTTP answer)."""
+def error_for_exception(
+    exc: Exception, *, method: str, path: str, endpoint: str = "", local: bool = False
+) -> ApiError:
+    """The ApiError for an httpx exception raised while sending (no HTTP answer).
+
+    ``endpoint`` (scheme and host, never a key) is named when nothing answered
+    there at all, with what to check: a mistyped ``--endpoint`` or an emulator
+    that is not running are the usual causes.
+    """
     kind = type(exc).__name__
     if isinstance(exc, httpx.TimeoutException):
         return TransportError(f"timed out ({kind})", method=method, path=path)
+    if isinstance(exc, httpx.ConnectError) and endpoint:
+        hint = (
+            "is the emulator running? start one with `reconciler emulator serve --port PORT`"
+            " and point --endpoint (RECONCILER_ENDPOINT) at it"
+            if local
+            else "check --endpoint (RECONCILER_ENDPOINT), the network and any proxy settings"
+        )
+        return TransportError(
+            f"cannot connect to {endpoint} ({kind})", method=method, path=path, hint=hint
+        )
     if isinstance(exc, (httpx.NetworkError, httpx.RemoteProtocolError)):
         return TransportError(f"connection failed ({kind})", method=method, path=path)
     # Not worth retrying: a bad URL or protocol, a proxy refusing, a body that

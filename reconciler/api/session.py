@@ -105,6 +105,12 @@ class ApiSession:
         )
         # The path prefix that precedes every resource path, for messages and logs.
         self._prefix = self._http.base_url.raw_path.decode("ascii")
+        # Named in connection errors: scheme, host and port only (never userinfo).
+        self._endpoint = f"{self._http.base_url.scheme}://{self._http.base_url.netloc.decode('ascii').rsplit('@', 1)[-1]}"
+        self._local = is_local_endpoint(base)
+        # A loopback endpoint that refuses connections before it ever answered
+        # is an emulator that is not running: no point retrying for 20 s.
+        self._answered = False
 
     @property
     def request_count(self) -> int:
@@ -154,12 +160,16 @@ class ApiSession:
                 )
             except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
                 elapsed = (self._clock() - started) * 1000
-                error = error_for_exception(exc, method=method, path=shown_path)
+                error = error_for_exception(
+                    exc, method=method, path=shown_path, endpoint=self._endpoint, local=self._local
+                )
                 log.info(
                     "%s %s -> %s in %.0f ms (attempt %d)",
                     method, shown_path, type(exc).__name__, elapsed, attempt,
                 )  # fmt: skip
                 if not is_retryable_exception(exc):
+                    raise error from exc
+                if self._local and not self._answered and isinstance(exc, httpx.ConnectError):
                     raise error from exc
                 delay = self._next_delay(attempt=attempt, waited=waited, hint=None)
                 if delay is None:
@@ -167,6 +177,7 @@ class ApiSession:
                 uncertain = uncertain or may_have_taken_effect(exc, None)
             else:
                 elapsed = (self._clock() - started) * 1000
+                self._answered = True
                 status = response.status_code
                 log.info(
                     "%s %s -> %d in %.0f ms (attempt %d)",

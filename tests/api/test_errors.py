@@ -22,6 +22,7 @@ from reconciler.errors import (
     UnavailableError,
 )
 from tests.api.conftest import API_KEY, FakeTime
+from tests.support.servers import free_port
 
 NO_RETRY = RetryPolicy(max_attempts=1)
 
@@ -176,3 +177,51 @@ def test_a_success_that_is_not_json_is_an_api_error(fake_time: FakeTime) -> None
         pytest.raises(ApiError, match="the answer was not JSON"),
     ):
         client.get_tuned_model("x")
+
+
+def test_a_loopback_endpoint_that_refuses_connections_fails_at_once_naming_it(
+    fake_time: FakeTime,
+) -> None:
+    port = free_port()  # nothing listens there: an emulator that is not running
+    client = GeminiClient(
+        endpoint=f"http://user:secret@127.0.0.1:{port}",
+        credentials=Credentials(api_key=API_KEY),
+        sleep=fake_time.sleep,
+        clock=fake_time.clock,
+    )
+    with client, pytest.raises(TransportError) as info:
+        list(client.list_tuned_models())
+
+    assert client.request_count == 1  # not retried
+    assert f"cannot connect to http://127.0.0.1:{port}" in info.value.message
+    assert "secret" not in info.value.message
+    assert info.value.hint is not None and "reconciler emulator serve" in info.value.hint
+
+
+def test_a_refused_connection_after_the_endpoint_answered_is_retried(
+    fake_time: FakeTime,
+) -> None:
+    answers: list[httpx.Response | Exception] = [
+        httpx.Response(200, json={"tunedModels": []}),
+        httpx.ConnectError("refused"),
+        httpx.Response(200, json={"tunedModels": []}),
+    ]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    client = GeminiClient(
+        endpoint="http://127.0.0.1:1",
+        credentials=Credentials(api_key=API_KEY),
+        transport=httpx.MockTransport(handler),
+        sleep=fake_time.sleep,
+        clock=fake_time.clock,
+        rng=random.Random(1),
+    )
+    with client:
+        assert list(client.list_tuned_models()) == []
+        assert list(client.list_tuned_models()) == []  # an emulator restarting: retried
+    assert client.request_count == 3
