@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import errno
+
 import click
 
 from reconciler.emulator import EmulatorConfig, serve
 from reconciler.emulator.config import DEFAULT_STEP_SECONDS
+from reconciler.errors import UsageError
 
 
 @click.group()
@@ -71,4 +74,17 @@ def serve_cmd(
         db_path=db_path,
         seed=seed,
     )
-    serve(config, host=host, port=port)
+    try:
+        serve(config, host=host, port=port)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise UsageError(
+                f"cannot serve on {host}:{port}: the port is in use (another emulator?)",
+                hint="pick another with --port PORT, or --port 0 for any free port (it is printed)",
+            ) from None
+        if exc.errno in (errno.EACCES, errno.EADDRNOTAVAIL):
+            raise UsageError(
+                f"cannot serve on {host}:{port}: {exc.strerror}",
+                hint="use a port above 1023 and an address of this machine (--host 127.0.0.1)",
+            ) from None
+        raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import warnings
@@ -13,7 +14,7 @@ import httpx
 import pytest
 
 from tests.emulator.conftest import BASE, create_body
-from tests.support.servers import REPO_ROOT, ServedEmulator, serve_emulator
+from tests.support.servers import REPO_ROOT, ServedEmulator, run_cli, serve_emulator
 
 KEY = "test-key-123"
 
@@ -147,3 +148,16 @@ def test_cli_port_zero_prints_the_chosen_port() -> None:
         proc.terminate()
         _, rest = proc.communicate(timeout=10)
     assert KEY.encode() not in rest
+
+
+def test_serving_on_a_port_in_use_says_so_and_how_to_pick_another() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("emulator", "serve", "--port", str(port), timeout=60)
+
+    assert result.returncode != 0
+    assert result.stderr.startswith(f"Error: cannot serve on 127.0.0.1:{port}: the port is in use")
+    assert "--port 0" in result.stderr
+    assert "internal error" not in result.stderr
