@@ -32,6 +32,8 @@ chain, but no httpx exception ever escapes ``reconciler.api``.
 
 from __future__ import annotations
 
+import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,11 +94,15 @@ class Diagnostic:
 class ManifestError(ReconcilerError):
     """The manifests (or a dataset they point at) are invalid; every problem is listed."""
 
-    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+    def __init__(self, diagnostics: list[Diagnostic], *, paths: Sequence[str] = ()) -> None:
         errors = [d for d in diagnostics if d.severity == "error"]
-        first = str(errors[0]) if errors else "invalid manifests"
+        first = "invalid manifests"
+        if errors:  # shown after "Error: ", so without the severity word again
+            head = errors[0]
+            first = f"{head.location}: {head.message}" + (f" ({head.hint})" if head.hint else "")
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        super().__init__(first + more, hint="run `reconciler validate` to see every problem")
+        command = " ".join(["reconciler validate", *(shlex.quote(p) for p in paths)])
+        super().__init__(first + more, hint=f"run `{command}` to see every problem")
         self.diagnostics = diagnostics
 
 

@@ -139,11 +139,12 @@ Demo complete.
   loss curve:    {plot.relative_to(REPO_ROOT)}
   state:         {(WORKDIR / ".reconciler" / "state.json").relative_to(REPO_ROOT)}
 
-Try next (the emulator has been stopped; start your own):
-  reconciler emulator serve --port 8765 &
+Try next: the README's 5-minute tutorial (changes, replacements, drift). The
+demo's emulator has been stopped; the tutorial starts its own:
+  . .venv/bin/activate
+  reconciler emulator serve --port 8765 --step-seconds 0.5 &
   export RECONCILER_ENDPOINT=http://127.0.0.1:8765
-  reconciler apply --auto-approve        # then edit manifests/ and run `reconciler plan`
-The README's tutorial walks through changes, replacements and drift.""",
+  # then README "A 5-minute tutorial on the emulator", from step 1""",
         flush=True,
     )
 

@@ -112,7 +112,7 @@ def load_manifests(
         paths, root=root, allow_outside_root=allow_outside_root, use_cache=use_cache
     )
     if result.errors:
-        raise ManifestError(result.diagnostics)
+        raise ManifestError(result.diagnostics, paths=[str(p) for p in paths])
     return result
 
 

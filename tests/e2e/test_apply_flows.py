@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests.e2e.workspace import API_KEY, NUMBERS, Workspace, dataset, tuned_model
@@ -93,6 +94,10 @@ def test_wait_leaves_a_record_another_command_changed_while_it_waited(
             stderr=subprocess.STDOUT,
         )
     try:
+        deadline = time.monotonic() + 30  # until wait has read the state and follows alpha
+        while b"TunedModel/alpha: tuning" not in log.read_bytes():
+            assert waiting.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.01)
         # Meanwhile another command records a different operation for alpha
         # (as an apply that replaced it would): `state push` of an edited copy.
         pulled = json.loads(ws.cli("state", "pull").stdout)

@@ -58,7 +58,10 @@ def test_load_manifests_raises_exactly_when_invalid(
         with pytest.raises(ManifestError) as caught:
             load_manifests([Path("manifests")], root=Path("."), use_cache=False)
         errors = [d for d in expected["diagnostics"] if ": error: " in d]
-        assert str(caught.value).startswith(errors[0].split(" (did you mean")[0])
+        # The CLI shows it after "Error: ", so without the severity word.
+        first = errors[0].split(" (did you mean")[0].replace(": error: ", ": ", 1)
+        assert str(caught.value).startswith(first)
+        assert "run `reconciler validate manifests`" in (caught.value.hint or "")
         assert len([d for d in caught.value.diagnostics if d.severity == "error"]) == len(errors)
 
 
