@@ -35,6 +35,22 @@ _COLORS: dict[ActionKind, str] = {
 }
 
 
+# A refresh-only plan reports what happened outside the reconciler; the kinds
+# it reuses (JSON stays the same) read as what was found, not as actions.
+_DRIFT_TITLES: dict[ActionKind, str] = {
+    ActionKind.UPDATE: "~ changed outside",
+    ActionKind.RECREATE: "- deleted outside",
+    ActionKind.REPLACE: "! failed",
+}
+
+
+def title(plan: Plan, action: Action) -> str:
+    """How an action is named to people: Terraform's words, or drift's in a refresh-only plan."""
+    if plan.refresh_only:
+        return _DRIFT_TITLES.get(action.kind, action.title)
+    return action.title
+
+
 def summary_line(plan: Plan) -> str:
     """``Plan: 1 to create, ...`` or the no-changes / no-drift sentence."""
     counts = plan.summary()
@@ -66,18 +82,23 @@ def _forces_replacement(action: Action, change: FieldChange) -> bool:
     return action.kind is ActionKind.REPLACE and change.path not in MUTABLE_FIELDS
 
 
-def _action_lines(action: Action) -> list[str]:
+def _action_lines(action: Action, *, drift: bool = False) -> list[str]:
+    """The lines under an action's title; ``drift``: a refresh-only plan's finding,
+    which says what was found and nothing about replacing or tuning."""
     lines: list[str] = []
     for change in action.changes:
         line = f"{change.path}: {format_value(change.before)} -> {format_value(change.after)}"
-        if _forces_replacement(action, change):
+        if not drift and _forces_replacement(action, change):
             line += "  # forces replacement"
         lines.append(line)
-    if action.kind is ActionKind.REPLACE:
+    if drift:
+        if action.kind is not ActionKind.UPDATE:  # an update's reasons repeat its changes
+            lines.extend(f"# {reason}" for reason in action.reasons)
+    elif action.kind is ActionKind.REPLACE:
         lines.append(f"# replaced because: {'; '.join(action.reasons)}")
-    elif action.kind is not ActionKind.UPDATE:  # an update's reasons repeat its changes
+    elif action.kind is not ActionKind.UPDATE:
         lines.extend(f"# {reason}" for reason in action.reasons)
-    if action.kind in CREATING_KINDS:
+    if action.kind in CREATING_KINDS and not drift:
         if action.dataset is not None:
             lines.append(
                 f"training data: {action.dataset.name}, {action.dataset.examples} examples"
@@ -103,9 +124,10 @@ def render_plan_text(plan: Plan, *, color: bool) -> str:
         )
         out.append("")
     for action in plan.actions:
-        out.append(f"  {paint(action.kind, action.title)} {action.address}")
+        out.append(f"  {paint(action.kind, title(plan, action))} {action.address}")
         if action.kind is not ActionKind.NOOP:
-            out.extend(f"      {line}" for line in _action_lines(action))
+            lines = _action_lines(action, drift=plan.refresh_only)
+            out.extend(f"      {line}" for line in lines)
             out.append("")
         else:
             out.extend(f"      note: {note}" for note in action.notes)
@@ -151,26 +173,33 @@ def _cell(text: str) -> str:
     return html.escape(text).replace("|", "&#124;")
 
 
-def _markdown_details(action: Action) -> list[str]:
+def _markdown_details(plan: Plan, action: Action) -> list[str]:
     out = [
-        f"<details><summary><code>{html.escape(action.title.strip())}</code> "
+        f"<details><summary><code>{html.escape(title(plan, action).strip())}</code> "
         f"<b>{html.escape(action.address)}</b></summary>",
         "",
     ]
+    drift = plan.refresh_only
     if action.changes:
         out += ["| field | before | after |", "|---|---|---|"]
         for change in action.changes:
-            flag = " (forces replacement)" if _forces_replacement(action, change) else ""
+            forces = not drift and _forces_replacement(action, change)
+            flag = " (forces replacement)" if forces else ""
             out.append(
                 f"| <code>{_cell(change.path)}</code>{flag} | <code>{_cell(format_value(change.before))}</code> "
                 f"| <code>{_cell(format_value(change.after))}</code> |"
             )
         out.append("")
     if action.kind is ActionKind.UPDATE:
-        out.append(f"- updateMask: <code>{_cell(','.join(action.update_mask))}</code>")
+        if not drift:
+            out.append(f"- updateMask: <code>{_cell(','.join(action.update_mask))}</code>")
     else:
         out.extend(f"- {_cell(reason)}" for reason in action.reasons)
-    if action.kind in CREATING_KINDS:
+    if action.kind in CREATING_KINDS and not drift:
+        if action.dataset is not None:
+            out.append(
+                f"- training data: {_cell(action.dataset.name)}, {action.dataset.examples} examples"
+            )
         out.append(f"- estimated tuning steps: {action.estimated_steps}")
     out.extend(f"- note: {_cell(note)}" for note in action.notes)
     return [*out, "", "</details>", ""]
@@ -184,7 +213,7 @@ def render_plan_markdown(plan: Plan) -> str:
     out.append("")
     for action in plan.actions:
         if action.kind is not ActionKind.NOOP:
-            out += _markdown_details(action)
+            out += _markdown_details(plan, action)
     unchanged = [a for a in plan.actions if a.kind is ActionKind.NOOP]
     if unchanged:
         out += [f"<details><summary>{len(unchanged)} unchanged</summary>", ""]

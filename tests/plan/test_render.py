@@ -9,7 +9,7 @@ import pytest
 
 from reconciler.plan import Plan, make_plan
 from reconciler.render.plan import render_plan_json, render_plan_markdown, render_plan_text
-from tests.plan.cases import case_inputs
+from tests.plan.cases import CASES_DIR, case_inputs, load_case
 
 REPRESENTATIVE: dict[str, Any] = {
     "manifests": [
@@ -130,6 +130,22 @@ def test_text_refresh_only_reports_drift() -> None:
     assert text.endswith("Drift: 1 model changed outside the reconciler.\n")
 
 
+def test_refresh_only_names_what_was_found_not_an_action() -> None:
+    case = load_case(CASES_DIR / "refresh-only-reports-drift.yaml")
+    plan = make_plan(**case_inputs(case))
+
+    text = render_plan_text(plan, color=False)
+    markdown = render_plan_markdown(plan)
+
+    assert "  - deleted outside TunedModel/a-deleted\n" in text
+    assert "  ! failed TunedModel/b-failed\n" in text
+    assert "  ~ changed outside TunedModel/c-edited\n" in text
+    assert "update in-place" not in text and "replace" not in text.split("Drift:")[0]
+    assert "<code>~ changed outside</code> <b>TunedModel/c-edited</b>" in markdown
+    assert "estimated tuning steps" not in text + markdown and "updateMask" not in markdown
+    assert json.loads(render_plan_json(plan))["actions"][2]["action"] == "update"  # JSON unchanged
+
+
 def test_json_has_the_product_shape(plan: Plan) -> None:
     doc = json.loads(render_plan_json(plan))
     assert set(doc) == {"formatVersion", "refreshOnly", "summary", "actions", "state"}
@@ -181,6 +197,7 @@ def test_markdown_puts_the_summary_first_and_details_per_model(plan: Plan) -> No
     assert "| delete | 1 |" in markdown
     assert markdown.count("<details>") == 5  # four changing models + one block of unchanged ones
     assert markdown.count("</details>") == 5
+    assert "- training data: new-a-data, 10 examples" in markdown  # as in the text form
     assert (
         "<summary><code>~ update in-place</code> <b>TunedModel/increment</b></summary>" in markdown
     )
