@@ -128,6 +128,10 @@ def cli(
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def _global_options() -> set[str]:
+    return {opt for param in cli.params for opt in getattr(param, "opts", ())}
+
+
 def _wants_traceback(argv: list[str]) -> bool:
     return any(
         a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"}) for a in argv
@@ -146,6 +150,18 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(1)
+    except click.NoSuchOption as exc:
+        if exc.option_name in _global_options():
+            # `reconciler destroy --state X`: the option exists, only before the command.
+            command = exc.ctx.info_name if exc.ctx else "COMMAND"
+            click.echo(
+                f"Error: {exc.option_name} is a global option: give it before the command, "
+                f"e.g. `reconciler {exc.option_name} ... {command} ...`",
+                err=True,
+            )
+            sys.exit(exc.exit_code)
+        exc.show()
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)

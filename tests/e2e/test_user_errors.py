@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from tests.e2e.workspace import NUMBERS, Workspace, dataset, tuned_model
-from tests.support.servers import REPO_ROOT
+from tests.support.servers import REPO_ROOT, run_cli
 
 
 def test_import_under_a_different_name_is_refused_and_changes_nothing(ws: Workspace) -> None:
@@ -122,3 +122,17 @@ def test_ctrl_c_during_apply_keeps_the_operation_and_the_next_apply_finishes(
     assert ws.live()["alpha"]["state"] == "ACTIVE"
     assert ws.creates() == {"alpha": 1}
     assert ws.state_doc()["models"]["alpha"]["operation"] is None
+
+
+def test_a_global_option_after_the_command_says_where_it_goes(tmp_path: Path) -> None:
+    misplaced = run_cli("destroy", "--auto-approve", "--state", "other.json", cwd=tmp_path)
+    unknown = run_cli("plan", "--bogus", cwd=tmp_path)
+
+    assert misplaced.returncode == 2
+    assert misplaced.stderr == (
+        "Error: --state is a global option: give it before the command, "
+        "e.g. `reconciler --state ... destroy ...`\n"
+    )
+    assert not (tmp_path / "other.json").exists()
+    assert unknown.returncode == 2
+    assert "No such option '--bogus'" in unknown.stderr
