@@ -142,7 +142,7 @@ Demo complete.
 Try next: the README's 5-minute tutorial (changes, replacements, drift). The
 demo's emulator has been stopped; the tutorial starts its own:
   . .venv/bin/activate
-  reconciler emulator serve --port 8765 --step-seconds 0.5 &
+  reconciler emulator serve --port 8765 --step-seconds 1 &
   export RECONCILER_ENDPOINT=http://127.0.0.1:8765
   # then README "A 5-minute tutorial on the emulator", from step 1""",
         flush=True,
