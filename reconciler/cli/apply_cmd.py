@@ -147,7 +147,8 @@ def apply(
         raise UsageError(
             "--target and --replace cannot change a saved plan", hint="plan again with them"
         )
-    with connected(g) as (client, backend):
+    manifests = None if saved else paths or DEFAULT_PATHS
+    with connected(g, manifests=manifests) as (client, backend):
         run = apply_run(
             client=client,
             backend=backend,
@@ -187,7 +188,7 @@ def destroy(
 ) -> int:
     """Delete the managed tuned models (all, or the --target ones)."""
     g = get_globals()
-    with connected(g) as (client, backend):
+    with connected(g, manifests=paths or DEFAULT_PATHS) as (client, backend):
         run = apply_run(
             client=client,
             backend=backend,

@@ -6,12 +6,13 @@ reads flags or the environment.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from reconciler.api import Credentials, GeminiClient
 from reconciler.applied import StateDocument
 from reconciler.cli.context import Globals
+from reconciler.errors import CredentialsError
 from reconciler.state import StateBackend, open_backend
 
 
@@ -43,11 +44,25 @@ def read_state(g: Globals) -> StateDocument:
 
 
 @contextmanager
-def connected(g: Globals) -> Iterator[tuple[GeminiClient, StateBackend]]:
-    """The client and the state backend of a command, both closed when it ends."""
+def connected(
+    g: Globals, *, manifests: Sequence[str] | None = None
+) -> Iterator[tuple[GeminiClient, StateBackend]]:
+    """The client and the state backend of a command, both closed when it ends.
+
+    ``manifests``: the paths the command will load. Without a credential, their
+    errors are reported first: they are the ones to fix without the network.
+    """
     backend = open_backend(g.state_location)
     try:
-        with make_client(g) as client:
+        try:
+            client = make_client(g)
+        except CredentialsError:
+            if manifests is not None:
+                from reconciler.apply.refresh import load_desired  # only on this path
+
+                load_desired(manifests)  # raises ManifestError listing what is wrong
+            raise
+        with client:
             yield client, backend
     finally:
         backend.close()

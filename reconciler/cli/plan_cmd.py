@@ -85,7 +85,7 @@ def plan(
     options = PlanOptions(
         targets=frozenset(targets), replace=frozenset(replace), refresh_only=refresh_only
     )
-    with connected(g) as (client, backend):
+    with connected(g, manifests=paths or DEFAULT_PATHS) as (client, backend):
         planned = plan_run(
             client=client,
             backend=backend,

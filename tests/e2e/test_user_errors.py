@@ -136,3 +136,26 @@ def test_a_global_option_after_the_command_says_where_it_goes(tmp_path: Path) ->
     assert not (tmp_path / "other.json").exists()
     assert unknown.returncode == 2
     assert "No such option '--bogus'" in unknown.stderr
+
+
+def test_without_a_credential_manifest_errors_come_first(tmp_path: Path) -> None:
+    # No key and the real API's endpoint: nothing is sent either way.
+    ws = tmp_path / "manifests"
+    ws.mkdir()
+    broken = tuned_model("alpha") | {"spec": {**tuned_model("alpha")["spec"], "displayNme": "x"}}
+    (ws / "models.yaml").write_text(
+        json.dumps(dataset("numbers", NUMBERS)) + "\n---\n" + json.dumps(broken)
+    )
+
+    for command in (["plan"], ["apply", "--auto-approve"], ["destroy", "--auto-approve"]):
+        result = run_cli(*command, cwd=tmp_path)
+        assert result.returncode == 1
+        assert result.stderr.startswith("Error: manifests/models.yaml:"), result.stderr
+        assert "displayNme" in result.stderr
+
+    (ws / "models.yaml").write_text(
+        json.dumps(dataset("numbers", NUMBERS)) + "\n---\n" + json.dumps(tuned_model("alpha"))
+    )
+    result = run_cli("plan", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: no API key")
