@@ -311,3 +311,33 @@ def test_a_reused_pid_does_not_keep_a_dead_holders_lock(path: Path) -> None:
         assert f"holder pid {os.getpid()} on host {socket.gethostname()}" in lock.warning
         assert "foreign-lock-id" in lock.warning
         assert backend.write(with_model(backend.read(), "a")).serial == 1
+
+
+def test_where_hard_links_are_refused_the_backup_is_a_copy(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise PermissionError(1, "Operation not permitted")  # e.g. some network filesystems
+
+    backend = FileBackend(path)
+    with backend.lock(command="apply"):
+        first = backend.write(with_model(backend.read(), "a"))
+        first_bytes = path.read_bytes()
+        monkeypatch.setattr("os.link", refuse)
+        backend.write(with_model(first, "b"))
+
+    assert path.with_name("state.json.backup").read_bytes() == first_bytes
+    assert sorted(FileBackend(path).read().models) == ["a", "b"]
+    assert sorted(p.name for p in path.parent.iterdir()) == ["state.json", "state.json.backup"]
+
+
+def test_the_backup_is_the_replaced_version_itself(path: Path) -> None:
+    backend = FileBackend(path)
+    with backend.lock(command="apply"):
+        first = backend.write(with_model(backend.read(), "a"))
+        before = path.stat().st_ino
+        backend.write(with_model(first, "b"))
+
+    backup = path.with_name("state.json.backup")
+    assert backup.stat().st_ino == before  # linked, not copied
+    assert path.stat().st_ino != before
