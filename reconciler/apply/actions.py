@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from reconciler.api import GeminiClient
 from reconciler.applied import ModelRecord
 from reconciler.apply.journal import StateJournal
-from reconciler.apply.outcomes import ActionResult, Outcome, stale_operation
+from reconciler.apply.outcomes import ActionResult, Outcome, accepted_values, stale_operation
 from reconciler.apply.progress import Reporter
 from reconciler.errors import (
     AlreadyExistsError,
@@ -108,6 +108,8 @@ class ActionRunner:
                 changes["operation"] = None
             if record.preventDestroy != action.prevent_destroy:
                 changes["preventDestroy"] = action.prevent_destroy
+            if accepted_values(action, record):
+                changes["applied"] = action.spec
             if changes:
                 self.journal.put(action.model, record.model_copy(update=changes))
         if action.kind is ActionKind.WAIT:

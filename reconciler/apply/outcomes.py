@@ -63,6 +63,23 @@ def stale_operation(action: Action, record: ModelRecord) -> bool:
     )
 
 
+def accepted_values(action: Action, record: ModelRecord) -> bool:
+    """True when a noop model's record still holds values the manifests no longer have.
+
+    A change made outside the reconciler and then accepted by writing the same
+    value into the manifest plans as noop (manifest == live), but the state
+    still records the old value, so refresh-only plans would report drift for
+    ever. Apply records the plan's spec (the manifest's mutable fields on the
+    applied inputs) for such a model.
+    """
+    return (
+        action.kind is ActionKind.NOOP
+        and action.spec is not None
+        and record.applied is not None
+        and record.applied != action.spec
+    )
+
+
 def total_steps(spec: AppliedSpec | None) -> int | None:
     if spec is None or spec.dataset is None or not spec.dataset.examples:
         return None

@@ -28,6 +28,7 @@ from reconciler.apply.executor import (
     stale_operation,
 )
 from reconciler.apply.journal import StateJournal
+from reconciler.apply.outcomes import accepted_values
 from reconciler.apply.planning import Planned, plan_run, saved_plan_json
 from reconciler.apply.progress import Reporter
 from reconciler.apply.refresh import Warn, gather, locked
@@ -69,7 +70,7 @@ def _adopt_fresh_lineage(state: StateDocument, plan: Plan) -> StateDocument:
 
 def _needs_work(plan: Plan, state: StateDocument) -> bool:
     """Changes to make, or records to settle (adopted creates, preventDestroy flags,
-    operations of a run killed before it saw them end)."""
+    operations of a run killed before it saw them end, values accepted from live)."""
     if plan.has_changes:
         return True
     for action in plan.actions:
@@ -78,6 +79,7 @@ def _needs_work(plan: Plan, state: StateDocument) -> bool:
             record.applied is None
             or record.preventDestroy != action.prevent_destroy
             or stale_operation(action, record)
+            or accepted_values(action, record)
         ):
             return True
     return False

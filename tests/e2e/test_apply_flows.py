@@ -213,3 +213,24 @@ def test_the_state_never_holds_an_example_or_the_api_key(tmp_path: Path) -> None
         assert API_KEY not in text
         assert "AIzaSy-wrong" not in text
         assert "confidential" not in text
+
+
+def test_a_change_made_outside_and_accepted_in_the_manifest_is_recorded_by_apply(
+    ws: Workspace,
+) -> None:
+    ws.write(dataset("numbers", NUMBERS), tuned_model("alpha"))
+    assert ws.apply().returncode == 0
+    ws.patch_out_of_band("alpha", displayName="Renamed by hand")
+    assert ws.cli("plan", "--refresh-only", "--detailed-exitcode").returncode == 2
+
+    # Accept it: the manifest now says what the model already has.
+    ws.write(dataset("numbers", NUMBERS), tuned_model("alpha", display_name="Renamed by hand"))
+    assert ws.kinds() == {"alpha": "noop"}
+    applied = ws.apply()
+
+    assert applied.returncode == 0, applied.stderr
+    assert ws.requests("PATCH /v1beta/tunedModels/{id}") == 1  # only the out-of-band one
+    assert ws.state_doc()["models"]["alpha"]["applied"]["displayName"] == "Renamed by hand"
+    drift = ws.cli("plan", "--refresh-only", "--detailed-exitcode")
+    assert drift.returncode == 0, drift.stdout
+    assert ws.kinds() == {"alpha": "noop"}
