@@ -69,6 +69,7 @@ class ActionRunner:
             return ActionResult(action, Outcome.FAILED, exc.message)
 
     def delete(self, action: Action) -> ActionResult:
+        self.journal.ensure_held()  # no state write comes first: check the lock is ours
         with contextlib.suppress(NotFoundError):  # already gone: the goal is reached
             self.client.delete_tuned_model(action.name)
         self.journal.remove(action.model)
@@ -76,6 +77,7 @@ class ActionRunner:
 
     def update(self, action: Action) -> ActionResult:
         assert action.spec is not None
+        self.journal.ensure_held()  # no state write comes first: check the lock is ours
         live = self.client.update_tuned_model(
             action.name, spec=action.spec, update_mask=action.update_mask
         )
@@ -128,6 +130,7 @@ class ActionRunner:
             return ActionResult(action, Outcome.FAILED, "training data is not loaded")
         examples = self.datasets[spec.dataset.name].examples
         if action.kind is ActionKind.REPLACE:
+            self.journal.ensure_held()  # the delete comes before the intent is written
             with contextlib.suppress(NotFoundError):
                 self.client.delete_tuned_model(action.name)
         before = self.journal.record(action.model)

@@ -110,6 +110,15 @@ class StateJournal:
         for pending in batch:
             pending.done = True
 
+    def ensure_held(self) -> None:
+        """StateConflictError if the run's lock was taken away (see ``StateBackend.check_lock``).
+
+        Once detached the run holds no lock between writes and sends nothing
+        but polls, so there is nothing to check.
+        """
+        if self._relock is None:
+            self._backend.check_lock()
+
     def put(self, name: str, record: ModelRecord) -> None:
         def change(doc: StateDocument) -> None:
             doc.models[name] = record

@@ -116,6 +116,14 @@ class StateBackend(Protocol):
         """Store ``doc`` (read at ``doc.serial``) as serial+1; needs the lock; CAS on the serial."""
         ...
 
+    def check_lock(self) -> None:
+        """StateConflictError unless this run still holds the lock (not force-unlocked).
+
+        Called before a request that changes live models without a state write
+        first (update, delete): a run whose lock was taken away sends nothing more.
+        """
+        ...
+
     def force_unlock(self, lock_id: str | None) -> str:
         """Remove a stuck lock; returns what was removed, for the user."""
         ...

@@ -364,6 +364,9 @@ class FileBackend:
         except OSError as exc:
             raise os_failure(exc, doing="read", display=self.display) from None
 
+    def check_lock(self) -> None:
+        self._check_fence()
+
     def write(self, doc: StateDocument) -> StateDocument:
         self._check_fence()
         previous = self._previous_bytes()

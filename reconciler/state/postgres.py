@@ -137,6 +137,21 @@ class PostgresBackend(PostgresSession):
             raise StateError(f"writing state {self.display} needs the state lock; none is held")
         return self._reconnecting(attempt)
 
+    def check_lock(self) -> None:
+        def attempt(conn: psycopg.Connection[Any]) -> None:
+            if self._holder_backend(conn) != conn.info.backend_pid:
+                raise StateConflictError(
+                    f"this run no longer holds the lock on state {self.display} (its database session"
+                    " ended or it was force-unlocked); the run stopped before its next request",
+                    hint="rerun to continue from the current state",
+                )
+
+        if self._held is None:
+            raise StateError(
+                f"changing models needs the lock on state {self.display}; none is held"
+            )
+        self._reconnecting(attempt)
+
     def write(self, doc: StateDocument) -> StateDocument:
         def attempt(conn: psycopg.Connection[Any]) -> StateDocument:
             self._ensure_schema(conn)

@@ -24,6 +24,7 @@ from reconciler.errors import (
     ApiError,
     InvalidArgumentError,
     NotFoundError,
+    StateConflictError,
     UnavailableError,
 )
 from reconciler.live import ACTIVE, CREATING, LiveModel, OperationStatus
@@ -173,3 +174,56 @@ def test_an_uncertain_create_keeps_the_intent_for_the_next_run(
     record = stored(tmp_path / "state.json").models["alpha"]
     assert record.applied is None
     assert record.pendingCreate is not None and record.pendingCreate.displayName == "Alpha"
+
+
+class RecordingApi(FakeApi):
+    """Also counts the updates and deletes that reach the API."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[str] = []
+
+    def update_tuned_model(self, name: str, *, spec: AppliedSpec, update_mask: object) -> LiveModel:
+        self.sent.append(f"PATCH {name}")
+        return self.models[name]
+
+    def delete_tuned_model(self, name: str) -> None:
+        self.sent.append(f"DELETE {name}")
+        super().delete_tuned_model(name)
+
+
+@pytest.mark.parametrize("change", ["update", "delete"])
+def test_a_force_unlocked_run_sends_no_update_or_delete(
+    tmp_path: Path, desired: DesiredState, change: str
+) -> None:
+    state_path = tmp_path / "state.json"
+    api = RecordingApi()
+    assert run_create(api, desired, state_path).results[0].outcome is Outcome.IN_FLIGHT
+    api.models["tunedModels/alpha"] = LiveModel(
+        name="tunedModels/alpha", state=ACTIVE, display_name="Renamed by hand"
+    )
+    wanted = desired if change == "update" else DesiredState()
+    backend = FileBackend(str(state_path))
+    try:
+        with backend.lock(command="apply") as held:
+            state = backend.read()
+            plan = make_plan(
+                desired=wanted, live=list(api.models.values()), state=state, options=PlanOptions()
+            )
+            assert [a.kind.value for a in plan.actions] == [change]
+            # Another shell: `reconciler force-unlock LOCK_ID` while this run waits to confirm.
+            FileBackend(str(state_path)).force_unlock(held.info.id)
+            with pytest.raises(StateConflictError, match="no longer holds the lock"):
+                execute_plan(
+                    plan=plan,
+                    client=api,  # type: ignore[arg-type]
+                    journal=StateJournal(backend=backend, document=state),
+                    datasets=dict(wanted.datasets),
+                    reporter=PlainReporter(stream=io.StringIO()),
+                    options=ExecutionOptions(parallelism=1, wait=False),
+                )
+    finally:
+        backend.close()
+
+    assert api.sent == []
+    assert "tunedModels/alpha" in api.models

@@ -5,7 +5,8 @@
 Takes the lock, prints one JSON line ({"locked": id, "pid": ..., "warning": ...}
 or {"error": ..., "type": ...} and exits 3), then obeys lines on stdin:
 ``write NAME`` adds a model record and writes (prints {"serial": n} or an
-error), ``exit`` releases the lock and exits.
+error), ``check`` asks whether the lock is still ours (prints {"held": true}
+or an error), ``exit`` releases the lock and exits.
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ def main() -> int:
         words = line.split()
         if not words or words[0] == "exit":
             break
+        if words[0] == "check":
+            try:
+                backend.check_lock()
+                say({"held": True})
+            except ReconcilerError as exc:
+                say({"error": exc.message, "type": type(exc).__name__})
         if words[0] == "write":
             try:
                 doc = backend.read()

@@ -140,6 +140,7 @@ def test_stopped_holder_removed_by_force_unlock_then_refused(
 ) -> None:
     holder = start_holder(pg_uri, "apply")
     assert holder.send("write a") == {"serial": 1}
+    assert holder.send("check") == {"held": True}
     holder.process.send_signal(signal.SIGSTOP)
     try:
         result = run_cli("--state", pg_uri, "force-unlock")
@@ -157,6 +158,9 @@ def test_stopped_holder_removed_by_force_unlock_then_refused(
         backend.close()
     finally:
         holder.process.send_signal(signal.SIGCONT)
+    # Before an update or delete, the ex-holder learns it may not send it.
+    answer = holder.send("check")
+    assert answer["type"] == "StateConflictError" and "before its next request" in answer["error"]
     answer = holder.send("write c")
     assert answer["type"] == "StateConflictError" and "no longer holds the lock" in answer["error"]
     assert sorted(pgb(pg_uri).read().models) == ["a", "b"]
