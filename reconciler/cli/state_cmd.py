@@ -118,6 +118,13 @@ def pull() -> None:
         doc = backend.read()
     finally:
         backend.close()
+    if doc.serial == 0:
+        # Never written: printing a fresh empty document (with a new random
+        # lineage) would let a mistyped --state seed another backend with it.
+        raise StateError(
+            f"no state at {backend.display}: nothing to pull",
+            hint="check --state (RECONCILER_STATE); a state exists once apply or import wrote it",
+        )
     click.echo(dump_document(doc), nl=False)
 
 

@@ -156,7 +156,7 @@ def parse_document(data: object, *, source: str) -> StateDocument:
     A newer ``formatVersion`` is refused rather than read partially: writing it
     back would silently drop whatever the newer version added.
     """
-    hint = f"restore {source}.backup or push a good copy with `reconciler state push FILE`"
+    hint = f"restore {source}.backup or push a good copy with `reconciler state push --force FILE`"
     if not isinstance(data, dict):
         raise StateCorruptError(f"state {source} is not a JSON object", hint=hint)
     version = data.get("formatVersion")
@@ -200,8 +200,10 @@ def parse_text(text: str, *, source: str) -> StateDocument:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise StateCorruptError(
-            f"state {source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-            hint=f"restore {source}.backup or push a good copy with `reconciler state push FILE`",
+            # (some messages end in "at" already: "Invalid control character at")
+            f"state {source} is not valid JSON: {exc.msg.removesuffix(' at')} at line {exc.lineno}"
+            f" column {exc.colno}",
+            hint=f"restore {source}.backup or push a good copy with `reconciler state push --force FILE`",
         ) from exc
     return parse_document(data, source=source)
 

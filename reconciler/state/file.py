@@ -176,7 +176,7 @@ class FileBackend:
         except UnicodeDecodeError as exc:
             raise StateCorruptError(
                 f"state {self.display} is not UTF-8 text",
-                hint=f"restore {self.display}.backup or push a good copy with `reconciler state push FILE`",
+                hint=f"restore {self.display}.backup or push a good copy with `reconciler state push --force FILE`",
             ) from exc
         doc = parse_text(text, source=self.display)
         self._seen = (data, doc.serial, doc.lineage)

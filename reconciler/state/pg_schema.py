@@ -70,6 +70,13 @@ def parse_location(uri: str) -> PostgresLocation:
     params = parse_qsl(parts.query, keep_blank_values=True)
     ours = {k: v for k, v in params if k in ("schema", "workspace")}
     theirs = [(k, v) for k, v in params if k not in ("schema", "workspace")]
+    for key in ("schema", "workspace"):
+        if key in ours and not ours[key]:
+            # `workspace=$ENV` with $ENV unset must not quietly mean the default one.
+            raise StateError(
+                f"empty {key}= in the state URI",
+                hint=f"give a {key} name, or leave the parameter out for {key}={DEFAULT_SCHEMA if key == 'schema' else DEFAULT_WORKSPACE}",
+            )
     schema = ours.get("schema") or DEFAULT_SCHEMA
     workspace = ours.get("workspace") or DEFAULT_WORKSPACE
     if not SCHEMA_PATTERN.match(schema):

@@ -126,7 +126,19 @@ def test_corrupt_state_hint_points_at_backup_and_push(path: Path) -> None:
     with pytest.raises(StateCorruptError) as info:
         FileBackend(path).read()
     assert info.value.hint is not None
-    assert f"{path}.backup" in info.value.hint and "state push" in info.value.hint
+    assert f"{path}.backup" in info.value.hint
+    assert "`reconciler state push --force FILE`" in info.value.hint  # the way that works
+    good = StateDocument(serial=3)
+    assert FileBackend(path).push(good, force=True).models == {}
+    assert FileBackend(path).read().lineage == good.lineage
+
+
+def test_a_truncated_state_is_reported_in_plain_words(path: Path) -> None:
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b'{"formatVersion": 1, "lineage": "ab\ncd"}')
+    with pytest.raises(StateCorruptError) as info:
+        FileBackend(path).read()
+    assert "not valid JSON: Invalid control character at line 1 column" in info.value.message
 
 
 def test_second_writer_fails_at_once_naming_the_holder(path: Path, start_holder: Any) -> None:

@@ -49,6 +49,10 @@ def test_location_keeps_our_parameters_from_libpq_and_hides_the_password() -> No
     assert "s3cret" not in parse_location("postgres:///db?password=s3cret&host=/tmp").display
     with pytest.raises(StateError, match="invalid schema"):
         parse_location("postgresql:///db?schema=bad;drop")
+    with pytest.raises(StateError, match="empty workspace= in the state URI"):
+        parse_location("postgresql:///db?workspace=")  # e.g. workspace=$ENV, unset
+    with pytest.raises(StateError, match="empty schema="):
+        parse_location("postgresql:///db?schema=&workspace=prod")
     assert advisory_key(schema="rc", workspace="a") != advisory_key(schema="rc", workspace="b")
     assert (
         advisory_key(schema="rc", workspace="a")[0] == advisory_key(schema="rc", workspace="b")[0]

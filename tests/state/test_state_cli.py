@@ -63,6 +63,9 @@ def cli(location: str, *args: str) -> Any:
 def test_list_show_and_pull(location: str) -> None:
     empty = cli(location, "state", "list")
     assert empty.returncode == 0 and empty.stdout == "" and "No managed models" in empty.stderr
+    nothing = cli(location, "state", "pull")  # e.g. a mistyped --state while moving a state
+    assert nothing.returncode == 1 and nothing.stdout == ""
+    assert nothing.stderr.startswith("Error: no state at ") and "nothing to pull" in nothing.stderr
     doc = seed(location)
     listed = cli(location, "state", "list")
     assert listed.returncode == 0, listed.stderr
