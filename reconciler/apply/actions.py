@@ -237,6 +237,9 @@ class ActionRunner:
             return ""
         try:
             self.journal.conclude_tuning(action.model, operation=record.operation, changes=changes)
-        except StateLockedError as exc:
-            return f" (not recorded in state: {exc.message}; the next apply or `reconciler wait` records it)"
+        except StateLockedError:
+            return (
+                "; not recorded in state, another command kept the lock:"
+                " the next apply or `reconciler wait` records it"
+            )
         return ""
