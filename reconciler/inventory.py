@@ -86,7 +86,7 @@ class InventoryRow:
     display_name: str | None = None
     drift: tuple[str, ...] = ()  # mutable fields that differ from the applied spec
     progress: Progress | None = None  # in-flight only
-    error: str | None = None  # failed only: the recorded operation error
+    error: str | None = None  # failed: the operation error; missing: why nothing is live
     snapshots: tuple[Snapshot, ...] = field(default=(), compare=False)
 
     @property
@@ -103,7 +103,7 @@ class InventoryRow:
         if self.status is Status.FAILED:
             return self.error or "tuning failed"
         if self.status is Status.MISSING:
-            return "deleted outside the reconciler"
+            return self.error or "deleted outside the reconciler"
         return ""
 
     @property
@@ -244,6 +244,12 @@ def classify(
                     create_time=record.createTime,
                     update_time=record.updateTime,
                     display_name=spec.displayName if spec else None,
+                    # Only an intent was recorded: nothing was ever live to delete.
+                    error=(
+                        "interrupted create never reached the API; the next apply creates it"
+                        if record.applied is None and record.pendingCreate is not None
+                        else None
+                    ),
                 )
             )
     rows.sort(key=lambda r: r.name)

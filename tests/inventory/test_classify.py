@@ -140,6 +140,14 @@ def test_missing_models_keep_their_address_unless_a_filter_hid_them() -> None:
         ("missing", "TunedModel/gone", "G", None)
     ]
     assert classify(live=[], state=state, include_missing=False).rows == ()
+    assert rows[0].detail == "deleted outside the reconciler"
+
+
+def test_an_interrupted_create_is_not_called_deleted() -> None:
+    state = _state(new=ModelRecord(name="tunedModels/new", pendingCreate=_spec()))
+    (row,) = classify(live=[], state=state).rows
+    assert row.status.value == "missing"
+    assert row.detail == "interrupted create never reached the API; the next apply creates it"
 
 
 def test_rows_are_sorted_and_totals_name_every_status() -> None:
