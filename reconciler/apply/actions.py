@@ -236,10 +236,14 @@ class ActionRunner:
         if record is None:
             return ""
         try:
-            self.journal.conclude_tuning(action.model, operation=record.operation, changes=changes)
+            recorded = self.journal.conclude_tuning(
+                action.model, operation=record.operation, changes=changes
+            )
         except StateLockedError:
             return (
                 "; not recorded in state, another command kept the lock:"
                 " the next apply or `reconciler wait` records it"
             )
+        if not recorded:
+            return "; its state record was changed by another command meanwhile and is kept as is"
         return ""

@@ -142,20 +142,23 @@ class StateJournal:
 
     def conclude_tuning(
         self, name: str, *, operation: str | None, changes: Mapping[str, object]
-    ) -> None:
+    ) -> bool:
         """Record how a tuning ended (``changes``), on the record only if it still
-        carries ``operation``.
+        carries ``operation``; False when it did not (nothing recorded).
 
         While the lock is given up, another command may have concluded, replaced
         or forgotten the model; its record is then left as that command wrote it.
         """
+        applied: list[bool] = []
 
         def change(doc: StateDocument) -> None:
             current = doc.models.get(name)
             if current is not None and current.operation == operation:
                 doc.models[name] = current.model_copy(update=dict(changes))
+                applied.append(True)
 
         self.mutate(change)
+        return bool(applied)
 
 
 def _copy(doc: StateDocument) -> StateDocument:

@@ -111,8 +111,8 @@ def test_detached_writes_take_the_lock_and_keep_what_others_wrote_meanwhile(
         other.write(doc)
 
     done = {"operation": None, "createTime": "2026-11-21T10:00:00Z"}
-    journal.conclude_tuning("a", operation="tunedModels/a/operations/1", changes=done)
-    journal.conclude_tuning("b", operation="tunedModels/b/operations/1", changes=done)
+    assert journal.conclude_tuning("a", operation="tunedModels/a/operations/1", changes=done)
+    assert not journal.conclude_tuning("b", operation="tunedModels/b/operations/1", changes=done)
 
     stored = FileBackend(path).read()
     assert sorted(stored.models) == ["a", "c"]  # b stays forgotten, c stays
@@ -134,10 +134,11 @@ def test_a_conclusion_leaves_a_record_that_moved_on_to_another_operation(
         other.write(doc)
     serial = other.read().serial
 
-    journal.conclude_tuning(
+    recorded = journal.conclude_tuning(
         "a", operation="tunedModels/a/operations/1", changes={"operation": None}
     )
 
+    assert recorded is False
     stored = FileBackend(path).read()
     assert stored.models["a"].operation == "tunedModels/a/operations/2"
     assert stored.serial == serial  # nothing to change: nothing written

@@ -146,3 +146,25 @@ def test_while_an_apply_follows_tuning_plans_and_other_writers_use_the_state(
         assert ws.kinds() == {"alpha": "noop"}
         second = ws.apply()  # nothing left locked behind
         assert second.returncode == 0, second.stderr
+
+
+def test_a_record_removed_while_its_tuning_is_followed_is_not_written_back(
+    tmp_path: Path,
+) -> None:
+    with serve_emulator("--step-seconds", "1") as emulator:  # alpha: about 6 s of tuning
+        ws = Workspace(root=tmp_path, emulator=emulator)
+        ws.write(dataset("numbers", NUMBERS), tuned_model("alpha", epochs=4))
+        log = tmp_path / "apply.log"
+        apply = start_apply(ws, log)
+        try:
+            wait_for_text(log, b"TunedModel/alpha: tuning", apply)
+            removed = ws.cli("state", "rm", "alpha", "--lock-timeout", "20s")
+            code = apply.wait(timeout=60)
+        finally:
+            apply.kill()
+
+        assert removed.returncode == 0, removed.stderr
+        assert code == 0, log.read_text()
+        assert "changed by another command meanwhile and is kept as is" in log.read_text()
+        assert read_state(ws)["models"] == {}  # the removal stands
+        assert ws.live()["alpha"]["state"] == "ACTIVE"
