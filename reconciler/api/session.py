@@ -106,7 +106,9 @@ class ApiSession:
         # The path prefix that precedes every resource path, for messages and logs.
         self._prefix = self._http.base_url.raw_path.decode("ascii")
         # Named in connection errors: scheme, host and port only (never userinfo).
-        self._endpoint = f"{self._http.base_url.scheme}://{self._http.base_url.netloc.decode('ascii').rsplit('@', 1)[-1]}"
+        url = self._http.base_url
+        host_port = url.netloc.decode("ascii").rsplit("@", 1)[-1]
+        self._endpoint = f"{url.scheme}://{host_port}"
         self._local = is_local_endpoint(base)
         # A loopback endpoint that refuses connections before it ever answered
         # is an emulator that is not running: no point retrying for 20 s.
