@@ -136,22 +136,7 @@ def _sorted_numbers(value: object) -> object:
 
 def desired_vs_live(desired: DesiredModel, live: LiveModel) -> tuple[FieldChange, ...]:
     """Mutable fields set in the manifest that the live model does not match, in mask order."""
-    live_fields = live.mutable_fields()
-    wanted = {
-        field: _mutable_value(desired.spec, field)
-        for field in MUTABLE_FIELDS
-        if not _is_unset(_mutable_value(desired.spec, field))
-    }
-    have = {field: live_fields[field] for field in wanted}
-    changed = _changed_keys(
-        {k: _sorted_numbers(v) for k, v in have.items()},
-        {k: _sorted_numbers(v) for k, v in wanted.items()},
-    )
-    return tuple(
-        FieldChange(path=field, before=have[field], after=wanted[field])
-        for field in MUTABLE_FIELDS
-        if field in changed
-    )
+    return _mutable_changes(desired.spec, live, spec_is_before=False)
 
 
 def mutable_drift(applied: AppliedSpec, live: LiveModel) -> tuple[FieldChange, ...]:
@@ -160,19 +145,27 @@ def mutable_drift(applied: AppliedSpec, live: LiveModel) -> tuple[FieldChange, .
     Used by refresh-only plans. Fields the applied spec left unset were the
     server's to choose, so they cannot drift.
     """
+    return _mutable_changes(applied, live, spec_is_before=True)
+
+
+def _mutable_changes(
+    spec: AppliedSpec, live: LiveModel, *, spec_is_before: bool
+) -> tuple[FieldChange, ...]:
+    """The mutable fields ``spec`` sets that differ live, in mask order; unset ones are skipped."""
     live_fields = live.mutable_fields()
-    recorded = {
-        field: _mutable_value(applied, field)
+    ours = {
+        field: value
         for field in MUTABLE_FIELDS
-        if not _is_unset(_mutable_value(applied, field))
+        if not _is_unset(value := _mutable_value(spec, field))
     }
-    now = {field: live_fields[field] for field in recorded}
+    theirs = {field: live_fields[field] for field in ours}
+    before, after = (ours, theirs) if spec_is_before else (theirs, ours)
     changed = _changed_keys(
-        {k: _sorted_numbers(v) for k, v in recorded.items()},
-        {k: _sorted_numbers(v) for k, v in now.items()},
+        {k: _sorted_numbers(v) for k, v in before.items()},
+        {k: _sorted_numbers(v) for k, v in after.items()},
     )
     return tuple(
-        FieldChange(path=field, before=recorded[field], after=now[field])
+        FieldChange(path=field, before=before[field], after=after[field])
         for field in MUTABLE_FIELDS
         if field in changed
     )
