@@ -91,21 +91,23 @@ def _action_lines(action: Action, *, drift: bool = False) -> list[str]:
         if not drift and _forces_replacement(action, change):
             line += "  # forces replacement"
         lines.append(line)
-    if drift:
-        if action.kind is not ActionKind.UPDATE:  # an update's reasons repeat its changes
-            lines.extend(f"# {reason}" for reason in action.reasons)
-    elif action.kind is ActionKind.REPLACE:
+    if action.kind is ActionKind.REPLACE and not drift:
         lines.append(f"# replaced because: {'; '.join(action.reasons)}")
-    elif action.kind is not ActionKind.UPDATE:
+    elif action.kind is not ActionKind.UPDATE:  # an update's reasons repeat its changes
         lines.extend(f"# {reason}" for reason in action.reasons)
-    if action.kind in CREATING_KINDS and not drift:
-        if action.dataset is not None:
-            lines.append(
-                f"training data: {action.dataset.name}, {action.dataset.examples} examples"
-            )
-        lines.append(f"estimated tuning steps: {action.estimated_steps}")
+    lines.extend(_tuning_facts(action, drift=drift))
     lines.extend(f"note: {note}" for note in action.notes)
     return lines
+
+
+def _tuning_facts(action: Action, *, drift: bool) -> list[str]:
+    """What a create will train on and how long (nothing for a drift finding)."""
+    if action.kind not in CREATING_KINDS or drift:
+        return []
+    facts = []
+    if action.dataset is not None:
+        facts.append(f"training data: {action.dataset.name}, {action.dataset.examples} examples")
+    return [*facts, f"estimated tuning steps: {action.estimated_steps}"]
 
 
 def render_plan_text(plan: Plan, *, color: bool) -> str:
@@ -195,12 +197,7 @@ def _markdown_details(plan: Plan, action: Action) -> list[str]:
             out.append(f"- updateMask: <code>{_cell(','.join(action.update_mask))}</code>")
     else:
         out.extend(f"- {_cell(reason)}" for reason in action.reasons)
-    if action.kind in CREATING_KINDS and not drift:
-        if action.dataset is not None:
-            out.append(
-                f"- training data: {_cell(action.dataset.name)}, {action.dataset.examples} examples"
-            )
-        out.append(f"- estimated tuning steps: {action.estimated_steps}")
+    out.extend(f"- {_cell(fact)}" for fact in _tuning_facts(action, drift=drift))
     out.extend(f"- note: {_cell(note)}" for note in action.notes)
     return [*out, "", "</details>", ""]
 
