@@ -156,11 +156,16 @@ class GeminiClient:
             params["filter"] = filter
         if not snapshots and self._partial_lists:
             params["fields"] = LIST_FIELDS_WITHOUT_SNAPSHOTS
+
+        def listing() -> Iterator[LiveModel]:
+            for item in self._pages("tunedModels", "tunedModels", params):
+                yield convert.live_model_from_json(item, snapshots=snapshots)
+
         listed = False
         try:
-            for item in self._pages("tunedModels", "tunedModels", params):
+            for model in listing():
                 listed = True
-                yield convert.live_model_from_json(item, snapshots=snapshots)
+                yield model
         except InvalidArgumentError:
             if listed or "fields" not in params:
                 raise
@@ -169,8 +174,7 @@ class GeminiClient:
             # models, now and for the rest of this client's life.
             self._partial_lists = False
             del params["fields"]
-            for item in self._pages("tunedModels", "tunedModels", params):
-                yield convert.live_model_from_json(item, snapshots=snapshots)
+            yield from listing()
 
     def get_tuned_model(self, name: str) -> LiveModel:
         """One tuned model (``tunedModels/x`` or ``x``); ``NotFoundError`` if absent."""

@@ -165,7 +165,7 @@ class FileBackend:
     # -- reading ---------------------------------------------------------
 
     def _load(self) -> tuple[StateDocument, bool]:
-        data = self._previous_bytes()
+        data = self._stored_bytes()
         if data is None:
             return StateDocument(), False
         return self._parse(data), True
@@ -356,7 +356,7 @@ class FileBackend:
                 os.unlink(link)
             raise
 
-    def _previous_bytes(self) -> bytes | None:
+    def _stored_bytes(self) -> bytes | None:
         try:
             return self.path.read_bytes()
         except FileNotFoundError:
@@ -369,7 +369,7 @@ class FileBackend:
 
     def write(self, doc: StateDocument) -> StateDocument:
         self._check_fence()
-        previous = self._previous_bytes()
+        previous = self._stored_bytes()
         if previous is not None:
             serial, lineage = self._stored_identity(previous)
             if doc.serial != serial or doc.lineage != lineage:
@@ -392,7 +392,7 @@ class FileBackend:
         held = self.lock(command="state push") if own else self._held
         try:
             self._check_fence()
-            previous = self._previous_bytes()
+            previous = self._stored_bytes()
             current, exists = (
                 self._load() if not force or previous is None else self._load_lenient()
             )
