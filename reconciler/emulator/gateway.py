@@ -12,19 +12,18 @@ partial-response selector here, so no handler can forget it (``partial_response`
 from __future__ import annotations
 
 import asyncio
-import hmac
-import json
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from reconciler.emulator import partial_response
+from reconciler.emulator import body, partial_response
 from reconciler.emulator.call import Call
+from reconciler.emulator.credentials import check_credentials
 from reconciler.emulator.routes import match
 from reconciler.emulator.state import Emulator
-from reconciler.emulator.wire import ApiError, camelize
+from reconciler.emulator.wire import ApiError
 from reconciler.emulator.wire import camel as camelize_key
 
 RETRY_DELAY = "0.05s"  # short, so client retry tests stay fast
@@ -32,17 +31,6 @@ RETRY_DELAY = "0.05s"  # short, so client retry tests stay fast
 RETRY_AFTER = "0"
 BEFORE_FAULTS = ("429", "503")
 AFTER_FAULTS = ("500", "drop")
-
-INVALID_KEY_MESSAGE = "API key not valid. Please pass a valid API key."
-NO_CREDENTIALS_MESSAGE = (
-    "Method doesn't allow unregistered callers (callers without established identity). "
-    "Please use API Key or other form of API consumer identity to call this API."
-)
-BAD_TOKEN_MESSAGE = (
-    "Request had invalid authentication credentials. Expected OAuth 2 access token, login "
-    "cookie or other valid authentication credential. See "
-    "https://developers.google.com/identity/sign-in/web/devconsole-project."
-)
 
 
 class ConnectionDropped(Exception):
@@ -65,46 +53,6 @@ def fault_error(kind: str) -> ApiError:
         500,
         "An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting",
     )
-
-
-def check_credentials(request: Request, expected: str | None) -> None:
-    """Without --api-key anything goes; with it, the real service's answers for each case.
-
-    No credentials at all gets 403 PERMISSION_DENIED, as Google's front end answers
-    a call without a key; a Bearer token is accepted only if it equals the key.
-    """
-    if expected is None:
-        return
-    key = request.headers.get("x-goog-api-key") or request.query_params.get("key")
-    if key is not None:
-        if not hmac.compare_digest(key.encode(), expected.encode()):
-            raise ApiError(
-                400,
-                INVALID_KEY_MESSAGE,
-                details=[
-                    {
-                        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                        "reason": "API_KEY_INVALID",
-                        "domain": "googleapis.com",
-                        "metadata": {"service": "generativelanguage.googleapis.com"},
-                    },
-                    {
-                        "@type": "type.googleapis.com/google.rpc.LocalizedMessage",
-                        "locale": "en-US",
-                        "message": INVALID_KEY_MESSAGE,
-                    },
-                ],
-            )
-        return
-    authorization = request.headers.get("authorization", "")
-    if authorization:
-        token = authorization.removeprefix("Bearer ").strip()
-        if not authorization.startswith("Bearer ") or not hmac.compare_digest(
-            token.encode(), expected.encode()
-        ):
-            raise ApiError(401, BAD_TOKEN_MESSAGE)
-        return
-    raise ApiError(403, NO_CREDENTIALS_MESSAGE)
 
 
 class ApiGateway:
@@ -182,17 +130,18 @@ def _int_enums(query: dict[str, str]) -> bool:
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "Invalid JSON payload received. Unexpected token.") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "Invalid JSON payload received. Expected an object.")
-    result: dict[str, Any] = camelize(body)
-    return result
+    """The body as an object, read no further than the size limit (a 400 beyond it)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > body.MAX_BODY_BYTES:
+        raise ApiError(400, body.PAYLOAD_TOO_LARGE)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > body.MAX_BODY_BYTES:
+            raise ApiError(400, body.PAYLOAD_TOO_LARGE)
+        chunks.append(chunk)
+    return body.object_body(b"".join(chunks))
 
 
 async def _drop(send: Send) -> None:

@@ -15,6 +15,9 @@ from reconciler.emulator.store import Store
 Clock = Callable[[], float]
 
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+# The emulator's clock may be moved forward (``POST /emulator/clock``) but not
+# past this (9000-01-01T00:00:00Z): timestamps must stay writable in RFC 3339.
+LATEST_TIME = 221_845_392_000.0
 
 
 @dataclass
@@ -40,6 +43,9 @@ class Emulator:
         self.clock: Clock = clock or time.time
         self.store = Store(db_path=config.db_path)
         self.stats = Stats()
+        # Seconds added to the clock by POST /emulator/clock; never reset, so time
+        # only moves forward, as the models' timestamps assume.
+        self.clock_offset = 0.0
         self.seed = (
             config.seed if config.seed is not None else random.SystemRandom().randrange(2**32)
         )
@@ -59,7 +65,16 @@ class Emulator:
         self._reseed()
 
     def now(self) -> float:
-        return self.clock()
+        return self.clock() + self.clock_offset
+
+    def advance_clock(self, seconds: float) -> float:
+        """Move the emulator's time forward by ``seconds`` (tuning progresses); the new time."""
+        if not 0.0 <= seconds <= LATEST_TIME - self.now():
+            raise ValueError(
+                "advanceSeconds must be a number >= 0 that keeps the clock before the year 9000"
+            )
+        self.clock_offset += seconds
+        return self.now()
 
     def random_id(self, length: int = 12) -> str:
         return "".join(self.id_rng.choice(_ID_ALPHABET) for _ in range(length))
