@@ -94,12 +94,17 @@ def _check_text(text: str) -> None:
         raise _bad("A string holds a lone UTF-16 surrogate (invalid Unicode).") from None
 
 
-def object_body(raw: bytes) -> dict[str, Any]:
-    """A request body as a camelCase object: ``{}`` when empty, 400 when not an object."""
+def object_body(raw: bytes, *, camel_case: bool = True) -> dict[str, Any]:
+    """A request body as an object: ``{}`` when empty, 400 when not an object.
+
+    ``camel_case`` renames every key to camelCase, which suits bodies with no
+    free-form parts; a handler that reads the body against a schema (function
+    arguments and JSON Schemas keep their own names) asks for it as sent.
+    """
     if not raw.strip():
         return {}
     body = parse(raw)
     if not isinstance(body, dict):
         raise _bad("Expected a JSON object.")
-    result: dict[str, Any] = camelize(body)
+    result: dict[str, Any] = camelize(body) if camel_case else body
     return result

@@ -88,7 +88,7 @@ class ApiGateway:
                 emulator=em,
                 params=params,
                 query=query,
-                body=await _json_body(request),
+                body=await _json_body(request, camel_case=not (route and route.raw_body)),
                 int_enums=_int_enums(query),
                 now=em.now(),
                 path=path,
@@ -129,7 +129,7 @@ def _int_enums(query: dict[str, str]) -> bool:
     )
 
 
-async def _json_body(request: Request) -> dict[str, Any]:
+async def _json_body(request: Request, *, camel_case: bool) -> dict[str, Any]:
     """The body as an object, read no further than the size limit (a 400 beyond it)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > body.MAX_BODY_BYTES:
@@ -141,7 +141,7 @@ async def _json_body(request: Request) -> dict[str, Any]:
         if size > body.MAX_BODY_BYTES:
             raise ApiError(400, body.PAYLOAD_TOO_LARGE)
         chunks.append(chunk)
-    return body.object_body(b"".join(chunks))
+    return body.object_body(b"".join(chunks), camel_case=camel_case)
 
 
 async def _drop(send: Send) -> None:

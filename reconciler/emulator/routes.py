@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from reconciler.emulator import generate, operations, permissions, tuned_models
+from reconciler.emulator import operations, permissions, tuned_models
 from reconciler.emulator.call import Handler
+from reconciler.emulator.generate import handlers as generate
 
 _SEG = r"[^/:]+"
 
@@ -22,20 +23,36 @@ class Route:
     template: str
     handler: Handler
     stream: bool = False
+    # The body as sent (function args and JSON Schemas keep their own key names);
+    # otherwise every key arrives in camelCase.
+    raw_body: bool = False
 
 
-def _route(method: str, template: str, handler: Handler, *, stream: bool = False) -> Route:
+def _route(
+    method: str, template: str, handler: Handler, *, stream: bool = False, raw_body: bool = False
+) -> Route:
     regex = re.escape(template)
     for name in ("id", "op", "model", "perm"):
         regex = regex.replace(re.escape("{" + name + "}"), f"(?P<{name}>{_SEG})")
-    return Route(method, re.compile(regex), f"{method} {template}", handler, stream)
+    return Route(method, re.compile(regex), f"{method} {template}", handler, stream, raw_body)
 
 
-def _both(method: str, template: str, handler: Handler, *, stream: bool = False) -> list[Route]:
+def _both(
+    method: str, template: str, handler: Handler, *, stream: bool = False, raw_body: bool = False
+) -> list[Route]:
     """Routes the real service offers under /v1 as well: generate, operations, base models."""
     return [
-        _route(method, f"/{version}{template}", handler, stream=stream)
+        _route(method, f"/{version}{template}", handler, stream=stream, raw_body=raw_body)
         for version in ("v1beta", "v1")
+    ]
+
+
+def _generation(prefix: str, generate: Handler, count: Handler) -> list[Route]:
+    """generateContent, streamGenerateContent and countTokens on ``prefix`` (v1beta and v1)."""
+    return [
+        *_both("POST", f"{prefix}:generateContent", generate, raw_body=True),
+        *_both("POST", f"{prefix}:streamGenerateContent", generate, stream=True, raw_body=True),
+        *_both("POST", f"{prefix}:countTokens", count, raw_body=True),
     ]
 
 
@@ -54,13 +71,11 @@ ROUTES: list[Route] = [
     *_both("GET", "/tunedModels/{id}/operations", operations.list_),
     *_both("GET", "/tunedModels/{id}/operations/{op}", operations.get),
     *_both("POST", "/tunedModels/{id}/operations/{op}:cancel", operations.cancel),
-    *_both("POST", "/tunedModels/{id}:generateContent", generate.tuned_generate),
-    *_both("POST", "/tunedModels/{id}:streamGenerateContent", generate.tuned_generate, stream=True),
+    *_generation("/tunedModels/{id}", generate.tuned_generate, generate.tuned_count_tokens),
     # Base models are served under /v1 too: google-genai 3.x defaults to /v1.
     *_both("GET", "/models", generate.list_models),
     *_both("GET", "/models/{model}", generate.get_model),
-    *_both("POST", "/models/{model}:generateContent", generate.base_generate),
-    *_both("POST", "/models/{model}:streamGenerateContent", generate.base_generate, stream=True),
+    *_generation("/models/{model}", generate.base_generate, generate.base_count_tokens),
 ]
 
 

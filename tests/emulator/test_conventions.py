@@ -48,10 +48,12 @@ CASES: dict[str, tuple[dict[str, Any] | None, str]] = {
             ("POST", "/tunedModels/{id}/operations/{op}:cancel", ({}, "Empty")),
             ("POST", "/tunedModels/{id}:generateContent", (GENERATE, "GenerateContentResponse")),
             ("POST", "/tunedModels/{id}:streamGenerateContent", (GENERATE, "Chunks")),
+            ("POST", "/tunedModels/{id}:countTokens", (GENERATE, "CountTokensResponse")),
             ("GET", "/models", (None, "ListModelsResponse")),
             ("GET", "/models/{model}", (None, "Model")),
             ("POST", "/models/{model}:generateContent", (GENERATE, "GenerateContentResponse")),
             ("POST", "/models/{model}:streamGenerateContent", (GENERATE, "Chunks")),
+            ("POST", "/models/{model}:countTokens", (GENERATE, "CountTokensResponse")),
         ]
     },
 }
@@ -67,6 +69,7 @@ ENUM_AT: dict[str, Any] = {
     "ListPermissionsResponse": lambda b: b["permissions"][0]["granteeType"],
     "GenerateContentResponse": lambda b: b["candidates"][0]["finishReason"],
     "Chunks": lambda b: b[-1]["candidates"][0]["finishReason"],
+    "CountTokensResponse": lambda b: b["promptTokensDetails"][0]["modality"],
 }
 
 
