@@ -454,3 +454,29 @@ def test_enum_numbers_on_request_as_google_generativelanguage_asks(http: httpx.C
     assert candidate["content"]["parts"][0]["executableCode"]["language"] == 1
     assert candidate["content"]["parts"][1]["codeExecutionResult"]["outcome"] == 1
     assert body["usageMetadata"]["promptTokensDetails"] == [{"modality": 1, "tokenCount": 8}]
+
+
+def test_a_tuned_model_answers_with_its_closest_example_and_counts_tokens(
+    http: httpx.Client,
+) -> None:
+    examples = [
+        {"textInput": "hello there", "output": "HELLO THERE!"},
+        {"textInput": "bye", "output": "BYE!"},
+    ]
+    create = {
+        "baseModel": "models/gemini-1.5-flash-001-tuning",
+        "tuningTask": {"trainingData": {"examples": {"examples": examples}}},
+    }  # fmt: skip
+    assert http.post("/v1beta/tunedModels?tunedModelId=shout", json=create).is_success
+    request = {
+        **user("well hello"),
+        "generationConfig": {"candidateCount": 2, "responseMimeType": "application/json"},
+    }
+    body = ok(http.post("/v1/tunedModels/shout:generateContent", json=request))
+    assert [text_of(body, 0), text_of(body, 1)] == ["HELLO THERE!", "BYE!"]
+    assert body["modelVersion"] == "gemini-1.5-flash-001-tuning"
+    counted = ok(
+        http.post("/v1beta/tunedModels/shout:countTokens", json=user("well hello")),
+        "CountTokensResponse",
+    )
+    assert counted["totalTokens"] == body["usageMetadata"]["promptTokenCount"] == 3
