@@ -118,7 +118,14 @@ def tuned_generate(call: Call) -> Response:
 def _respond(call: Call, read: request.GenerateRequest, responder: answer.Responder) -> Response:
     try:
         body = answer.respond(read, responder)
-    except (ValueError, TypeError, AttributeError, OverflowError, RecursionError) as error:
+    except (
+        ValueError,
+        TypeError,
+        AttributeError,
+        LookupError,
+        OverflowError,
+        RecursionError,
+    ) as error:
         # A schema the generator cannot follow (``"minItems": "many"``): the
         # service refuses such schemas too, if with its own words.
         raise invalid(

@@ -178,6 +178,10 @@ def _check_config(config: dict[str, Any], limits: ModelLimits) -> None:
     if mime and mime not in RESPONSE_MIME_TYPES:
         raise _problem("generation_config.response_mime_type", MIME_TYPES_MESSAGE)
     schema, json_schema = config.get("responseSchema"), config.get("responseJsonSchema")
+    if json_schema is not None and not isinstance(json_schema, dict):
+        raise _problem(
+            "generation_config.response_json_schema", "the JSON Schema must be a JSON object."
+        )
     if schema is not None and json_schema is not None:
         raise _problem(
             "generation_config.response_schema",
@@ -239,6 +243,10 @@ def _check_tools(request: GenerateRequest) -> None:
             if name in names:
                 raise _problem(f"{where}.name", f"duplicate function name {name!r}.")
             names.add(name)
+            if not isinstance(declaration.get("parametersJsonSchema", {}), dict):
+                raise _problem(
+                    f"{where}.parameters_json_schema", "the JSON Schema must be a JSON object."
+                )
             if "parameters" in declaration and "parametersJsonSchema" in declaration:
                 raise _problem(
                     f"{where}", "only one of parameters and parameters_json_schema may be set."

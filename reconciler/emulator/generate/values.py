@@ -97,8 +97,13 @@ class _Generator:
             options = schema["enum"]
             return options[self.pick(path, len(options))]
         for key in ("anyOf", "oneOf"):
-            if schema.get(key):
-                options = [self.resolve(s) for s in schema[key] if isinstance(s, dict)]
+            options = schema.get(key)
+            options = (
+                [self.resolve(s) for s in options if isinstance(s, dict)]
+                if isinstance(options, list)
+                else []
+            )
+            if options:
                 usable = [s for s in options if s.get("type") != "null"] or options
                 return self.value(usable[0], path, depth)
         if schema.get("allOf"):
