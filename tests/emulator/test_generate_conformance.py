@@ -367,6 +367,10 @@ def test_streaming_as_sse_and_as_a_json_array(http: httpx.Client, version: str) 
             {**user("x"), "safetySettings": [{"category": "HARM_CATEGORY_RUDE", "threshold": "BLOCK_NONE"}]},
             "Invalid value at 'safety_settings[0].category' (type.googleapis.com/google.ai.generativelanguage.v1beta.HarmCategory), \"HARM_CATEGORY_RUDE\"",
         ),
+        (
+            {"contents": "Hello"},
+            "Invalid value at 'contents[0]' (type.googleapis.com/google.ai.generativelanguage.v1beta.Content), \"Hello\"",
+        ),
         ({"contents": []}, "* GenerateContentRequest.contents: contents is not specified\n"),
         (
             {"contents": [{"parts": [{}]}]},

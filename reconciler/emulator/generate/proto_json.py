@@ -34,7 +34,7 @@ from typing import Any
 
 from reconciler.emulator.wire import ApiError
 
-ENUM_PACKAGE = "type.googleapis.com/google.ai.generativelanguage.v1beta"
+TYPE_PACKAGE = "type.googleapis.com/google.ai.generativelanguage.v1beta"
 # The proto enum type behind a field, for the "Invalid value" message; others
 # are named <Message>.<Field>, as nested proto enums are.
 ENUM_TYPES = {
@@ -82,7 +82,7 @@ class Reader:
 
     def message(self, value: Any, message: str, path: str) -> dict[str, Any]:
         if not isinstance(value, dict):
-            raise _invalid(path, "TYPE_MESSAGE", value)
+            raise _invalid(path, f"{TYPE_PACKAGE}.{message}", value)
         spec = schemas()[message].get("properties", {})
         names = _names(message)
         out: dict[str, Any] = {}
@@ -134,7 +134,7 @@ def _enum(value: Any, names: list[str], path: str, field: tuple[str, str]) -> st
                 return name
     message, name = field
     enum_type = ENUM_TYPES.get(field, f"{message}.{name[0].upper()}{name[1:]}")
-    raise _invalid(path, f"{ENUM_PACKAGE}.{enum_type}", value)
+    raise _invalid(path, f"{TYPE_PACKAGE}.{enum_type}", value)
 
 
 def _scalar(value: Any, kind: str, fmt: str, path: str) -> Any:
