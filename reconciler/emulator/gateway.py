@@ -12,6 +12,7 @@ partial-response selector here, so no handler can forget it (``partial_response`
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.requests import Request
@@ -21,7 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from reconciler.emulator import body, partial_response
 from reconciler.emulator.call import Call
 from reconciler.emulator.credentials import check_credentials
-from reconciler.emulator.routes import match
+from reconciler.emulator.routes import ROUTES, Route, match
 from reconciler.emulator.state import Emulator
 from reconciler.emulator.wire import ApiError
 from reconciler.emulator.wire import camel as camelize_key
@@ -58,9 +59,12 @@ def fault_error(kind: str) -> ApiError:
 class ApiGateway:
     """Serves every path outside /emulator/; hands /emulator/* to the wrapped app."""
 
-    def __init__(self, app: ASGIApp, *, emulator: Emulator) -> None:
+    def __init__(
+        self, app: ASGIApp, *, emulator: Emulator, routes: Sequence[Route] = ROUTES
+    ) -> None:
         self.app = app
         self.emulator = emulator
+        self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -69,7 +73,7 @@ class ApiGateway:
             return
         em = self.emulator
         request = Request(scope, receive)
-        route, params = match(request.method, path)
+        route, params = match(request.method, path, self.routes)
         em.stats.requests[route.template if route else f"{request.method} (unmatched)"] += 1
         if em.config.latency_ms > 0:
             await asyncio.sleep(em.config.latency_ms / 1000.0)

@@ -1,5 +1,8 @@
 """The API route table: method, path pattern, the template counted in stats, the handler.
 
+A new API surface (Vertex AI ``tuningJobs``, say) is a module of handlers and
+its rows here, or a table of its own passed to ``create_app(routes=...)``.
+
 Google paths put verbs after a colon (``tunedModels/x:generateContent``), which
 starlette's path converters cannot split, so the table uses its own patterns.
 """
@@ -7,6 +10,7 @@ starlette's path converters cannot split, so the table uses its own patterns.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from reconciler.emulator import operations, permissions, tuned_models
@@ -28,7 +32,7 @@ class Route:
     raw_body: bool = False
 
 
-def _route(
+def route(
     method: str, template: str, handler: Handler, *, stream: bool = False, raw_body: bool = False
 ) -> Route:
     regex = re.escape(template)
@@ -42,7 +46,7 @@ def _both(
 ) -> list[Route]:
     """Routes the real service offers under /v1 as well: generate, operations, base models."""
     return [
-        _route(method, f"/{version}{template}", handler, stream=stream, raw_body=raw_body)
+        route(method, f"/{version}{template}", handler, stream=stream, raw_body=raw_body)
         for version in ("v1beta", "v1")
     ]
 
@@ -57,17 +61,17 @@ def _generation(prefix: str, generate: Handler, count: Handler) -> list[Route]:
 
 
 ROUTES: list[Route] = [
-    _route("GET", "/v1beta/tunedModels", tuned_models.list_),
-    _route("POST", "/v1beta/tunedModels", tuned_models.create),
-    _route("GET", "/v1beta/tunedModels/{id}", tuned_models.get),
-    _route("PATCH", "/v1beta/tunedModels/{id}", tuned_models.patch),
-    _route("DELETE", "/v1beta/tunedModels/{id}", tuned_models.delete),
-    _route("POST", "/v1beta/tunedModels/{id}/permissions", permissions.create),
-    _route("GET", "/v1beta/tunedModels/{id}/permissions", permissions.list_),
-    _route("GET", "/v1beta/tunedModels/{id}/permissions/{perm}", permissions.get),
-    _route("PATCH", "/v1beta/tunedModels/{id}/permissions/{perm}", permissions.patch),
-    _route("DELETE", "/v1beta/tunedModels/{id}/permissions/{perm}", permissions.delete),
-    _route("POST", "/v1beta/tunedModels/{id}:transferOwnership", permissions.transfer_ownership),
+    route("GET", "/v1beta/tunedModels", tuned_models.list_),
+    route("POST", "/v1beta/tunedModels", tuned_models.create),
+    route("GET", "/v1beta/tunedModels/{id}", tuned_models.get),
+    route("PATCH", "/v1beta/tunedModels/{id}", tuned_models.patch),
+    route("DELETE", "/v1beta/tunedModels/{id}", tuned_models.delete),
+    route("POST", "/v1beta/tunedModels/{id}/permissions", permissions.create),
+    route("GET", "/v1beta/tunedModels/{id}/permissions", permissions.list_),
+    route("GET", "/v1beta/tunedModels/{id}/permissions/{perm}", permissions.get),
+    route("PATCH", "/v1beta/tunedModels/{id}/permissions/{perm}", permissions.patch),
+    route("DELETE", "/v1beta/tunedModels/{id}/permissions/{perm}", permissions.delete),
+    route("POST", "/v1beta/tunedModels/{id}:transferOwnership", permissions.transfer_ownership),
     *_both("GET", "/tunedModels/{id}/operations", operations.list_),
     *_both("GET", "/tunedModels/{id}/operations/{op}", operations.get),
     *_both("POST", "/tunedModels/{id}/operations/{op}:cancel", operations.cancel),
@@ -79,14 +83,16 @@ ROUTES: list[Route] = [
 ]
 
 
-def match(method: str, path: str) -> tuple[Route | None, dict[str, str]]:
-    for route in ROUTES:
-        if route.method != method:
+def match(
+    method: str, path: str, routes: Sequence[Route] = ROUTES
+) -> tuple[Route | None, dict[str, str]]:
+    for candidate in routes:
+        if candidate.method != method:
             continue
-        found = route.pattern.fullmatch(path)
+        found = candidate.pattern.fullmatch(path)
         if found:
             params = found.groupdict()
-            if route.stream:
+            if candidate.stream:
                 params["stream"] = "1"
-            return route, params
+            return candidate, params
     return None, {}

@@ -218,3 +218,21 @@ def test_snake_case_page_parameters(client: TestClient) -> None:
     token = first["nextPageToken"]
     second = client.get(f"/v1beta/tunedModels?page_size=1&page_token={token}").json()
     assert [m["name"] for m in second["tunedModels"]] == ["tunedModels/b"]
+
+
+def test_another_route_table_is_served_through_the_same_gateway() -> None:
+    """The seam a second API surface (Vertex AI tuningJobs, say) plugs into."""
+    from starlette.responses import JSONResponse
+
+    from reconciler.emulator import EmulatorConfig, create_app
+    from reconciler.emulator.routes import ROUTES, route
+
+    extra = route("GET", "/v1/projects/{id}/tuningJobs", lambda call: JSONResponse({"id": call.params["id"]}))  # fmt: skip
+    app = create_app(EmulatorConfig(api_key=KEY, seed=1), routes=[*ROUTES, extra])
+    with TestClient(app) as client:
+        assert client.get("/v1/projects/p1/tuningJobs").status_code == 403  # the key is checked
+        served = client.get(f"/v1/projects/p1/tuningJobs?key={KEY}")
+        assert served.json() == {"id": "p1"}
+        assert client.get("/v1beta/tunedModels", headers={"x-goog-api-key": KEY}).is_success
+        stats = client.get("/emulator/stats").json()["requests"]
+        assert stats["GET /v1/projects/{id}/tuningJobs"] == 2
