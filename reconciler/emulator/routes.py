@@ -48,7 +48,7 @@ def _both(method: str, template: str, handler: Handler, *, stream: bool = False)
     ]
 
 
-ROUTES: list[Route] = [
+GEMINI_ROUTES: list[Route] = [
     _route("GET", "/v1beta/tunedModels", tuned_models.list_),
     _route("POST", "/v1beta/tunedModels", tuned_models.create),
     _route("GET", "/v1beta/tunedModels/{id}", tuned_models.get),
@@ -70,9 +70,15 @@ ROUTES: list[Route] = [
     *_both("GET", "/models/{model}", generate.get_model),
     *_both("POST", "/models/{model}:generateContent", generate.base_generate),
     *_both("POST", "/models/{model}:streamGenerateContent", generate.base_generate, stream=True),
+]
+
+# Vertex AI tuning and Cloud Storage share the port; tests/emulator/cloud/ covers them.
+CLOUD_ROUTES: list[Route] = [
     *[_route(m, t, h, stream=s) for m, t, h, s in VERTEX_ROUTES],
     *[_route(m, t, h, raw=True) for m, t, h in GCS_ROUTES],
 ]
+
+ROUTES: list[Route] = [*GEMINI_ROUTES, *CLOUD_ROUTES]
 
 
 def match(method: str, path: str) -> tuple[Route | None, dict[str, str]]:
