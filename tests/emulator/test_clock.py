@@ -59,3 +59,21 @@ def test_the_clock_moves_a_served_emulator(emulator: ServedEmulator) -> None:
     emulator.advance(4 * 3600)
 
     assert httpx.get(f"{url}/v1beta/tunedModels/slow", timeout=10).json()["state"] == "ACTIVE"
+
+
+def test_the_clock_moves_vertex_tuning_jobs_too(client: TestClient) -> None:
+    from tests.emulator.cloud.conftest import BUCKET, EXAMPLES, JOBS, job_body, jsonl
+
+    uploaded = client.post(
+        f"/upload/storage/v1/b/{BUCKET}/o",
+        params={"uploadType": "media", "name": "train.jsonl"},
+        content=jsonl(EXAMPLES).encode(),
+        headers={"content-type": "application/jsonl"},
+    )
+    assert uploaded.status_code == 200, uploaded.text
+    job = client.post(JOBS, json=job_body()).json()
+    assert client.get(f"/v1/{job['name']}").json()["state"] == "JOB_STATE_PENDING"
+
+    client.post("/emulator/clock", json={"advanceSeconds": 3600})
+
+    assert client.get(f"/v1/{job['name']}").json()["state"] == "JOB_STATE_SUCCEEDED"
