@@ -484,3 +484,15 @@ def test_a_tuned_model_answers_with_its_closest_example_and_counts_tokens(
         "CountTokensResponse",
     )
     assert counted["totalTokens"] == body["usageMetadata"]["promptTokenCount"] == 3
+
+
+def test_a_schema_that_refers_to_itself_for_ever_is_a_400(http: httpx.Client) -> None:
+    looping = {"$defs": {"a": {"anyOf": [{"$ref": "#/$defs/a"}]}}, "$ref": "#/$defs/a"}
+    request = {
+        **user("x"),
+        "generationConfig": {"responseMimeType": "application/json", "responseJsonSchema": looping},
+    }
+    assert refused(http.post(f"{FLASH}:generateContent", json=request)) == (
+        "* GenerateContentRequest: a schema in the request cannot be used: "
+        "it nests (or refers to itself) too deeply\n"
+    )

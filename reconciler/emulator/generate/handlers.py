@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from reconciler.emulator import catalog
 from reconciler.emulator.call import Call
-from reconciler.emulator.generate import answer, request, tokens
+from reconciler.emulator.generate import answer, request, tokens, values
 from reconciler.emulator.generate.proto_json import Reader
 from reconciler.emulator.tuning import ACTIVE, TunedModelRecord, progress
 from reconciler.emulator.wire import ApiError, dumps, enum, invalid, json_response
@@ -118,16 +118,8 @@ def tuned_generate(call: Call) -> Response:
 def _respond(call: Call, read: request.GenerateRequest, responder: answer.Responder) -> Response:
     try:
         body = answer.respond(read, responder)
-    except (
-        ValueError,
-        TypeError,
-        AttributeError,
-        LookupError,
-        OverflowError,
-        RecursionError,
-    ) as error:
-        # A schema the generator cannot follow (``"minItems": "many"``): the
-        # service refuses such schemas too, if with its own words.
+    except values.SchemaError as error:
+        # The service refuses such schemas too, if with its own words.
         raise invalid(
             f"* GenerateContentRequest: a schema in the request cannot be used: {error}\n"
         ) from None

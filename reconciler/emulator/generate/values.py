@@ -58,9 +58,27 @@ def to_json_schema(schema: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+class SchemaError(ValueError):
+    """A schema the generator cannot follow (``"minItems": "many"``, ``"anyOf": 3``)."""
+
+
 def generate(schema: dict[str, Any], *, seed: str) -> Any:
-    """A value valid against JSON Schema ``schema``, the same for the same seed."""
-    return _Generator(schema, seed).value(schema, "value", 0)
+    """A value valid against JSON Schema ``schema``, the same for the same seed.
+
+    Schemas come from requests, so anything malformed in one is a SchemaError,
+    never another exception.
+    """
+    try:
+        return _Generator(schema, seed).value(schema, "value", 0)
+    except (
+        ValueError,
+        TypeError,
+        AttributeError,
+        LookupError,
+        OverflowError,
+        RecursionError,
+    ) as error:
+        raise SchemaError(str(error)) from None
 
 
 class _Generator:
@@ -88,6 +106,8 @@ class _Generator:
         return schema
 
     def value(self, schema: Any, path: str, depth: int) -> Any:
+        if depth > 4 * MAX_DEPTH:
+            raise SchemaError("it nests (or refers to itself) too deeply")
         if schema is True or not isinstance(schema, dict):
             return path.rsplit(".", 1)[-1]
         schema = self.resolve(schema)
@@ -105,7 +125,7 @@ class _Generator:
             )
             if options:
                 usable = [s for s in options if s.get("type") != "null"] or options
-                return self.value(usable[0], path, depth)
+                return self.value(usable[0], path, depth + 1)
         if schema.get("allOf"):
             merged: dict[str, Any] = {}
             for part in schema["allOf"]:
@@ -116,7 +136,7 @@ class _Generator:
                 merged.setdefault("properties", {}).update(part.get("properties", {}))
                 merged["required"] = merged.get("required", []) + part.get("required", [])
             return self.value(
-                {**merged, **{k: v for k, v in schema.items() if k != "allOf"}}, path, depth
+                {**merged, **{k: v for k, v in schema.items() if k != "allOf"}}, path, depth + 1
             )
         kind = schema.get("type")
         if isinstance(kind, list):
