@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint demo bench clean
+.PHONY: install system-deps test lint demo bench clean
 
 install: $(STAMP)
 
@@ -19,7 +19,11 @@ $(STAMP): pyproject.toml
 	  || { cat $(VENV)/install.log; echo "install failed (log: $(VENV)/install.log)"; exit 1; }
 	@touch $(STAMP)
 
-test: install
+# Chromium and PostgreSQL for the tests: installed when missing (as root), else named.
+system-deps:
+	@bash scripts/system-deps.sh
+
+test: system-deps install
 	$(PY) -m pytest -n 2 --dist loadgroup -q
 
 lint: install
