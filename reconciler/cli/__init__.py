@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import gc
 import importlib
-import logging
 import os
 import sys
-import traceback
 from typing import Any
 
 import click
@@ -44,10 +42,58 @@ COMMANDS: dict[str, str] = {
     "emulator": "reconciler.cli.emulator_cmd:emulator",
 }
 
+# command name -> its one-line help, so that `--help` and shell completion list
+# the commands without importing them (a command module pulls in pydantic,
+# httpx, ...: about 0.5 s). tests/test_startup.py checks they match the
+# commands' own help; a command missing here is simply imported to ask it.
+SUMMARIES: dict[str, str] = {
+    "apply": "Make the live tuned models match the manifests (or carry out a saved plan).",
+    "destroy": "Delete the managed tuned models (all, or the --target ones).",
+    "emulator": "The local Gemini API emulator (tuned models, operations, generateContent).",
+    "force-unlock": "Remove a stuck state lock (PostgreSQL: end the holder's database session).",
+    "import": "Bring the live model tunedModels/ID under management as manifest NAME.",
+    "inventory": "Every live tuned model: managed, drifted, in-flight, failed, unmanaged, missing.",
+    "plan": "Show what apply would do to make the live tuned models match the manifests.",
+    "schema": "Print the JSON Schema of the manifests (for editors: yaml-language-server).",
+    "show": "One model: fields, operation progress, tuning snapshots and loss curve.",
+    "state": "Inspect, forget, export or import the state.",
+    "validate": "Check manifests and datasets (default: manifests/); no network.",
+    "wait": "Wait for in-flight tuning operations (all, or NAME...) to finish.",
+}
+
 
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
+
+    def _summary(self, ctx: click.Context, name: str, limit: int) -> str:
+        if name in SUMMARIES:
+            return click.utils.make_default_short_help(SUMMARIES[name], limit)
+        command = self.get_command(ctx, name)
+        return command.get_short_help_str(limit) if command else ""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, self._summary(ctx, name, limit)) for name in names])
+
+    def shell_complete(
+        self, ctx: click.Context, incomplete: str
+    ) -> list[click.shell_completion.CompletionItem]:
+        from click.shell_completion import CompletionItem
+
+        items = [
+            CompletionItem(name, help=self._summary(ctx, name, 45))
+            for name in self.list_commands(ctx)
+            if name.startswith(incomplete)
+        ]
+        # The group's own options (click.Command's completion, not Group's, which
+        # would import every command for its help).
+        items.extend(click.Command.shell_complete(self, ctx, incomplete))
+        return items
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = COMMANDS.get(cmd_name)
@@ -118,6 +164,8 @@ def cli(
         verbose=verbose,
     )
     if verbose:
+        import logging
+
         logging.basicConfig(
             level=logging.DEBUG if verbose > 1 else logging.INFO,
             format="%(asctime)s %(name)s %(message)s",
@@ -167,6 +215,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except ReconcilerError as exc:
         if _wants_traceback(args):
+            import traceback
+
             traceback.print_exc()
         click.echo(f"Error: {exc.message}", err=True)
         if exc.hint:
@@ -177,6 +227,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except Exception as exc:  # a bug: say so plainly, traceback on request
         if _wants_traceback(args):
+            import traceback
+
             traceback.print_exc()
         click.echo(f"Error: internal error: {type(exc).__name__}: {exc}", err=True)
         click.echo("hint: rerun with -v for a traceback, and please report it", err=True)
