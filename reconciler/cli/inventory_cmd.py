@@ -87,11 +87,9 @@ def inventory(fmt: str, filter_text: str | None) -> None:
         generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         output = render_html(result, generated_at=generated, endpoint=_public_endpoint(g.endpoint))
     else:
-        width = max(shutil.get_terminal_size((160, 24)).columns, 80)
         output = render.render_table(
             result,
             color=g.color,
-            width=width,
             fit_width=_known_width(),
             unicode=_stdout_takes_unicode(),
         )
