@@ -16,6 +16,7 @@ import sys
 from typing import Any
 
 import click
+from click.utils import make_default_short_help
 
 from reconciler import __version__
 from reconciler.cli.context import Globals
@@ -68,7 +69,7 @@ class LazyGroup(click.Group):
 
     def _summary(self, ctx: click.Context, name: str, limit: int) -> str:
         if name in SUMMARIES:
-            return click.utils.make_default_short_help(SUMMARIES[name], limit)
+            return make_default_short_help(SUMMARIES[name], limit)
         command = self.get_command(ctx, name)
         return command.get_short_help_str(limit) if command else ""
 
