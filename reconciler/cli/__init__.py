@@ -16,7 +16,6 @@ import sys
 from typing import Any
 
 import click
-from click.utils import make_default_short_help
 
 from reconciler import __version__
 from reconciler.cli.context import Globals
@@ -68,9 +67,12 @@ class LazyGroup(click.Group):
         return sorted(COMMANDS)
 
     def _summary(self, ctx: click.Context, name: str, limit: int) -> str:
-        if name in SUMMARIES:
-            return make_default_short_help(SUMMARIES[name], limit)
-        command = self.get_command(ctx, name)
+        # A stand-in command shortens the summary exactly as click shortens help.
+        command = (
+            click.Command(name, help=SUMMARIES[name])
+            if name in SUMMARIES
+            else self.get_command(ctx, name)
+        )
         return command.get_short_help_str(limit) if command else ""
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
