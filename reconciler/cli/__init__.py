@@ -118,6 +118,11 @@ class LazyGroup(click.Group):
     help="Base URL of the Gemini API (or of a local emulator).",
 )
 @click.option(
+    "--endpoint-moved",
+    is_flag=True,
+    help="The API the state was made with moved to --endpoint: use and record it there.",
+)
+@click.option(
     "--api-key",
     default=None,
     help="API key (env GEMINI_API_KEY, then GOOGLE_API_KEY); sent as x-goog-api-key, never in a URL.",
@@ -148,6 +153,7 @@ class LazyGroup(click.Group):
 def cli(
     ctx: click.Context,
     endpoint: str,
+    endpoint_moved: bool,
     api_key: str | None,
     access_token: str | None,
     user_project: str | None,
@@ -159,6 +165,7 @@ def cli(
     api_key = api_key or os.environ.get("GEMINI_API_KEY") or os.environ.get("GOOGLE_API_KEY")
     ctx.obj = Globals(
         endpoint=endpoint,
+        endpoint_moved=endpoint_moved,
         api_key=api_key or None,
         access_token=access_token or None,
         user_project=user_project or None,
