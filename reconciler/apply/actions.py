@@ -17,7 +17,13 @@ from collections.abc import Mapping
 from reconciler.api import GeminiClient
 from reconciler.applied import ModelRecord
 from reconciler.apply.journal import StateJournal
-from reconciler.apply.outcomes import ActionResult, Outcome, accepted_values, stale_operation
+from reconciler.apply.outcomes import (
+    ActionResult,
+    Outcome,
+    accepted_values,
+    stale_operation,
+    tuning_failure,
+)
 from reconciler.apply.progress import Reporter
 from reconciler.errors import (
     AlreadyExistsError,
@@ -213,7 +219,7 @@ class ActionRunner:
                 try:
                     operation = self.client.get_operation(record.operation)
                     if operation.error_message:
-                        message = f"tuning failed: {operation.error_message}"
+                        message = tuning_failure(operation.error_message)
                 except ApiError:
                     pass
             changes = {"operation": None, "lastError": message}

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from reconciler.api import GeminiClient
 from reconciler.apply.journal import StateJournal
+from reconciler.apply.outcomes import tuning_failure
 from reconciler.apply.progress import Reporter
 from reconciler.apply.refresh import Warn, locked
 from reconciler.errors import ReconcilerError, UsageError
@@ -132,7 +133,7 @@ def _record_wait(
                 try:
                     operation = client.get_operation(record.operation)
                     if operation.error_message:
-                        message = f"tuning failed: {operation.error_message}"
+                        message = tuning_failure(operation.error_message)
                 except ReconcilerError:
                     pass
                 changes["lastError"] = message

@@ -66,6 +66,18 @@ class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        if name and name not in COMMANDS and not name.startswith("-"):
+            import difflib  # only on this error path
+
+            close = difflib.get_close_matches(name, sorted(COMMANDS), n=1)
+            if close:
+                ctx.fail(f"No such command {name!r}. Did you mean {close[0]!r}?")
+        return super().resolve_command(ctx, args)
+
     def _summary(self, ctx: click.Context, name: str, limit: int) -> str:
         # A stand-in command shortens the summary exactly as click shortens help.
         command = (

@@ -63,7 +63,7 @@ def _public_endpoint(endpoint: str) -> str:
     "filter_text",
     default=None,
     metavar="TEXT",
-    help="The API's full-text filter (display name, description). Missing models are then not listed.",
+    help="The API's full-text filter (display name, description); ids containing TEXT match too. Missing models are then not listed.",
 )
 def inventory(fmt: str, filter_text: str | None) -> None:
     """Every live tuned model: managed, drifted, in-flight, failed, unmanaged, missing."""
