@@ -85,15 +85,3 @@ def total_steps(spec: AppliedSpec | None) -> int | None:
         return None
     return spec.hyperparameters.estimated_steps(spec.dataset.examples)
 
-
-def tuning_failure(error: str | None) -> str:
-    """What a FAILED tuning is reported and recorded as: ``tuning failed: WHY``. Pure.
-
-    The API's own message often starts "Tuning failed: ..." already; it is not
-    said twice.
-    """
-    if not error:
-        return "tuning failed"
-    if error.lower().startswith("tuning failed"):
-        return "tuning failed" + error[len("tuning failed") :]
-    return f"tuning failed: {error}"
