@@ -84,4 +84,3 @@ def total_steps(spec: AppliedSpec | None) -> int | None:
     if spec is None or spec.dataset is None or not spec.dataset.examples:
         return None
     return spec.hyperparameters.estimated_steps(spec.dataset.examples)
-
