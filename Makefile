@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	@echo "Installing reconciler and its tools into $(VENV) (the first run takes a minute) ..."
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@{ $(PY) -m pip install --disable-pip-version-check --upgrade pip && \
-	   $(PY) -m pip install --disable-pip-version-check -e '.[dev]' && \
+	   $(PY) -m pip install --disable-pip-version-check -e '.[dev,all]' && \
 	   $(PY) -m compileall -q reconciler; } > $(VENV)/install.log 2>&1 \
 	  || { cat $(VENV)/install.log; echo "install failed (log: $(VENV)/install.log)"; exit 1; }
 	@touch $(STAMP)

@@ -249,6 +249,9 @@ def write_plot(snapshots: Sequence[Snapshot], *, path: Path, title: str) -> Path
             "no loss curve to plot: the model has no tuning snapshots yet",
             hint="wait for tuning to report its first steps (`reconciler wait`)",
         )
+    from reconciler.extras import require
+
+    require("plot")
     import matplotlib
 
     matplotlib.use("Agg", force=True)
