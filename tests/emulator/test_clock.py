@@ -62,7 +62,7 @@ def test_the_clock_moves_a_served_emulator(emulator: ServedEmulator) -> None:
 
 
 def test_the_clock_moves_vertex_tuning_jobs_too(client: TestClient) -> None:
-    from tests.emulator.cloud.conftest import BUCKET, EXAMPLES, JOBS, job_body, jsonl
+    from tests.support.cloud import BUCKET, EXAMPLES, JOBS, job_body, jsonl
 
     uploaded = client.post(
         f"/upload/storage/v1/b/{BUCKET}/o",
