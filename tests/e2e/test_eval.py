@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import xml.etree.ElementTree as ET
 from typing import Any
@@ -192,6 +193,15 @@ def test_a_model_below_its_gate_is_marked_and_nothing_is_tuned_from_it(ws: Works
     assert record["lastError"] == (
         "evaluation increment-check below threshold: exactMatch 0.50 < 0.90"
     )
+
+    # show, inventory (a column) and the HTML report show it.
+    shown = ws.cli("show", "increment")
+    assert re.search(r"\n  result +below a threshold\n", shown.stdout)
+    assert re.search(r"\n  exactMatch +0\.50 \(threshold 0\.90\) FAIL\n", shown.stdout)
+    table = ws.cli("inventory").stdout
+    assert "EVALUATION" in table and "below: exactMatch 0.50 < 0.90" in table
+    html = ws.cli("inventory", "--format", "html").stdout
+    assert '<td class="evaluation">below: exactMatch 0.50 &lt; 0.90</td>' in html
 
     # The evaluation is recorded: the next plan does not run it again, and the
     # model tuned from it is still not created.
