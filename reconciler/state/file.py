@@ -270,7 +270,7 @@ class FileBackend(FileLocking):
             _apply(models, changes)
             self._compact(doc.model_copy(update={"models": models, "serial": serial}))
             return serial
-        entry = encode_entry(lineage=doc.lineage, serial=doc.serial, changes=changes)
+        entry = encode_entry(doc=doc, changes=changes)
         if self._journal_size() != seen.journal:
             # The state is at ``doc.serial`` (checked above), so the bytes past what
             # was read are a torn last entry: cut them off, or the new entry would

@@ -3,11 +3,13 @@
 ``state.json.journal`` holds one line per state write since the snapshot
 (``state.json``) was last rewritten::
 
-    <crc32 of the JSON, 8 hex digits> {"lineage": L, "serial": S, "models": {NAME: RECORD | null}}
+    <crc32 of the JSON, 8 hex digits> {"lineage": L, "serial": S, "fields": {...}, "models": {NAME: RECORD | null}}
 
 An entry turns the state at serial ``S`` into serial ``S + 1`` by replacing
-(or, with ``null``, removing) the named model records, stored whole, so a
-field added to the records needs nothing here. Appending one entry and
+(or, with ``null``, removing) the named model records, stored whole, and by
+setting the document's own fields (``fields``: all but the serial and the
+models, e.g. the endpoint it was written for); so a field added to the records
+or the document needs nothing here. Appending one entry and
 flushing it costs the same whatever the number of models, where rewriting the
 snapshot costs the whole state.
 
@@ -39,8 +41,27 @@ from reconciler.errors import StateCorruptError
 Changes = Mapping[str, ModelRecord | None]
 
 
-def encode_entry(*, lineage: str, serial: int, changes: Changes) -> bytes:
-    """One journal line for ``changes`` applied to the state at ``serial``. Pure."""
+def document_fields(doc: StateDocument) -> str:
+    """The JSON of ``doc``'s own fields: everything but the serial and the models. Pure."""
+    return doc.model_dump_json(exclude={"serial", "models"})
+
+
+def with_fields(doc: StateDocument, fields: object, *, where: str) -> StateDocument:
+    """``doc`` with its own fields set from an entry's ``fields`` (validated). Pure."""
+    if not isinstance(fields, dict):
+        raise StateCorruptError(f"{where} has no document fields")
+    try:
+        checked = StateDocument.model_validate({**fields, "serial": doc.serial})
+    except ValidationError as exc:
+        raise StateCorruptError(
+            f"{where} has invalid document fields: {exc.errors()[0]['msg']}"
+        ) from exc
+    update = {name: getattr(checked, name) for name in fields if name not in ("serial", "models")}
+    return doc.model_copy(update=update) if update else doc
+
+
+def encode_entry(*, doc: StateDocument, changes: Changes) -> bytes:
+    """One journal line for ``changes`` applied to ``doc`` (the state at its serial). Pure."""
     parts = []
     for name in sorted(changes):
         record = changes[name]
@@ -49,9 +70,11 @@ def encode_entry(*, lineage: str, serial: int, changes: Changes) -> bytes:
         )
     body = (
         '{"lineage":'
-        + json.dumps(lineage)
+        + json.dumps(doc.lineage)
         + ',"serial":'
-        + str(serial)
+        + str(doc.serial)
+        + ',"fields":'
+        + document_fields(doc)
         + ',"models":{'
         + ",".join(parts)
         + "}}"
@@ -138,6 +161,8 @@ def replay(doc: StateDocument, data: bytes, *, source: str) -> Replayed:
                 f" not the state's {doc.lineage}",
                 hint=hint,
             )
+        if "fields" in entry:
+            doc = with_fields(doc, entry["fields"], where=f"state journal {source} entry {number}")
         changed = entry["models"]
         assert isinstance(changed, dict)
         for name, record in changed.items():

@@ -151,10 +151,11 @@ def create_tables(conn: psycopg.Connection[Any], *, schema: str, display: str) -
             " PRIMARY KEY (workspace, serial))"
         ).format(table(schema, "state_history")),
         # One row per state write since the document was last rewritten: the
-        # changed model records (null: removed), turning ``serial`` into serial+1.
+        # changed model records (null: removed) and the document's own fields
+        # (all but serial and models), turning ``serial`` into serial+1.
         sql.SQL(
             "CREATE TABLE IF NOT EXISTS {} (workspace text NOT NULL, serial bigint NOT NULL,"
-            " lineage text NOT NULL, models jsonb NOT NULL,"
+            " lineage text NOT NULL, fields jsonb NOT NULL, models jsonb NOT NULL,"
             " written_at timestamptz NOT NULL DEFAULT now(), written_by text NOT NULL,"
             " PRIMARY KEY (workspace, serial))"
         ).format(table(schema, "state_journal")),

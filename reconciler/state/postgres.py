@@ -51,7 +51,7 @@ from psycopg.types.json import Jsonb
 from reconciler.applied import STATE_FORMAT_VERSION, ModelRecord, StateDocument
 from reconciler.errors import StateConflictError, StateCorruptError, StateError
 from reconciler.state.base import next_serial, parse_document, pushed_document
-from reconciler.state.journal_file import Changes
+from reconciler.state.journal_file import Changes, document_fields, with_fields
 from reconciler.state.pg_schema import (
     LostConnectionError,
     advisory_key,
@@ -112,7 +112,7 @@ class PostgresBackend(PostgresSession):
             )
         return conn.execute(
             sql.SQL(
-                "SELECT serial, lineage, models FROM {} WHERE workspace = %s AND serial >= %s"
+                "SELECT serial, lineage, models, fields FROM {} WHERE workspace = %s AND serial >= %s"
                 " ORDER BY serial"
             ).format(self._t("state_journal")),
             [self.workspace, since],
@@ -127,7 +127,7 @@ class PostgresBackend(PostgresSession):
             return doc
         models = dict(doc.models)
         at = doc.serial
-        for entry_serial, lineage, changed in entries:
+        for entry_serial, lineage, changed, fields in entries:
             if entry_serial >= serial:
                 break
             if entry_serial != at or lineage != doc.lineage or not isinstance(changed, dict):
@@ -141,6 +141,7 @@ class PostgresBackend(PostgresSession):
                     models.pop(name, None)
                 else:
                     models[name] = ModelRecord.model_validate(record)
+            doc = with_fields(doc, fields, where=f"state {source}: journal row {entry_serial}")
             at += 1
         if at != serial:
             raise StateCorruptError(
@@ -231,10 +232,10 @@ class PostgresBackend(PostgresSession):
                 return None
             conn.execute(
                 sql.SQL(
-                    "INSERT INTO {} (workspace, serial, lineage, models, written_by)"
-                    " VALUES (%s, %s, %s, %s::jsonb, %s)"
+                    "INSERT INTO {} (workspace, serial, lineage, fields, models, written_by)"
+                    " VALUES (%s, %s, %s, %s::jsonb, %s::jsonb, %s)"
                 ).format(self._t("state_journal")),
-                [self.workspace, doc.serial, doc.lineage, body, by],
+                [self.workspace, doc.serial, doc.lineage, document_fields(doc), body, by],
             )
         self._journal_count += 1
         return int(row[0])

@@ -141,3 +141,17 @@ def test_a_journal_with_a_gap_is_refused(path: Path) -> None:
     result = run_cli("--state", str(path), "state", "list")
     assert result.returncode != 0
     assert "entry 2 is for serial 3, but the state is at serial 2 there" in result.stderr
+
+
+def test_an_entry_carries_the_document_s_own_fields(path: Path) -> None:
+    """Fields of the document itself (the API it was written for) are kept by a journal write."""
+    backend = FileBackend(path)
+    with backend.lock(command="apply"):
+        doc = backend.write(StateDocument())
+        assert doc.endpoint is None
+        stamped = doc.model_copy(update={"backend": "gemini", "endpoint": "http://127.0.0.1:1"})
+        backend.write_records(stamped, {"a": record("a")})
+        during = FileBackend(path).read()
+        assert (during.endpoint, sorted(during.models)) == ("http://127.0.0.1:1", ["a"])
+    after = json.loads(path.read_text())
+    assert (after["backend"], after["endpoint"]) == ("gemini", "http://127.0.0.1:1")
