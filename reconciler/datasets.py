@@ -18,12 +18,20 @@ import difflib
 import hashlib
 import io
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from reconciler.errors import Diagnostic, SourceLocation
+from reconciler.repofiles import (
+    SYMLINK_LOOP,
+    UnreadableFile,
+    read_regular_file,
+    real_path,
+    resolved_root,
+)
 from reconciler.spec import Example, LoadedDataset
 
 # Service limits per example (gemini-api-wire-facts.md; the API rejects the
@@ -132,18 +140,35 @@ class DataFileResult:
     diagnostics: list[Diagnostic]
 
 
+@dataclass(frozen=True)
+class DataFileProblem:
+    message: str
+    hint: str | None = None
+
+
 def resolve_data_file(
     file: str, *, manifest_dir: Path, root: Path, allow_outside_root: bool
-) -> tuple[Path, str | None]:
-    """The data file's real path, and an error message if it reaches outside ``root``.
+) -> tuple[Path, DataFileProblem | None]:
+    """The data file's real path, and the problem if it reaches outside ``root`` or loops.
 
-    Symlinks are resolved before comparing, so a link inside the repository
-    that points at ``/etc`` is caught too.
+    Symlinks are resolved before comparing (``repofiles.confine``, the rule
+    manifest files and directories follow too), so a link inside the
+    repository that points at ``/etc`` is caught, and a loop of links is an
+    error rather than a crash. A missing file comes back as the path it would
+    have; the caller reports it as not found.
     """
-    path = (manifest_dir / file).resolve()
-    if allow_outside_root or path.is_relative_to(root.resolve()):
-        return path, None
-    return path, f"data file `{file}` is outside the repository root"
+    joined = manifest_dir / file
+    real, problem = real_path(joined)
+    if problem == SYMLINK_LOOP:
+        return joined, DataFileProblem(f"data file `{file}`: {SYMLINK_LOOP}")
+    if real is None:  # missing (or a broken link): the caller reports it as not found
+        real = Path(os.path.realpath(joined))
+    if allow_outside_root or real.is_relative_to(resolved_root(root)):
+        return real, None
+    return real, DataFileProblem(
+        f"data file `{file}` is outside the repository root",
+        "keep training data inside the repository, or pass --allow-outside-root",
+    )
 
 
 def read_data_file(
@@ -159,23 +184,16 @@ def read_data_file(
         message = f"unsupported data file type `{suffix or path.name}`: use .jsonl, .json or .csv"
         return DataFileResult([], [Diagnostic(SourceLocation(display), message)])
     try:
-        size = path.stat().st_size
-        if size > MAX_DATA_FILE_BYTES:
-            limit = MAX_DATA_FILE_BYTES // (1024 * 1024)
-            message = f"data file is {size / (1024 * 1024):.1f} MiB; the limit is {limit} MiB"
-            return DataFileResult([], [Diagnostic(SourceLocation(display), message)])
-        data = path.read_bytes()
+        data = read_regular_file(path, max_bytes=MAX_DATA_FILE_BYTES, what="data file")
+    except UnreadableFile as exc:
+        return DataFileResult([], [Diagnostic(SourceLocation(display), str(exc))])
+    try:
         text = _decode(data)
-    except FileNotFoundError:
-        return DataFileResult([], [Diagnostic(SourceLocation(display), "data file not found")])
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         message = f"data file is not UTF-8 text (byte {exc.start:,} cannot be read)"
         hint = "save it as UTF-8; in Excel, as CSV UTF-8"
         return DataFileResult([], [Diagnostic(SourceLocation(display, line), message, hint=hint)])
-    except OSError as exc:
-        message = f"cannot read data file: {exc.strerror or exc}"
-        return DataFileResult([], [Diagnostic(SourceLocation(display), message)])
     reader = _Records(display=display, input_field=input_field, output_field=output_field)
     if suffix == ".jsonl":
         reader.read_jsonl(text)

@@ -11,10 +11,10 @@ and its cache (``_cache``) are separate modules; import from here.
 from __future__ import annotations
 
 from reconciler.manifests._cache import CACHE_DIR, MAX_CACHE_ENTRIES
+from reconciler.manifests._discover import discover_files
 from reconciler.manifests._load import (
     DatasetStats,
     LoadResult,
-    discover_files,
     inspect_manifests,
     load_manifests,
 )

@@ -17,18 +17,19 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import Diagnostic, ManifestError, SourceLocation
+from reconciler.manifests import _yaml
 from reconciler.manifests._cache import ManifestCache, open_cache
 from reconciler.manifests._check import check_document
+from reconciler.manifests._discover import discover_files
 from reconciler.manifests._resolve import DataContext, Located, resolve
 from reconciler.manifests._yaml import RawDocument, read_documents
+from reconciler.repofiles import FileTooLarge, UnreadableFile, read_regular_file
 from reconciler.spec import (
     DatasetManifest,
     DesiredState,
     HyperparametersManifest,
     TunedModelManifest,
 )
-
-MANIFEST_SUFFIXES = (".yaml", ".yml")
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,7 @@ def _inspect(
     paths: Sequence[Path], *, root: Path, allow_outside_root: bool, use_cache: bool
 ) -> LoadResult:
     diagnostics: list[Diagnostic] = []
-    files = discover_files(paths, diagnostics)
+    files = discover_files(paths, diagnostics, root=root, allow_outside_root=allow_outside_root)
     cache = open_cache(root) if use_cache else None
     real_files: dict[str, Path] = {}
     models: list[Located[TunedModelManifest]] = []
@@ -229,51 +230,15 @@ def _note_invalid(doc: RawDocument, invalid_names: dict[str, set[str]]) -> None:
             invalid_names.setdefault(str(value.get("kind")), set()).add(name)
 
 
-def discover_files(paths: Sequence[Path], diagnostics: list[Diagnostic]) -> list[tuple[Path, str]]:
-    """(real path, path as shown) of every manifest file, sorted, each once."""
-    found: list[tuple[Path, str]] = []
-    seen: set[Path] = set()
-    for given in paths:
-        if given.is_dir():
-            candidates = sorted(
-                p
-                for p in given.rglob("*")
-                if p.suffix in MANIFEST_SUFFIXES and p.is_file() and not _hidden(p, given)
-            )
-            if not candidates:
-                diagnostics.append(
-                    Diagnostic(
-                        SourceLocation(str(given)),
-                        "no manifest files (*.yaml, *.yml) in this directory",
-                        severity="warning",
-                    )
-                )
-        elif given.is_file():
-            candidates = [given]
-        else:
-            diagnostics.append(Diagnostic(SourceLocation(str(given)), "no such file or directory"))
-            continue
-        for path in candidates:
-            real = path.resolve()
-            if real not in seen:
-                seen.add(real)
-                found.append((path, path.as_posix()))
-    return found
-
-
-def _hidden(path: Path, base: Path) -> bool:
-    """Skip dot-directories (.git, .reconciler) inside a searched directory."""
-    return any(part.startswith(".") for part in path.relative_to(base).parts)
-
-
 def _read(
     real: Path, display: str, cache: ManifestCache | None
 ) -> tuple[list[RawDocument], list[Diagnostic]]:
     try:
-        data = real.read_bytes()
-    except OSError as exc:
-        message = f"cannot read manifest file: {exc.strerror or exc}"
-        return [], [Diagnostic(SourceLocation(display), message)]
+        data = read_regular_file(real, max_bytes=_yaml.MAX_FILE_BYTES, what="manifest file")
+    except FileTooLarge as exc:
+        return [], [Diagnostic(SourceLocation(display), _yaml.too_large_message(exc.size))]
+    except UnreadableFile as exc:
+        return [], [Diagnostic(SourceLocation(display), str(exc))]
     if cache is None or not cache.covers(real):
         return read_documents(data, display=display)
     key = hashlib.sha256(data).hexdigest()

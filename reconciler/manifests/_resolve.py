@@ -23,6 +23,7 @@ from reconciler.datasets import (
 from reconciler.errors import Diagnostic, SourceLocation
 from reconciler.manifests._rules import did_you_mean
 from reconciler.manifests._yaml import RawDocument
+from reconciler.repofiles import resolved_root
 from reconciler.spec import (
     AppliedSpec,
     DatasetManifest,
@@ -314,23 +315,23 @@ def _load_dataset(
     elif spec.file is not None:
         real_manifest = context.real_files[doc.file]
         display = posixpath.normpath(posixpath.join(posixpath.dirname(doc.file), spec.file))
-        data_path, outside = resolve_data_file(
+        data_path, refused = resolve_data_file(
             spec.file,
             manifest_dir=real_manifest.parent,
             root=context.root,
             allow_outside_root=context.allow_outside_root,
         )
-        if outside is not None:
+        if refused is not None:
             out.diagnostics.append(
                 Diagnostic(
                     doc.location(f"{path}.file"),
-                    outside,
+                    refused.message,
                     field=f"{path}.file",
-                    hint="keep training data inside the repository, or pass --allow-outside-root",
+                    hint=refused.hint,
                 )
             )
             return None
-        inside = data_path.is_relative_to(context.root.resolve())
+        inside = data_path.is_relative_to(resolved_root(context.root))
         if inside and (posixpath.isabs(spec.file) or os.path.isabs(spec.file)):
             problems.append(
                 _absolute_path_warning(

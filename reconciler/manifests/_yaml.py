@@ -159,10 +159,7 @@ def read_documents(data: bytes, *, display: str) -> tuple[list[RawDocument], lis
     Empty documents (a trailing ``---``, a file of comments) are skipped.
     """
     if len(data) > MAX_FILE_BYTES:
-        size = len(data) / (1024 * 1024)
-        limit = MAX_FILE_BYTES // (1024 * 1024)
-        message = f"file is {size:.1f} MiB; manifest files are limited to {limit} MiB"
-        return [], [Diagnostic(SourceLocation(display), message)]
+        return [], [Diagnostic(SourceLocation(display), too_large_message(len(data)))]
     documents: list[RawDocument] = []
     loader = _LOADER(data)
     try:
@@ -190,6 +187,11 @@ def read_documents(data: bytes, *, display: str) -> tuple[list[RawDocument], lis
         if dispose is not None:
             dispose()
     return documents, []
+
+
+def too_large_message(size: int) -> str:
+    limit = MAX_FILE_BYTES // (1024 * 1024)
+    return f"file is {size / (1024 * 1024):.1f} MiB; manifest files are limited to {limit} MiB"
 
 
 def _yaml_error(exc: MarkedYAMLError, data: bytes, display: str) -> Diagnostic:
