@@ -19,13 +19,13 @@ from reconciler.manifests._load import (
     load_manifests,
 )
 from reconciler.manifests._rules import did_you_mean
-from reconciler.manifests._yaml import MAX_FILE_BYTES, MAX_NODES_PER_DOCUMENT
+from reconciler.manifests._yaml import MAX_FILE_BYTES, MAX_VALUES_PER_FILE
 
 __all__ = [
     "CACHE_DIR",
     "MAX_CACHE_ENTRIES",
     "MAX_FILE_BYTES",
-    "MAX_NODES_PER_DOCUMENT",
+    "MAX_VALUES_PER_FILE",
     "DatasetStats",
     "LoadResult",
     "did_you_mean",

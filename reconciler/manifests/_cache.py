@@ -29,7 +29,7 @@ from reconciler.manifests._yaml import RawDocument
 
 # Parsed documents keyed by the sha256 of the file's bytes; bump the version
 # when the cached shape or the parser's rules change.
-CACHE_DIR = Path(".reconciler", "cache", "manifests-v1")
+CACHE_DIR = Path(".reconciler", "cache", "manifests-v2")
 # Entries kept after pruning. Each is one manifest file's parsed documents
 # (typically a few KiB); a repository larger than this keeps every entry of the
 # current run anyway, so the limit only evicts files no longer read (other
