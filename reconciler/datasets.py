@@ -19,6 +19,7 @@ import hashlib
 import io
 import json
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,13 @@ MAX_DATA_FILE_BYTES = 256 * 1024 * 1024
 # Problems reported per data file; a wrongly formatted 50,000-line file would
 # otherwise print 50,000 identical lines.
 MAX_PROBLEMS_PER_FILE = 20
+
+# The JSON decoder nests one Python call per level: far deeper than any
+# example object, a file nested 100,000 levels deep would exhaust the stack.
+TOO_DEEP = "invalid JSON: nested too deeply (an example is one flat object)"
+# Half of a UTF-16 pair, which JSON's \u escapes can spell alone: not text,
+# and not encodable for the hash or the API.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 DEFAULT_INPUT_FIELDS: tuple[str, ...] = ("textInput", "text_input", "input")
 DEFAULT_OUTPUT_FIELDS: tuple[str, ...] = ("output",)
@@ -250,6 +258,9 @@ class _Records:
             except json.JSONDecodeError as exc:
                 self.problem(number, f"invalid JSON: {exc.msg} (column {exc.colno})")
                 continue
+            except RecursionError:
+                self.problem(number, TOO_DEEP)
+                continue
             self.record(record, number)
 
     def read_json(self, text: str) -> None:
@@ -269,6 +280,9 @@ class _Records:
                 record, pos = decoder.raw_decode(text, pos)
             except json.JSONDecodeError as exc:
                 self.problem(exc.lineno, f"invalid JSON: {exc.msg} (column {exc.colno})")
+                return
+            except RecursionError:
+                self.problem(line, TOO_DEEP)
                 return
             self.record(record, line)
             pos = _skip_space(text, pos)
@@ -339,6 +353,15 @@ class _Records:
                         else None
                     )
                     self.problem(line, f"`{name}` must be a string, got {kind}", hint)
+                    return None
+                surrogate = _SURROGATE.search(value)
+                if surrogate is not None:
+                    code = f"\\u{ord(surrogate.group()):04x}"
+                    self.problem(
+                        line,
+                        f"`{name}` holds a lone surrogate ({code}): half of a character, not text",
+                        "write the character itself, or both halves of its \\u escape pair",
+                    )
                     return None
                 if role == "output" and not value.strip():
                     self.problem(line, f"example has an empty `{name}`")

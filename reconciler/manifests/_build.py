@@ -19,6 +19,7 @@ keyed by its dotted field path (``spec.tuningTask.hyperparameters.epochCount``).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +52,10 @@ _STR, _NULL, _BOOL, _INT, _FLOAT = (f"{TAG}{t}" for t in ("str", "null", "bool",
 _TIMESTAMP = f"{TAG}timestamp"  # kept as the text written: descriptions are not dates
 _MERGE = f"{TAG}merge"
 _SEQ, _MAP = f"{TAG}seq", f"{TAG}map"
+
+# Half of a UTF-16 pair, which a "\ud800" escape can spell alone: not text,
+# and not encodable for the API, the state or a terminal.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 # (key line, key column, value line, value column), 1-based.
 Position = tuple[int, int, int, int]
@@ -295,6 +300,11 @@ class Builder:
         tag = self._scalar_tag(event)
         text = event.value
         if tag in (_STR, _TIMESTAMP):
+            lone = None if text.isascii() else _SURROGATE.search(text)
+            if lone is not None:
+                code = f"\\u{ord(lone.group()):04x}"
+                message = f"a lone surrogate ({code}) is half of a character, not text"
+                raise BadValue(event, message, path)
             return text
         if tag == _NULL:
             return None

@@ -11,7 +11,9 @@ YAML is accepted.
 
 from __future__ import annotations
 
+import codecs
 import importlib
+import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -34,6 +36,11 @@ from reconciler.manifests._build import (
     Budget,
     Builder,
     Position,
+)
+
+# What YAML 1.2 does not allow in a stream (its "printable" set, complemented).
+_NOT_YAML_TEXT = re.compile(
+    "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
 )
 
 __all__ = [
@@ -163,9 +170,10 @@ def read_documents(data: bytes, *, display: str) -> tuple[list[RawDocument], lis
     if len(data) > MAX_FILE_BYTES:
         return [], [Diagnostic(SourceLocation(display), too_large_message(len(data)))]
     documents: list[RawDocument] = []
-    loader = _LOADER(data)
+    loader: Any = None
     budget = Budget()
     try:
+        loader = _LOADER(data)  # the pure-Python reader decodes (and may fail) here
         loader.get_event()  # the stream's start
         while not loader.check_event(StreamEndEvent):
             loader.get_event()  # the document's start
@@ -182,13 +190,54 @@ def read_documents(data: bytes, *, display: str) -> tuple[list[RawDocument], lis
             documents.append(RawDocument(display, len(documents), line, value, builder.positions()))
     except MarkedYAMLError as exc:
         return documents, [_yaml_error(exc, data, display)]
-    except YAMLError as exc:  # e.g. a reader error about bytes that are not text
-        return documents, [Diagnostic(SourceLocation(display), f"invalid YAML: {exc}")]
+    except YAMLError as exc:  # a reader error: bytes that are not text, or a control character
+        return documents, [_not_text(data, display) or _unlocated(exc, display)]
     finally:
         dispose = getattr(loader, "dispose", None)
         if dispose is not None:
             dispose()
     return documents, []
+
+
+def _not_text(data: bytes, display: str) -> Diagnostic | None:
+    """Where a file stops being YAML text: the first undecodable byte or forbidden character.
+
+    The reader reports a byte or character offset; people need line:column.
+    """
+    encoding = "utf-8-sig"
+    if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        encoding = "utf-32"
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        if encoding != "utf-8-sig":
+            return None
+        start = data.rfind(b"\n", 0, exc.start) + 1
+        column = len(data[start : exc.start].decode("utf-8", errors="replace")) + 1
+        line = data.count(b"\n", 0, exc.start) + 1
+        return Diagnostic(
+            SourceLocation(display, line, column),
+            f"not UTF-8 text: byte 0x{data[exc.start]:02X} cannot be read",
+            hint="save the file as UTF-8",
+        )
+    found = _NOT_YAML_TEXT.search(text)
+    if found is None:
+        return None
+    start = text.rfind("\n", 0, found.start()) + 1
+    line = text.count("\n", 0, found.start()) + 1
+    code = ord(found.group())
+    what = "a NUL byte" if code == 0 else f"the control character U+{code:04X}"
+    return Diagnostic(
+        SourceLocation(display, line, found.start() - start + 1),
+        f"{what} is not allowed in YAML",
+        hint='remove it; to write it in a value, use a double-quoted escape such as "\\x00"',
+    )
+
+
+def _unlocated(exc: YAMLError, display: str) -> Diagnostic:
+    return Diagnostic(SourceLocation(display), f"invalid YAML: {exc}")
 
 
 def too_large_message(size: int) -> str:

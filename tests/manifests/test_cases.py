@@ -4,10 +4,10 @@ Adding a case is adding a directory: ``<case>/manifests/*.yaml`` (and any data
 files) and ``<case>/expected.yaml`` with the diagnostics as `validate` prints
 them, the field each one names, and the summary counts.
 
-Symlinks are not checked in (a loop would trip every tool that walks the
-repository): ``symlinks:`` in ``expected.yaml`` lists them (link: target), and
-such a case runs in a copy where they are made, with ``<case>/outside/`` copied
-next to it, outside its root.
+Symlinks and FIFOs are not checked in (a loop or a FIFO trips every tool that
+walks the repository): ``symlinks:`` (link: target) and ``fifos:`` (paths) in
+``expected.yaml`` list them, and such a case runs in a copy where they are
+made, with ``<case>/outside/`` copied next to it, outside its root.
 """
 
 from __future__ import annotations
@@ -34,9 +34,10 @@ def _expected(case: Path) -> dict[str, Any]:
 
 
 def _prepared(case: Path, expected: dict[str, Any], tmp_path: Path) -> Path:
-    """The directory to run the case in: itself, or a copy with its symlinks made."""
-    links = expected.get("symlinks")
-    if not links:
+    """The directory to run the case in: itself, or a copy with its symlinks and FIFOs made."""
+    links = expected.get("symlinks") or {}
+    fifos = expected.get("fifos") or []
+    if not links and not fifos:
         return case
     root = tmp_path / "repo"
     shutil.copytree(case, root, ignore=shutil.ignore_patterns("outside"))
@@ -44,6 +45,9 @@ def _prepared(case: Path, expected: dict[str, Any], tmp_path: Path) -> Path:
         shutil.copytree(case / "outside", tmp_path / "outside")
     for link, target in links.items():
         os.symlink(target, root / link)
+    for fifo in fifos:
+        (root / fifo).parent.mkdir(parents=True, exist_ok=True)
+        os.mkfifo(root / fifo)
     return root
 
 
