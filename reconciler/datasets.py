@@ -67,6 +67,21 @@ _JSON_TYPE_NAMES = {
 }
 
 
+def canonical_text(value: str) -> str:
+    """A value with its line endings as ``\n``, whatever the file or checkout used. Pure.
+
+    A CSV with a quoted multi-line field, checked out on Windows with
+    ``core.autocrlf``, holds ``\r\n`` inside the value: without this the
+    dataset's hash would change and the model be replaced (re-tuned) for a
+    checkout setting. A lone ``\r`` (old Mac line endings) counts as a line
+    ending too. Every source of examples (inline, JSONL, JSON, CSV) goes
+    through here, so the text sent to the API is the text hashed.
+    """
+    if "\r" not in value:
+        return value
+    return value.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def canonical_hash(examples: Sequence[Example]) -> str:
     """``sha256:<hex>`` of the ordered (textInput, output) pairs. Pure.
 
@@ -337,7 +352,8 @@ class _Records:
         output = self.field(record, self.output_fields, line, "output")
         if text_input is None or output is None:
             return
-        self.examples.append(Example(text_input, output, SourceLocation(self.display, line)))
+        where = SourceLocation(self.display, line)
+        self.examples.append(Example(canonical_text(text_input), canonical_text(output), where))
 
     def field(
         self, record: dict[str, Any], names: tuple[str, ...], line: int, role: str

@@ -16,6 +16,7 @@ from typing import Generic, TypeVar
 
 from reconciler.datasets import (
     build_dataset,
+    canonical_text,
     check_examples,
     read_data_file,
     resolve_data_file,
@@ -311,7 +312,9 @@ def _load_dataset(
                         field=f"{path}.examples.{index}.output",
                     )
                 )
-            examples.append(Example(example.textInput, example.output, where))
+            examples.append(
+                Example(canonical_text(example.textInput), canonical_text(example.output), where)
+            )
     elif spec.file is not None:
         real_manifest = context.real_files[doc.file]
         display = posixpath.normpath(posixpath.join(posixpath.dirname(doc.file), spec.file))
