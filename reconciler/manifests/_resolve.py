@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from reconciler.datafiles import read_data_file
 from reconciler.datasets import (
     build_dataset,
     canonical_text,
     check_examples,
-    read_data_file,
     resolve_data_file,
 )
 from reconciler.errors import Diagnostic, SourceLocation

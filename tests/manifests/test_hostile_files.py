@@ -109,3 +109,23 @@ def test_the_pure_python_parser_locates_them_too(
         ("a.yaml", 2, 5, "a NUL byte is not allowed in YAML"),
         ("b.yaml", 2, 4, "a lone surrogate (\\ud800) is half of a character, not text"),
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "expected"),
+    [
+        ("x.csv", b"textInput,output,output\na,b,c\n", "x.csv:1: error: duplicate column `output` (columns 2 and 3)"),
+        ("x.jsonl", b'{"textInput": "a", "output": "b"}\n{"textInput": "a", "output": "b", "output": "c"}\n', "x.jsonl:2: error: duplicate key `output` in an example"),
+        ("x.json", b'[{"textInput": "a",\n  "textInput": "b", "output": "c"}]\n', "x.json:1: error: duplicate key `textInput` in an example"),
+    ],
+    ids=["csv", "jsonl", "json"],
+)  # fmt: skip
+def test_a_key_or_column_written_twice_is_an_error_naming_the_line(
+    tmp_path: Path, name: str, data: bytes, expected: str
+) -> None:
+    _with_data_file(tmp_path, name, data)
+
+    result = run_cli("validate", cwd=tmp_path)
+
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[0].startswith(f"manifests/{expected}")
