@@ -20,6 +20,7 @@ from reconciler.manifests._yaml import RawDocument
 from reconciler.spec import (
     API_VERSION,
     DISPLAY_NAME_MAX_CHARS,
+    INT32_MAX,
     MANIFEST_KINDS,
     MANIFEST_MODELS,
     UNION_TAGS,
@@ -45,14 +46,16 @@ _EXPECTED = {
     "model_type": "a mapping",
     "model_attributes_type": "a mapping",
 }
+_INT32_RANGE = f"an integer from 1 to {INT32_MAX:,} (the API's int32)"
+_FLOAT32_RANGE = "a number > 0 and at most 3.4e38 (the API's 32-bit float)"
 _RANGES = {
     "temperature": "between 0.0 and 1.0",
     "topP": "between 0.0 and 1.0",
-    "topK": "an integer >= 1",
-    "epochCount": "an integer >= 1",
-    "batchSize": "an integer >= 1",
-    "learningRate": "a number > 0",
-    "learningRateMultiplier": "a number > 0",
+    "topK": _INT32_RANGE,
+    "epochCount": _INT32_RANGE,
+    "batchSize": _INT32_RANGE,
+    "learningRate": _FLOAT32_RANGE,
+    "learningRateMultiplier": _FLOAT32_RANGE,
 }
 
 
@@ -162,7 +165,13 @@ def _from_pydantic(error: ErrorDetails, doc: RawDocument, root: type[BaseModel])
             f"`{path}` must be {_EXPECTED[kind]}, got {describe(value)}",
             field=path,
         )
-    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+    if kind in (
+        "greater_than",
+        "greater_than_equal",
+        "less_than",
+        "less_than_equal",
+        "finite_number",
+    ):
         ctx = error.get("ctx", {})
         bound = _RANGES.get(name) or " ".join(
             f"{op} {ctx[key]}"

@@ -132,3 +132,25 @@ def test_schema_is_valid_and_accepts_the_examples() -> None:
     assert list(validator.iter_errors(wrong)) != []
     # The copy the example manifests point editors at is up to date.
     assert json.loads((REPO_ROOT / "manifests" / "schema.json").read_text()) == schema
+
+
+def test_values_the_service_would_refuse_fail_validate(tmp_path: Path) -> None:
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "manifests" / "m.yaml").write_text(
+        "apiVersion: gemini.tuning/v1\nkind: TunedModel\nmetadata: {name: m}\nspec:\n"
+        "  baseModel: models/gemini-1.5-flash-001-tuning\n  tuningTask:\n"
+        "    trainingData: {examples: [{textInput: a, output: b}]}\n"
+        "    hyperparameters:\n"
+        "      epochCount: 99999999999999999999999999\n"
+        "      learningRate: .inf\n"
+    )
+
+    result = run_cli("validate", cwd=tmp_path)
+
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[:2] == [
+        "manifests/m.yaml:9:19: error: `spec.tuningTask.hyperparameters.epochCount` must be an "
+        "integer from 1 to 2,147,483,647 (the API's int32), got 99999999999999999999999999",
+        "manifests/m.yaml:10:21: error: `spec.tuningTask.hyperparameters.learningRate` must be a "
+        "number > 0 and at most 3.4e38 (the API's 32-bit float), got inf",
+    ]
