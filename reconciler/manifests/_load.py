@@ -18,7 +18,7 @@ from typing import Any
 
 from reconciler.errors import Diagnostic, ManifestError, SourceLocation
 from reconciler.manifests import _yaml
-from reconciler.manifests._cache import ManifestCache, open_cache
+from reconciler.manifests._cache import CACHE_DIR, ManifestCache, open_cache
 from reconciler.manifests._check import check_document
 from reconciler.manifests._discover import discover_files
 from reconciler.manifests._resolve import DataContext, Located, resolve
@@ -199,6 +199,9 @@ def _inspect(
     diagnostics.extend(empty_files)
     if cache is not None:
         cache.prune()
+        if cache.refused is not None:
+            where = SourceLocation(CACHE_DIR.parts[0])
+            diagnostics.append(Diagnostic(where, cache.refused, severity="warning"))
     diagnostics.sort(key=_reading_order)
     desired = DesiredState(
         models=resolved.models,
