@@ -51,6 +51,9 @@ class LoadResult:
     files: int = 0
     documents: int = 0
     dataset_stats: list[DatasetStats] = field(default_factory=list)
+    # Documents written per kind, valid or not (inline datasets counted with
+    # Datasets): the summary counts what the user wrote, not only what passed.
+    declared: dict[str, int] = field(default_factory=dict)
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -62,11 +65,11 @@ class LoadResult:
 
     @property
     def models(self) -> int:
-        return len(self.desired.models)
+        return self.declared.get("TunedModel", len(self.desired.models))
 
     @property
     def datasets(self) -> int:
-        return len(self.desired.datasets)
+        return self.declared.get("Dataset", len(self.desired.datasets))
 
     @property
     def examples(self) -> int:
@@ -74,7 +77,7 @@ class LoadResult:
 
     @property
     def hyperparameter_sets(self) -> int:
-        return self.desired.hyperparameter_sets
+        return self.declared.get("Hyperparameters", self.desired.hyperparameter_sets)
 
     def summary(self) -> dict[str, Any]:
         """The counts `validate` prints, as JSON-ready values."""
@@ -163,6 +166,7 @@ def _inspect(
     empty_files: list[Diagnostic] = []  # reported after resolving: a warning must not hide others
     invalid = False
     invalid_names: dict[str, set[str]] = {}
+    declared = dict.fromkeys(("TunedModel", "Dataset", "Hyperparameters"), 0)
     for real, display in files:
         real_files[display] = real
         docs, problems = _read(real, display, cache)
@@ -175,6 +179,7 @@ def _inspect(
                 Diagnostic(SourceLocation(display), "no documents", severity="warning")
             )
         for doc in docs:
+            _count_declared(doc, declared)
             manifest, found = check_document(doc)
             diagnostics.extend(found)
             if manifest is None:
@@ -215,6 +220,7 @@ def _inspect(
         files=len(files),
         documents=documents,
         dataset_stats=_stats(desired),
+        declared=declared,
     )
 
 
@@ -222,6 +228,23 @@ def _reading_order(diagnostic: Diagnostic) -> tuple[str, int, int]:
     """By file, then line; whole-file notes (line 0, e.g. "N more problems") last in their file."""
     loc = diagnostic.location
     return (loc.file, loc.line or 1 << 62, loc.column)
+
+
+def _count_declared(doc: RawDocument, declared: dict[str, int]) -> None:
+    """Count a document by the kind it says it is (an inline dataset counts as a Dataset)."""
+    value = doc.value
+    kind = value.get("kind") if isinstance(value, dict) else None
+    if not isinstance(kind, str) or kind not in declared:
+        return
+    declared[kind] += 1
+    spec = value.get("spec")
+    task = spec.get("tuningTask") if isinstance(spec, dict) else None
+    if (
+        kind == "TunedModel"
+        and isinstance(task, dict)
+        and isinstance(task.get("trainingData"), dict)
+    ):
+        declared["Dataset"] += 1
 
 
 def _note_invalid(doc: RawDocument, invalid_names: dict[str, set[str]]) -> None:

@@ -168,6 +168,13 @@ def resolve(
     out.diagnostics.extend(_cycles(out.models, model_docs))
     if not complete:
         return out
+    # A duplicate TunedModel is an error already; what it names is not unused.
+    for model_item in models:
+        named = model_item.manifest.spec.tuningTask
+        if isinstance(named.trainingData, str):
+            used_datasets.add(named.trainingData)
+        if isinstance(named.hyperparameters, str):
+            used_hypers.add(named.hyperparameters)
     unused = [
         ("Dataset", name, item.doc)
         for name, item in dataset_docs.items()
