@@ -34,10 +34,13 @@ def plan_run(
     options: PlanOptions,
     lock_timeout: float,
     warn: Warn,
+    allow_outside_root: bool = False,
 ) -> Planned:
     """``reconciler plan``: load, refresh, diff. Holds the lock only while reading."""
     with locked(backend, command="plan", timeout=lock_timeout, warn=warn):
-        desired, state, live = gather(client=client, backend=backend, paths=paths)
+        desired, state, live = gather(
+            client=client, backend=backend, paths=paths, allow_outside_root=allow_outside_root
+        )
     plan = make_plan(desired=desired, live=live, state=state, options=options)
     return Planned(
         plan=plan,

@@ -196,3 +196,18 @@ def test_plan_refuses_a_directory_linked_from_outside(
     assert result.returncode == 1
     assert "Error: manifests/team-a: symlink to" in result.stderr
     assert "outside the repository root: its manifests are not read" in result.stderr
+
+
+def test_plan_reads_a_directory_linked_from_outside_with_allow_outside_root(
+    tmp_path: Path, emulator: ServedEmulator
+) -> None:
+    repo = _repo(tmp_path)
+    _shared(tmp_path, "m000")
+    os.symlink(tmp_path / "shared" / "team-a", repo / "manifests" / "team-a")
+
+    result = run_cli(
+        "--endpoint", emulator.url, "plan", "--allow-outside-root", "--format", "json", cwd=repo
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert '"name": "tunedModels/m000"' in result.stdout
