@@ -23,6 +23,7 @@ from reconciler.spec import (
     INT32_MAX,
     MANIFEST_KINDS,
     MANIFEST_MODELS,
+    METRIC_TYPES,
     UNION_TAGS,
 )
 
@@ -46,6 +47,8 @@ _EXPECTED = {
     "model_type": "a mapping",
     "model_attributes_type": "a mapping",
 }
+# The kind a by-name-or-inline field refers to, by the field's name.
+_REFERENCED_KINDS = {"trainingData": "Dataset", "dataset": "Dataset", "evaluation": "Evaluation"}
 _INT32_RANGE = f"an integer from 1 to {INT32_MAX:,} (the API's int32)"
 _FLOAT32_RANGE = "a number > 0 and at most 3.4e38 (the API's 32-bit float)"
 _RANGES = {
@@ -56,6 +59,8 @@ _RANGES = {
     "batchSize": _INT32_RANGE,
     "learningRate": _FLOAT32_RANGE,
     "learningRateMultiplier": _FLOAT32_RANGE,
+    "threshold": "between 0.0 and 1.0",
+    "maxOutputTokens": "an integer >= 1",
 }
 
 
@@ -173,7 +178,8 @@ def _from_pydantic(error: ErrorDetails, doc: RawDocument, root: type[BaseModel])
         "finite_number",
     ):
         ctx = error.get("ctx", {})
-        bound = _RANGES.get(name) or " ".join(
+        ranged = _RANGES.get(name) if "generationConfig" not in loc else None
+        bound = ranged or " ".join(
             f"{op} {ctx[key]}"
             for key, op in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="))
             if key in ctx
@@ -187,10 +193,17 @@ def _from_pydantic(error: ErrorDetails, doc: RawDocument, root: type[BaseModel])
             f"`{path}` is {len(str(value))} characters; at most {DISPLAY_NAME_MAX_CHARS} are allowed",
             field=path,
         )
-    if kind == "string_too_short":
+    if kind in ("string_too_short", "too_short"):
         return Diagnostic(doc.location(path), f"`{path}` must not be empty", field=path)
+    if kind == "literal_error" and name == "type" and "metrics" in loc:
+        return Diagnostic(
+            doc.location(path),
+            f"unknown metric type `{value}`: use one of {', '.join(METRIC_TYPES)}",
+            field=path,
+            hint=did_you_mean(str(value), METRIC_TYPES),
+        )
     if kind in ("union_tag_not_found", "union_tag_invalid"):
-        what = "Dataset" if name == "trainingData" else "Hyperparameters"
+        what = _REFERENCED_KINDS.get(name, "Hyperparameters")
         return Diagnostic(
             doc.location(path),
             f"`{path}` must be a {what} name or an inline {what.lower()} mapping, got {describe(value)}",

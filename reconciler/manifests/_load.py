@@ -21,12 +21,14 @@ from reconciler.manifests import _yaml
 from reconciler.manifests._cache import CACHE_DIR, ManifestCache, open_cache
 from reconciler.manifests._check import check_document
 from reconciler.manifests._discover import discover_files
+from reconciler.manifests._evaluation import datasets_named_by, resolve_evaluations
 from reconciler.manifests._resolve import DataContext, Located, resolve
 from reconciler.manifests._yaml import RawDocument, read_documents
 from reconciler.repofiles import FileTooLarge, UnreadableFile, read_regular_file
 from reconciler.spec import (
     DatasetManifest,
     DesiredState,
+    EvaluationManifest,
     HyperparametersManifest,
     TunedModelManifest,
 )
@@ -76,6 +78,11 @@ class LoadResult:
         return sum(len(d.examples) for d in self.desired.datasets.values())
 
     @property
+    def evaluations(self) -> int:
+        """Distinct evaluations the models use (an Evaluation shared by two counts once)."""
+        return len({m.evaluation.name for m in self.desired.models.values() if m.evaluation})
+
+    @property
     def hyperparameter_sets(self) -> int:
         return self.declared.get("Hyperparameters", self.desired.hyperparameter_sets)
 
@@ -88,6 +95,7 @@ class LoadResult:
             "datasets": self.datasets,
             "examples": self.examples,
             "hyperparameterSets": self.hyperparameter_sets,
+            "evaluations": self.evaluations,
             "errors": len(self.errors),
             "warnings": len(self.warnings),
             "datasetStats": [
@@ -162,11 +170,12 @@ def _inspect(
     models: list[Located[TunedModelManifest]] = []
     datasets: list[Located[DatasetManifest]] = []
     hypers: list[Located[HyperparametersManifest]] = []
+    evaluations: list[Located[EvaluationManifest]] = []
     documents = 0
     empty_files: list[Diagnostic] = []  # reported after resolving: a warning must not hide others
     invalid = False
     invalid_names: dict[str, set[str]] = {}
-    declared = dict.fromkeys(("TunedModel", "Dataset", "Hyperparameters"), 0)
+    declared = dict.fromkeys(("TunedModel", "Dataset", "Hyperparameters", "Evaluation"), 0)
     for real, display in files:
         real_files[display] = real
         docs, problems = _read(real, display, cache)
@@ -191,11 +200,23 @@ def _inspect(
                 datasets.append(Located(doc, manifest))
             elif isinstance(manifest, HyperparametersManifest):
                 hypers.append(Located(doc, manifest))
+            elif isinstance(manifest, EvaluationManifest):
+                evaluations.append(Located(doc, manifest))
     context = DataContext(real_files=real_files, root=root, allow_outside_root=allow_outside_root)
     resolved = resolve(
         models=models,
         datasets=datasets,
         hyperparameters=hypers,
+        context=context,
+        complete=not invalid and not diagnostics,
+        invalid_names=invalid_names,
+        also_used_datasets=datasets_named_by(evaluations),
+    )
+    resolve_evaluations(
+        out=resolved,
+        evaluations=evaluations,
+        models=models,
+        datasets=datasets,
         context=context,
         complete=not invalid and not diagnostics,
         invalid_names=invalid_names,
@@ -230,6 +251,13 @@ def _reading_order(diagnostic: Diagnostic) -> tuple[str, int, int]:
     return (loc.file, loc.line or 1 << 62, loc.column)
 
 
+# Where a document may hold an inline dataset (a mapping instead of a Dataset's name).
+_INLINE_DATASETS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "TunedModel": (("spec", "tuningTask", "trainingData"), ("spec", "evaluation", "dataset")),
+    "Evaluation": (("spec", "dataset"),),
+}
+
+
 def _count_declared(doc: RawDocument, declared: dict[str, int]) -> None:
     """Count a document by the kind it says it is (an inline dataset counts as a Dataset)."""
     value = doc.value
@@ -237,14 +265,12 @@ def _count_declared(doc: RawDocument, declared: dict[str, int]) -> None:
     if not isinstance(kind, str) or kind not in declared:
         return
     declared[kind] += 1
-    spec = value.get("spec")
-    task = spec.get("tuningTask") if isinstance(spec, dict) else None
-    if (
-        kind == "TunedModel"
-        and isinstance(task, dict)
-        and isinstance(task.get("trainingData"), dict)
-    ):
-        declared["Dataset"] += 1
+    for path in _INLINE_DATASETS.get(kind, ()):
+        inner: Any = value
+        for key in path:
+            inner = inner.get(key) if isinstance(inner, dict) else None
+        if isinstance(inner, dict):
+            declared["Dataset"] += 1
 
 
 def _note_invalid(doc: RawDocument, invalid_names: dict[str, set[str]]) -> None:
