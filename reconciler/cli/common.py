@@ -58,7 +58,7 @@ def read_state(g: Globals) -> StateDocument:
 
 @contextmanager
 def connected(
-    g: Globals, *, manifests: Sequence[str] | None = None
+    g: Globals, *, manifests: Sequence[str] | None = None, allow_outside_root: bool = False
 ) -> Iterator[tuple[GeminiClient, StateBackend]]:
     """The client and the state backend of a command, both closed when it ends.
 
@@ -79,7 +79,8 @@ def connected(
             if manifests is not None:
                 from reconciler.apply.refresh import load_desired  # only on this path
 
-                load_desired(manifests)  # raises ManifestError listing what is wrong
+                # raises ManifestError listing what is wrong
+                load_desired(manifests, allow_outside_root=allow_outside_root)
             raise
         with client:
             yield client, backend

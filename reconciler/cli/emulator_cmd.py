@@ -55,7 +55,7 @@ def emulator() -> None:
     "--db",
     "db_path",
     default=None,
-    help="SQLite file that keeps Gemini API tuned models across restarts.",
+    help="SQLite file that keeps models, tuning jobs and stored objects across restarts.",
 )
 @click.option(
     "--seed", default=None, type=int, help="Seed for ids, faults and failures (reproducible runs)."
