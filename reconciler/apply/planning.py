@@ -36,6 +36,7 @@ def plan_run(
     lock_timeout: float,
     warn: Warn,
     lock: bool = True,
+    allow_outside_root: bool = False,
 ) -> Planned:
     """``reconciler plan``: load, refresh, diff. Holds the lock only while reading.
 
@@ -48,7 +49,9 @@ def plan_run(
         else contextlib.nullcontext()
     )
     with holding:
-        desired, state, live = gather(client=client, backend=backend, paths=paths)
+        desired, state, live = gather(
+            client=client, backend=backend, paths=paths, allow_outside_root=allow_outside_root
+        )
     plan = make_plan(desired=desired, live=live, state=state, options=options)
     return Planned(
         plan=plan,

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.emulator.cloud_db import CloudRecords
 from reconciler.emulator.config import EmulatorConfig
 from reconciler.emulator.gcs.objects import ObjectStore
 from reconciler.emulator.store import Store
@@ -41,9 +42,11 @@ class Emulator:
         self.config = config
         self.clock: Clock = clock or time.time
         self.store = Store(db_path=config.db_path)
-        # Vertex AI tuning jobs and Cloud Storage objects live in memory only.
-        self.vertex = JobStore()
-        self.gcs = ObjectStore()
+        # Vertex AI tuning jobs and Cloud Storage objects, in the same --db file if any.
+        connection = self.store.connection
+        records = CloudRecords(connection) if connection is not None else None
+        self.vertex = JobStore(records)
+        self.gcs = ObjectStore(records)
         self.stats = Stats()
         self.seed = (
             config.seed if config.seed is not None else random.SystemRandom().randrange(2**32)

@@ -134,7 +134,9 @@ run_wait() {
 }
 
 run_eval() {
-  reconciler eval --format markdown "${args[@]}" | tee -a "$summary"
+  local manifests=() path
+  for path in "${paths[@]}"; do manifests+=(--manifests "$path"); done
+  reconciler eval --format markdown "${manifests[@]}" "${args[@]}" | tee -a "$summary"
 }
 
 run_drift() {
