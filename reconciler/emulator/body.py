@@ -24,6 +24,10 @@ MAX_BODY_BYTES = 20 * 1024 * 1024
 MAX_DEPTH = 100
 
 PAYLOAD_TOO_LARGE = f"Request payload size exceeds the limit: {MAX_BODY_BYTES} bytes."
+# Raw bodies (Cloud Storage uploads) hold whole datasets: Vertex AI reads a
+# training file of at most 1 GB, so a larger upload could never be used. The
+# emulator holds objects in memory, so this is also its memory bound per request.
+MAX_RAW_BODY_BYTES = 1024 * 1024 * 1024
 
 # A JSON string (kept as it is), or a comma followed only by space and a closing bracket.
 _TRAILING_COMMA = re.compile(r'("(?:[^"\\]|\\.)*")|,(\s*[\]}])', re.DOTALL)

@@ -99,7 +99,7 @@ class ApiGateway:
                 now=em.now(),
                 path=path,
                 fields=fields,
-                raw_body=await request.body() if route.raw else b"",
+                raw_body=await _bounded(request, body.MAX_RAW_BODY_BYTES) if route.raw else b"",
                 content_type=request.headers.get("content-type", ""),
                 base_url=str(request.base_url),
             )
@@ -140,17 +140,24 @@ def _int_enums(query: dict[str, str]) -> bool:
 
 async def _json_body(request: Request, *, camel_case: bool) -> dict[str, Any]:
     """The body as an object, read no further than the size limit (a 400 beyond it)."""
+    raw = await _bounded(request, body.MAX_BODY_BYTES)
+    return body.object_body(raw, camel_case=camel_case)
+
+
+async def _bounded(request: Request, limit: int) -> bytes:
+    """The request body, read no further than ``limit`` bytes (a 400 beyond it)."""
+    too_large = ApiError(400, f"Request payload size exceeds the limit: {limit} bytes.")
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > body.MAX_BODY_BYTES:
-        raise ApiError(400, body.PAYLOAD_TOO_LARGE)
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > body.MAX_BODY_BYTES:
-            raise ApiError(400, body.PAYLOAD_TOO_LARGE)
+        if size > limit:
+            raise too_large
         chunks.append(chunk)
-    return body.object_body(b"".join(chunks), camel_case=camel_case)
+    return b"".join(chunks)
 
 
 async def _drop(send: Send) -> None:
