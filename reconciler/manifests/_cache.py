@@ -16,6 +16,10 @@ file is never parsed twice. Three promises keep it from surprising anyone:
   ``.reconciler/cache/.gitignore`` (``*``) in case that one does not ignore it;
   each is written whole or not at all (a temporary file linked into place), so
   a full disk leaves no empty ``.gitignore`` behind;
+* it is never trusted beyond this machine: every entry is sealed with a key
+  kept outside the repository (``reconciler.sealed``), so an entry that a
+  commit added (git-ignoring the cache does not stop a force-add) or another
+  machine wrote fails the check and the file is parsed anew;
 * it never writes through a symlink: a link where ``.reconciler``, the cache
   directories or an ignore file would be (even a dangling one) turns the cache
   off with a warning naming the link, and nothing is written.
@@ -32,11 +36,12 @@ import stat
 import tempfile
 from pathlib import Path
 
+from reconciler import sealed
 from reconciler.manifests._yaml import RawDocument
 
 # Parsed documents keyed by the sha256 of the file's bytes; bump the version
 # when the cached shape or the parser's rules change.
-CACHE_DIR = Path(".reconciler", "cache", "manifests-v2")
+CACHE_DIR = Path(".reconciler", "cache", "manifests-v3")
 # Entries kept after pruning. Each is one manifest file's parsed documents
 # (typically a few KiB); a repository larger than this keeps every entry of the
 # current run anyway, so the limit only evicts files no longer read (other
@@ -68,7 +73,10 @@ class ManifestCache:
     def get(self, key: str, display: str) -> list[RawDocument] | None:
         entry = self.directory / f"{key}.json"
         try:
-            raw = json.loads(_read_entry(entry))
+            data = sealed.unseal(_read_entry(entry))
+            if data is None:
+                return None  # not written by this user on this machine
+            raw = json.loads(data)
             docs = [
                 RawDocument(display, index, line, value, positions)
                 for index, line, value, positions in raw["documents"]
@@ -84,7 +92,9 @@ class ManifestCache:
         payload = {"documents": [[d.index, d.line, d.value, d.positions] for d in docs]}
         target = self.directory / f"{key}.json"
         try:
-            text = json.dumps(payload, separators=(",", ":"))
+            text = sealed.seal(json.dumps(payload, separators=(",", ":")).encode("utf-8"))
+            if text is None:
+                return  # no key can be kept here: no cache
             if not self.directory.is_dir():
                 _make_directory(self.directory)
             _write_whole(target, text, replace=True)
@@ -191,7 +201,7 @@ def _make_one_directory(path: Path) -> None:
             raise LinkFound(path) from None
 
 
-def _write_whole(target: Path, text: str, *, replace: bool) -> None:
+def _write_whole(target: Path, text: str | bytes, *, replace: bool) -> None:
     """Write ``target`` whole or not at all, never through a symlink.
 
     The text goes to a new temporary file (``O_EXCL``: never an existing file
@@ -211,8 +221,8 @@ def _write_whole(target: Path, text: str, *, replace: bool) -> None:
         return  # the repository's own file: left alone
     fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode("utf-8") if isinstance(text, str) else text)
         if replace:
             os.replace(temp, target)
         else:

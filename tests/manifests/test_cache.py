@@ -172,3 +172,29 @@ def test_a_full_disk_leaves_no_empty_gitignore(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     left = sorted(p.relative_to(tmp_path).as_posix() for p in (tmp_path / ".reconciler").rglob("*"))
     assert left == [], left  # an empty .gitignore would be staged by `git add -A`
+
+
+def test_an_entry_not_written_on_this_machine_is_never_trusted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A pull request can force-add files under the git-ignored cache: an entry
+    # at the right name claiming other documents must not change what plan sees.
+    repo = tmp_path / "repo"
+    _write_models(repo / "manifests", range(1))
+    key_home = tmp_path / "home-cache"
+    env = {"XDG_CACHE_HOME": str(key_home)}
+    first = run_cli("validate", "--format", "json", cwd=repo, env=env)
+    assert first.returncode == 0, first.stderr
+    (entry,) = (repo / CACHE_DIR).iterdir()
+    assert (key_home / "reconciler" / "cache.key").stat().st_mode & 0o777 == 0o600
+    sealed_text = entry.read_bytes()
+    documents = sealed_text.split(b"\n", 1)[1]
+    assert b'"m0"' in documents
+    forged = documents.replace(b'"m0"', b'"forged-model"')
+    another_key = b"0" * 64  # a seal made with some other key
+    for content in (forged, another_key + b"\n" + forged):
+        entry.write_bytes(content)
+        again = run_cli("validate", "--format", "json", cwd=repo, env=env)
+        assert again.returncode == 0, again.stderr
+        assert "forged-model" not in again.stdout
+        assert entry.read_bytes() == sealed_text  # parsed anew and sealed again
