@@ -27,6 +27,7 @@ _FINISH_REASONS = {
     5: "OTHER",
 }
 _HYPERPARAMETER_KEYS = ("epochCount", "batchSize", "learningRate", "learningRateMultiplier")
+_INT_HYPERPARAMETERS = frozenset(("epochCount", "batchSize"))
 
 # Every TunedModel field ``live_model_from_json`` reads (None: the whole value),
 # named as in the v1beta TunedModel schema. Partial responses are built from it
@@ -166,30 +167,46 @@ def _snapshots(value: object) -> tuple[Snapshot, ...]:
 
 
 def live_model_from_json(data: Mapping[str, Any], *, snapshots: bool = True) -> LiveModel:
-    """A TunedModel resource as a LiveModel."""
-    source = _dict(data.get("tunedModelSource"))
-    task = _dict(data.get("tuningTask"))
+    """A TunedModel resource as a LiveModel.
+
+    A plan converts every listed model (10,000 in one large plan), so the
+    common, well-typed fields take inline checks instead of a helper call
+    each; what they accept and return is exactly ``_str``/``_float``/``_int``'s.
+    """
+    get = data.get
+    source = _dict(get("tunedModelSource"))
+    task = _dict(get("tuningTask"))
     hyper = _dict(task.get("hyperparameters"))
     hyperparameters: dict[str, float | int] = {}
     for key in _HYPERPARAMETER_KEYS:
         value = hyper.get(key)
-        number = _int(value) if key in ("epochCount", "batchSize") else _float(value)
+        if value is None:
+            continue
+        number = _int(value) if key in _INT_HYPERPARAMETERS else _float(value)
         if number is not None:
             hyperparameters[key] = number
-    readers = tuple(str(r) for r in _list(data.get("readerProjectNumbers")))
+    readers = get("readerProjectNumbers")
+    name = get("name")
+    state = get("state")
+    base_model = get("baseModel")
+    if not (isinstance(base_model, str) and base_model):
+        base_model = _str(source.get("baseModel"))
+    temperature, top_p, top_k = get("temperature"), get("topP"), get("topK")
     return LiveModel(
-        name=_str(data.get("name")) or "",
-        state=_enum(data.get("state"), _STATES, "STATE_UNSPECIFIED"),
-        base_model=_str(data.get("baseModel")) or _str(source.get("baseModel")),
+        name=name if isinstance(name, str) else "",
+        state=state
+        if isinstance(state, str) and state
+        else _enum(state, _STATES, "STATE_UNSPECIFIED"),
+        base_model=base_model,
         tuned_model_source=_str(source.get("tunedModel")),
-        display_name=_str(data.get("displayName")),
-        description=_str(data.get("description")),
-        temperature=_float(data.get("temperature")),
-        top_p=_float(data.get("topP")),
-        top_k=_int(data.get("topK")),
-        reader_project_numbers=readers,
-        create_time=_str(data.get("createTime")),
-        update_time=_str(data.get("updateTime")),
+        display_name=_str(get("displayName")),
+        description=_str(get("description")),
+        temperature=None if temperature is None else _float(temperature),
+        top_p=None if top_p is None else _float(top_p),
+        top_k=None if top_k is None else _int(top_k),
+        reader_project_numbers=tuple(str(r) for r in readers) if isinstance(readers, list) else (),
+        create_time=_str(get("createTime")),
+        update_time=_str(get("updateTime")),
         hyperparameters=hyperparameters,
         start_time=_str(task.get("startTime")),
         complete_time=_str(task.get("completeTime")),
