@@ -6,7 +6,7 @@ Kept apart from ``workflows`` (apply, destroy) so a plan does not import the exe
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.api import GeminiClient
@@ -24,6 +24,7 @@ class Planned:
     desired: DesiredState
     manifest_paths: tuple[str, ...]
     working_directory: str = ""
+    options: PlanOptions = field(default_factory=PlanOptions)
 
 
 def plan_run(
@@ -44,6 +45,7 @@ def plan_run(
         desired=desired,
         manifest_paths=tuple(paths),
         working_directory=str(Path.cwd()),
+        options=options,
     )
 
 
@@ -52,5 +54,6 @@ def saved_plan_json(planned: Planned) -> str:
         planned.plan,
         manifest_paths=planned.manifest_paths,
         working_directory=planned.working_directory or None,
+        options=planned.options,
     )
     return pretty(document)
