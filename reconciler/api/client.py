@@ -50,6 +50,8 @@ LIST_FIELDS_WITHOUT_SNAPSHOTS = (
     f"tunedModels({convert.tuned_model_fields(snapshots=False)}),nextPageToken"
 )
 DEFAULT_MAX_POLL_INTERVAL = 30.0
+# The longest one API call may take, its retries included (--request-timeout).
+DEFAULT_REQUEST_TIMEOUT_SECONDS = 180.0
 
 
 def _path(name: str) -> str:
@@ -85,10 +87,12 @@ class GeminiClient:
         retry: RetryPolicy = RetryPolicy(),  # noqa: B008 - frozen, shared safely
         connect_timeout: float = 10.0,
         read_timeout: float = 60.0,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT_SECONDS,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         max_connections: int = 64,
+        notice: Callable[[str], None] | None = None,
     ) -> None:
         self._sleep = sleep
         self._clock = clock
@@ -100,10 +104,12 @@ class GeminiClient:
             retry=retry,
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
+            request_timeout=request_timeout,
             sleep=sleep,
             clock=clock,
             rng=rng or random.Random(),
             max_connections=max_connections,
+            notice=notice,
         )
 
     # ------------------------------------------------------------------ lifecycle

@@ -10,7 +10,9 @@ scrubbed from text that came from the server.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import socket
+import ssl
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import httpx
@@ -163,13 +165,70 @@ def error_for_exception(
             else "check --endpoint (RECONCILER_ENDPOINT), the network and any proxy settings"
         )
         return TransportError(
-            f"cannot connect to {endpoint} ({kind})", method=method, path=path, hint=hint
+            f"cannot connect to {endpoint}: {connection_cause(exc)}",
+            method=method,
+            path=path,
+            hint=hint,
         )
     if isinstance(exc, (httpx.NetworkError, httpx.RemoteProtocolError)):
         return TransportError(f"connection failed ({kind})", method=method, path=path)
     # Not worth retrying: a bad URL or protocol, a proxy refusing, a body that
     # cannot be decoded. Still an ApiError, never an httpx exception.
     return ApiError(f"request failed ({kind})", method=method, path=path)
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _resolution_failure(exc: BaseException) -> socket.gaierror | None:
+    return next((e for e in _chain(exc) if isinstance(e, socket.gaierror)), None)
+
+
+def _certificate_failure(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    return next((e for e in _chain(exc) if isinstance(e, ssl.SSLCertVerificationError)), None)
+
+
+def connection_cause(exc: BaseException) -> str:
+    """Why a connection could not be made, in words (the OS's or the TLS library's)."""
+    resolution = _resolution_failure(exc)
+    if resolution is not None:
+        return f"the host name cannot be resolved ({resolution.strerror or resolution})"
+    certificate = _certificate_failure(exc)
+    if certificate is not None:
+        reason = certificate.verify_message or certificate.reason or str(certificate)
+        return f"its TLS certificate is not accepted ({reason})"
+    text = " ".join(str(exc).split())
+    return f"{text} ({type(exc).__name__})" if text else type(exc).__name__
+
+
+def is_fixable_by_retrying(exc: BaseException, *, local: bool) -> bool:
+    """False for failures that another attempt in a few seconds will meet again.
+
+    A host name that does not resolve (no network, a typo in --endpoint) and a
+    certificate that is not trusted (a proxy intercepting TLS) stay that way:
+    retrying them only keeps the user waiting for the same error. A loopback
+    host is left to the other rules (an emulator may be starting).
+    """
+    if _certificate_failure(exc) is not None:
+        return False
+    return local or _resolution_failure(exc) is None
+
+
+def deadline_error(*, method: str, path: str, endpoint: str, seconds: float) -> TransportError:
+    """The error when a call (with its retries) found no complete answer by its deadline."""
+    return TransportError(
+        f"no complete answer from {endpoint} within {seconds:g} s, the deadline of one request",
+        method=method,
+        path=path,
+        hint="check the endpoint and the network; a slow link may need a longer "
+        "--request-timeout (RECONCILER_REQUEST_TIMEOUT)",
+    )
 
 
 def is_retryable_exception(exc: Exception) -> bool:

@@ -36,9 +36,14 @@ def plan_run(
     lock_timeout: float,
     warn: Warn,
 ) -> Planned:
-    """``reconciler plan``: load, refresh, diff. Holds the lock only while reading."""
+    """``reconciler plan``: load, refresh, diff.
+
+    Holds the lock only while reading the state, never while waiting on the
+    API: a server that is slow to answer must not keep every apply out.
+    """
     with locked(backend, command="plan", timeout=lock_timeout, warn=warn):
-        desired, state, live = gather(client=client, backend=backend, paths=paths)
+        state = backend.read()
+    desired, state, live = gather(client=client, backend=backend, paths=paths, state=state)
     plan = make_plan(desired=desired, live=live, state=state, options=options)
     return Planned(
         plan=plan,

@@ -93,6 +93,14 @@ class LazyGroup(click.Group):
     show_default=True,
     help="State file path, or a postgresql:// URI for shared state.",
 )
+@click.option(
+    "--request-timeout",
+    envvar="RECONCILER_REQUEST_TIMEOUT",
+    default=None,
+    metavar="DURATION",
+    help="Give up on one API request after this long, its retries included "
+    "(e.g. 30s, 5m; env RECONCILER_REQUEST_TIMEOUT).  [default: 3m]",
+)
 @click.option("--no-color", is_flag=True, help="No colour in output (NO_COLOR is honoured too).")
 @click.option("-v", "--verbose", count=True, help="Log requests; show tracebacks on errors.")
 @click.pass_context
@@ -103,10 +111,14 @@ def cli(
     access_token: str | None,
     user_project: str | None,
     state_location: str,
+    request_timeout: str | None,
     no_color: bool,
     verbose: int,
 ) -> None:
     """Config-as-code for Gemini API tuned models."""
+    extra: dict[str, Any] = {}
+    if request_timeout is not None:
+        extra["request_timeout"] = _request_timeout(request_timeout)
     api_key = api_key or os.environ.get("GEMINI_API_KEY") or os.environ.get("GOOGLE_API_KEY")
     ctx.obj = Globals(
         endpoint=endpoint,
@@ -116,6 +128,7 @@ def cli(
         state_location=state_location,
         no_color=no_color or bool(os.environ.get("NO_COLOR")),
         verbose=verbose,
+        **extra,
     )
     if verbose:
         logging.basicConfig(
@@ -126,6 +139,21 @@ def cli(
         # Third-party loggers stay quiet; ours (reconciler.*) carry redacted request logs.
         for noisy in ("httpx", "httpcore", "asyncio", "matplotlib", "PIL"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _request_timeout(text: str) -> float:
+    from reconciler.cli.options import parse_duration  # only when the option is given
+
+    try:
+        seconds = parse_duration(text)
+    except ValueError:
+        seconds = 0.0
+    if seconds <= 0:
+        raise click.BadParameter(
+            f"{text!r} is not a positive duration (use e.g. 30s, 5m, 250ms)",
+            param_hint="'--request-timeout' / RECONCILER_REQUEST_TIMEOUT",
+        )
+    return seconds
 
 
 def _global_options() -> set[str]:

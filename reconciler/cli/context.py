@@ -17,6 +17,7 @@ class Globals:
     state_location: str
     no_color: bool
     verbose: int
+    request_timeout: float = 180.0  # seconds; --request-timeout
 
     @property
     def color(self) -> bool:
