@@ -68,6 +68,10 @@ _API_KEY_INVALID_HINT = "check the API key (--api-key, GEMINI_API_KEY or GOOGLE_
 _AUTH_HINT = "check the credential: --api-key / GEMINI_API_KEY, or --access-token"
 
 
+def _cut(text: str) -> str:
+    return text if len(text) <= MESSAGE_MAX_CHARS else text[:MESSAGE_MAX_CHARS]
+
+
 def scrub(text: str, secrets: Iterable[str]) -> str:
     """``text`` with every secret replaced by ``***``."""
     for secret in secrets:
@@ -102,16 +106,15 @@ def error_for_response(
     secrets = tuple(secrets)
     code = response.status_code
     status = parse_status(response.content)
+    # Scrubbed before cut: a cut through a secret would leave most of it unmatched.
     if status is None:
-        text = " ".join(response.text.split())[:MESSAGE_MAX_CHARS] if response.content else ""
-        label = response.reason_phrase or "HTTP error"
+        text = _cut(scrub(" ".join(response.text.split()), secrets)) if response.content else ""
+        label = scrub(response.reason_phrase or "HTTP error", secrets)
         message = f"{label} (response was not JSON{': ' + text if text else ''})"
         cls = _BY_CODE.get(code, InternalError if code >= 500 else ApiError)
-        return cls(
-            scrub(message, secrets), code=code, method=method, path=path, retry_after=retry_after
-        )
-    status_name = str(status.get("status") or "")
-    message = str(status.get("message") or response.reason_phrase or "")[:MESSAGE_MAX_CHARS]
+        return cls(message, code=code, method=method, path=path, retry_after=retry_after)
+    status_name = scrub(str(status.get("status") or ""), secrets)
+    message = _cut(scrub(str(status.get("message") or response.reason_phrase or ""), secrets))
     raw_details = status.get("details")
     details = (
         [d for d in raw_details if isinstance(d, dict)] if isinstance(raw_details, list) else []
@@ -125,7 +128,7 @@ def error_for_response(
     if code == 409 and cls is not AlreadyExistsError:
         cls = AlreadyExistsError
     return cls(
-        scrub(message, secrets),
+        message,
         code=code,
         status=status_name,
         details=details,

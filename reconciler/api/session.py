@@ -254,7 +254,7 @@ class ApiSession:
                         attempt=attempt, waited=waited, hint=error.retry_after, deadline=deadline
                     )
                 if delay is None:
-                    raise error from _status_error(response)
+                    raise error from _status_error(response, scrub=self.redact)
                 uncertain = uncertain or may_have_taken_effect(None, status)
             log.info("retrying %s %s in %.2f s", method, shown_path, delay)
             if self._notice is not None:
@@ -353,10 +353,15 @@ def _short(error: ApiError) -> str:
     return text if len(text) <= _NOTICE_MAX_CHARS else text[: _NOTICE_MAX_CHARS - 1] + "…"
 
 
-def _status_error(response: httpx.Response) -> httpx.HTTPStatusError:
-    """An httpx error to chain from, so ``-v`` tracebacks show the HTTP exchange."""
+def _status_error(
+    response: httpx.Response, *, scrub: Callable[[str], str]
+) -> httpx.HTTPStatusError:
+    """An httpx error to chain from, so ``-v`` tracebacks show the HTTP exchange.
+
+    The reason phrase is the server's text and may echo the key: scrubbed.
+    """
     request = response.request
-    message = (
+    message = scrub(
         f"{response.status_code} {response.reason_phrase} for {request.method} {request.url.path}"
     )
     return httpx.HTTPStatusError(message, request=request, response=response)

@@ -131,10 +131,12 @@ def cli(
         **extra,
     )
     if verbose:
+        from reconciler.api.redact import ScrubbingFormatter  # only with -v
+
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(ScrubbingFormatter("%(asctime)s %(name)s %(message)s"))
         logging.basicConfig(
-            level=logging.DEBUG if verbose > 1 else logging.INFO,
-            format="%(asctime)s %(name)s %(message)s",
-            stream=sys.stderr,
+            level=logging.DEBUG if verbose > 1 else logging.INFO, handlers=[handler]
         )
         # Third-party loggers stay quiet; ours (reconciler.*) carry redacted request logs.
         for noisy in ("httpx", "httpcore", "asyncio", "matplotlib", "PIL"):
@@ -158,6 +160,19 @@ def _request_timeout(text: str) -> float:
 
 def _global_options() -> set[str]:
     return {opt for param in cli.params for opt in getattr(param, "opts", ())}
+
+
+def _scrubbed(text: str) -> str:
+    """``text`` without any secret the run sent (an error may quote what a server echoed)."""
+    from reconciler.api.redact import scrub_known  # only on the error path
+
+    return scrub_known(text)
+
+
+def _print_traceback() -> None:
+    """The current exception's traceback, every line scrubbed: its chain can hold httpx
+    errors quoting the server's reason phrase or a malformed status or header line."""
+    click.echo(_scrubbed(traceback.format_exc()), err=True, nl=False)
 
 
 def _wants_traceback(argv: list[str]) -> bool:
@@ -195,18 +210,18 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except ReconcilerError as exc:
         if _wants_traceback(args):
-            traceback.print_exc()
-        click.echo(f"Error: {exc.message}", err=True)
+            _print_traceback()
+        click.echo(_scrubbed(f"Error: {exc.message}"), err=True)
         if exc.hint:
-            click.echo(f"hint: {exc.hint}", err=True)
+            click.echo(_scrubbed(f"hint: {exc.hint}"), err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
     except Exception as exc:  # a bug: say so plainly, traceback on request
         if _wants_traceback(args):
-            traceback.print_exc()
-        click.echo(f"Error: internal error: {type(exc).__name__}: {exc}", err=True)
+            _print_traceback()
+        click.echo(_scrubbed(f"Error: internal error: {type(exc).__name__}: {exc}"), err=True)
         click.echo("hint: rerun with -v for a traceback, and please report it", err=True)
         sys.exit(1)
     finally:

@@ -5,7 +5,10 @@ Modes:
 * ``silent``  -- reads the request and never answers;
 * ``trickle`` -- starts an answer and sends one more header byte every 50 ms, for ever;
 * ``flaky``   -- answers the first request 503, then every other one with an empty
-  tuned-model list.
+  tuned-model list;
+* ``echo-reason``, ``echo-status-line``, ``echo-header`` -- echo the request's
+  ``x-goog-api-key`` in a 400's reason phrase, in a malformed status line, or in
+  a malformed header line (as a broken proxy might).
 
 It records, for every request it reads, whether ``watched`` (a path, e.g. the
 state lock file) existed at that moment. Stopped (every connection closed) when
@@ -58,8 +61,18 @@ class MisbehavingServer:
                 self.watched_existed.append(self.watched is not None and self.watched.exists())
                 self.requests += 1
                 number = self.requests
+            key = _header(data, b"x-goog-api-key")
+            echoes = {
+                "echo-reason": b"HTTP/1.1 400 " + key + b"\r\n",
+                "echo-status-line": b"HTTP/1.1 4x0 " + key + b"\r\n",
+                "echo-header": b"HTTP/1.1 400 Bad Request\r\n" + key + b"\r\n",
+            }
             try:
-                if self.mode == "trickle":
+                if self.mode in echoes:
+                    conn.sendall(
+                        echoes[self.mode] + b"connection: close\r\ncontent-length: 2\r\n\r\nno"
+                    )
+                elif self.mode == "trickle":
                     conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
                     while not self._stop.wait(0.05):
                         conn.sendall(b"a")
@@ -77,6 +90,14 @@ class MisbehavingServer:
                     self._stop.wait()
             except OSError:
                 return  # the client gave up and closed the connection
+
+
+def _header(request: bytes, name: bytes) -> bytes:
+    for line in request.split(b"\r\n")[1:]:
+        key, _, value = line.partition(b":")
+        if key.strip().lower() == name:
+            return value.strip()
+    return b""
 
 
 @contextmanager
