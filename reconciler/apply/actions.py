@@ -27,7 +27,7 @@ from reconciler.errors import (
     StateError,
     StateLockedError,
 )
-from reconciler.live import ACTIVE, FAILED, LiveModel
+from reconciler.live import ACTIVE, CREATING, FAILED, LiveModel
 from reconciler.plan import CREATING_KINDS, Action, ActionKind
 from reconciler.spec import LoadedDataset
 
@@ -75,24 +75,26 @@ class ActionRunner:
         self.journal.remove(action.model)
         return ActionResult(action, Outcome.SUCCEEDED, "deleted")
 
-    def update(self, action: Action) -> ActionResult:
+    def update(self, action: Action) -> ActionResult | None:
+        """PATCH the mask; a model still tuning is then followed like a create (None)."""
         assert action.spec is not None
         self.journal.ensure_held()  # no state write comes first: check the lock is ours
         live = self.client.update_tuned_model(
             action.name, spec=action.spec, update_mask=action.update_mask
         )
         record = self.journal.record(action.model) or ModelRecord(name=action.name)
-        self.journal.put(
-            action.model,
-            record.model_copy(
-                update={
-                    "applied": action.spec,
-                    "pendingCreate": None,
-                    "preventDestroy": action.prevent_destroy,
-                    "updateTime": live.update_time,
-                }
-            ),
-        )
+        changes: dict[str, object] = {
+            "applied": action.spec,
+            "pendingCreate": None,
+            "preventDestroy": action.prevent_destroy,
+            "updateTime": live.update_time,
+        }
+        tuning = live.state == CREATING
+        if tuning and record.operation is None:  # an adopted create: its operation unrecorded
+            changes["operation"] = self.latest_operation(action.name)
+        self.journal.put(action.model, record.model_copy(update=changes))
+        if tuning:
+            return None
         return ActionResult(action, Outcome.SUCCEEDED, "updated " + ", ".join(action.update_mask))
 
     def settle(self, action: Action) -> ActionResult | None:

@@ -203,8 +203,14 @@ class Planner:
             )
 
         if live.state == CREATING:
-            operation = f" ({record.operation})" if record.operation else ""
-            return updated(ActionKind.WAIT, reasons=(f"{NOTE_IN_FLIGHT}{operation}",))
+            if mutable:
+                # The API takes a PATCH of a mutable field while the model tunes; waiting
+                # instead would hide the change until a later apply (none, in a pipeline
+                # that applies once per merge). Apply follows the tuning after the PATCH.
+                notes.append(NOTE_IN_FLIGHT)
+            else:
+                operation = f" ({record.operation})" if record.operation else ""
+                return updated(ActionKind.WAIT, reasons=(f"{NOTE_IN_FLIGHT}{operation}",))
         if mutable:
             mask = tuple(c.path for c in mutable)
             reasons = [f"{path} changed" for path in mask]
