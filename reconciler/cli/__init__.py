@@ -163,10 +163,12 @@ def _global_options() -> set[str]:
 
 
 def _scrubbed(text: str) -> str:
-    """``text`` without any secret the run sent (an error may quote what a server echoed)."""
+    """``text`` without any secret the run sent (an error may quote what a server echoed),
+    and with no control or bidirectional character to act on the terminal, line by line."""
     from reconciler.api.redact import scrub_known  # only on the error path
+    from reconciler.render.escape import printable
 
-    return scrub_known(text)
+    return "\n".join(printable(line) for line in scrub_known(text).split("\n"))
 
 
 def _print_traceback() -> None:

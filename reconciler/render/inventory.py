@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from reconciler.jsontext import pretty
 from reconciler.live import Snapshot
+from reconciler.render.escape import csv_cell, printable
 
 INVENTORY_FORMAT_VERSION = 1
 
@@ -131,7 +132,8 @@ def summary_line(inventory: InventoryView) -> str:
     noun = "model" if inventory.total == 1 else "models"
     line = f"{inventory.total} {noun}: {parts}" if parts else f"{inventory.total} {noun}"
     if inventory.filter:
-        line += f" (filter {inventory.filter!r}; missing models are not listed when filtering)"
+        shown = printable(repr(inventory.filter))
+        line += f" (filter {shown}; missing models are not listed when filtering)"
     return line
 
 
@@ -187,23 +189,22 @@ def render_csv(inventory: InventoryView) -> str:
     writer.writerow(CSV_COLUMNS)
     for row in inventory.rows:
         progress = _progress_json(row.progress) or {}
-        writer.writerow(
-            [
-                row.name,
-                str(row.status),
-                row.address or "",
-                row.source or "",
-                row.state or "",
-                row.create_time or "",
-                row.update_time or "",
-                row.display_name or "",
-                ";".join(row.drift),
-                _cell(progress.get("completedSteps")),
-                _cell(progress.get("totalSteps")),
-                _cell(progress.get("percent")),
-                row.error or "",
-            ]
-        )
+        cells = [
+            row.name,
+            str(row.status),
+            row.address or "",
+            row.source or "",
+            row.state or "",
+            row.create_time or "",
+            row.update_time or "",
+            row.display_name or "",
+            ";".join(row.drift),
+            _cell(progress.get("completedSteps")),
+            _cell(progress.get("totalSteps")),
+            _cell(progress.get("percent")),
+            row.error or "",
+        ]
+        writer.writerow([csv_cell(cell) for cell in cells])
     return buffer.getvalue()
 
 
@@ -212,8 +213,9 @@ def _cell(value: object) -> str:
 
 
 def table_cells(row: RowView) -> list[str]:
-    """The human table's cells for one row, in ``TABLE_HEADERS`` order."""
-    return [
+    """The human table's cells for one row, in ``TABLE_HEADERS`` order, each ``printable``
+    (every human format of the inventory is built from these)."""
+    cells = [
         row.name,
         str(row.status),
         row.address or "-",
@@ -224,6 +226,7 @@ def table_cells(row: RowView) -> list[str]:
         row.display_name or "-",
         row.detail,
     ]
+    return [printable(cell) for cell in cells]
 
 
 def render_table(
@@ -331,7 +334,7 @@ def _rich_table(inventory: InventoryView, *, width: int) -> str:
     for header in TABLE_HEADERS:
         table.add_column(header, overflow="fold")
     for row in inventory.rows:
-        cells: list[Text | str] = list(table_cells(row))
+        cells: list[Text | str] = [Text(cell) for cell in table_cells(row)]  # never markup
         cells[1] = Text(str(row.status), style=STATUS_STYLES.get(str(row.status), ""))
         table.add_row(*cells)
     console = Console(file=io.StringIO(), force_terminal=True, width=width, color_system="standard")
