@@ -71,7 +71,15 @@ class LazyGroup(click.Group):
 @click.option(
     "--api-key",
     default=None,
-    help="API key (env GEMINI_API_KEY, then GOOGLE_API_KEY); sent as x-goog-api-key, never in a URL.",
+    help="API key (env GEMINI_API_KEY, then GOOGLE_API_KEY); sent as x-goog-api-key, never in a "
+    "URL. A command line is visible to other users (ps): prefer --api-key-file or the variable.",
+)
+@click.option(
+    "--api-key-file",
+    envvar="RECONCILER_API_KEY_FILE",
+    default=None,
+    metavar="PATH",
+    help="Read the API key from this file (env RECONCILER_API_KEY_FILE), e.g. a mounted secret.",
 )
 @click.option(
     "--access-token",
@@ -108,6 +116,7 @@ def cli(
     ctx: click.Context,
     endpoint: str,
     api_key: str | None,
+    api_key_file: str | None,
     access_token: str | None,
     user_project: str | None,
     state_location: str,
@@ -119,6 +128,12 @@ def cli(
     extra: dict[str, Any] = {}
     if request_timeout is not None:
         extra["request_timeout"] = _request_timeout(request_timeout)
+    if api_key and api_key_file:
+        if ctx.get_parameter_source("api_key_file") is click.core.ParameterSource.COMMANDLINE:
+            raise click.UsageError("give the API key once: --api-key or --api-key-file, not both")
+        api_key_file = None  # the flag wins over RECONCILER_API_KEY_FILE
+    if api_key_file:
+        api_key = _read_key_file(api_key_file)
     api_key = api_key or os.environ.get("GEMINI_API_KEY") or os.environ.get("GOOGLE_API_KEY")
     ctx.obj = Globals(
         endpoint=endpoint,
@@ -141,6 +156,40 @@ def cli(
         # Third-party loggers stay quiet; ours (reconciler.*) carry redacted request logs.
         for noisy in ("httpx", "httpcore", "asyncio", "matplotlib", "PIL"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+# A key is about 40 characters; anything this long is not a key file.
+KEY_FILE_MAX_BYTES = 4096
+
+
+def _read_key_file(path: str) -> str:
+    """The key in ``path`` (surrounding whitespace and the final newline dropped).
+
+    Errors name the file and never quote its content.
+    """
+    hint = "'--api-key-file' / RECONCILER_API_KEY_FILE"
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(KEY_FILE_MAX_BYTES + 1)
+    except OSError as exc:
+        raise click.BadParameter(
+            f"cannot read {path}: {exc.strerror or exc}", param_hint=hint
+        ) from None
+    if len(data) > KEY_FILE_MAX_BYTES:
+        raise click.BadParameter(
+            f"{path} is larger than {KEY_FILE_MAX_BYTES} bytes: not an API key file",
+            param_hint=hint,
+        )
+    try:
+        key = data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        key = ""
+    if not key or any(c.isspace() or not c.isprintable() for c in key):
+        raise click.BadParameter(
+            f"{path} does not hold one API key (one line of printable characters)",
+            param_hint=hint,
+        )
+    return key
 
 
 def _request_timeout(text: str) -> float:

@@ -45,7 +45,11 @@ def emulator() -> None:
     help="Fraction of tunings that end FAILED.",
 )
 @click.option(
-    "--api-key", default=None, help="Accept only this key (default: accept any credentials)."
+    "--api-key",
+    envvar="RECONCILER_EMULATOR_API_KEY",
+    default=None,
+    help="Accept only this key (default: accept any credentials; env "
+    "RECONCILER_EMULATOR_API_KEY, which, unlike a command line, ps does not show).",
 )
 @click.option(
     "--db", "db_path", default=None, help="SQLite file that keeps models across restarts."

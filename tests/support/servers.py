@@ -43,7 +43,10 @@ class ServedEmulator:
 
 @contextmanager
 def serve_emulator(
-    *extra_args: str, api_key: str | None = None, startup_timeout: float = 30.0
+    *extra_args: str,
+    api_key: str | None = None,
+    startup_timeout: float = 30.0,
+    env: dict[str, str] | None = None,
 ) -> Iterator[ServedEmulator]:
     """Run ``reconciler emulator serve`` on a free loopback port until the block ends."""
     port = free_port()
@@ -52,7 +55,13 @@ def serve_emulator(
     if api_key:
         args += ["--api-key", api_key]
     log = open(os.devnull, "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
+    proc = subprocess.Popen(
+        args,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=REPO_ROOT,
+        env=None if env is None else {**os.environ, **env},
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + startup_timeout
