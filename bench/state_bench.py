@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT))
 from reconciler.applied import ModelRecord, StateDocument  # noqa: E402
 from reconciler.cli import GC_THRESHOLDS  # noqa: E402
 from reconciler.spec import AppliedSpec, DatasetRef, Hyperparameters  # noqa: E402
-from reconciler.state.file import FileBackend, atomic_write  # noqa: E402
+from reconciler.state.file import FileBackend  # noqa: E402
+from reconciler.state.files import atomic_write  # noqa: E402
 
 REPEATS = 5
 

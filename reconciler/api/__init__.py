@@ -18,7 +18,7 @@ from reconciler.api.client import GeminiClient
 from reconciler.api.convert import BaseModelInfo, GenerateResult
 from reconciler.api.credentials import Credentials, is_local_endpoint
 from reconciler.api.retry import RetryPolicy
-from reconciler.api.waiting import ProgressUpdate
+from reconciler.api.waiting import ProgressUpdate, TuningPoller
 
 __all__ = [
     "BaseModelInfo",
@@ -27,5 +27,6 @@ __all__ = [
     "GenerateResult",
     "ProgressUpdate",
     "RetryPolicy",
+    "TuningPoller",
     "is_local_endpoint",
 ]

@@ -69,6 +69,76 @@ def _progress(model: LiveModel, total: int | None) -> ProgressUpdate:
     )
 
 
+class TuningPoller:
+    """One poll of the models still tuning: a list pass, or GETs when far fewer are left.
+
+    The one place that reads tuning progress; ``wait_for_models`` loops over it
+    and ``apply``'s executor calls it between requests. It remembers how many
+    pages the last full listing took, the totals it has looked up, and what it
+    last reported, so ``on_progress`` hears of each change once.
+    """
+
+    def __init__(
+        self,
+        reader: _Reader,
+        *,
+        total_steps: Mapping[str, int | None] | None = None,
+        on_progress: Callable[[ProgressUpdate], None] | None = None,
+    ) -> None:
+        self._reader = reader
+        self._on_progress = on_progress
+        # A name present with None means "unknown, do not look it up".
+        self._totals: dict[str, int | None] = {
+            model_name(given): value for given, value in (total_steps or {}).items()
+        }
+        self._reported: dict[str, tuple[str, int]] = {}
+        self._list_pages = 0  # pages the last full listing took; 0 = not listed yet
+
+    def set_total(self, name: str, total: int | None) -> None:
+        self._totals[model_name(name)] = total
+
+    def poll(self, names: Collection[str]) -> dict[str, LiveModel]:
+        """The current live model of each ``tunedModels/x`` in ``names`` (gone: DELETED)."""
+        pending = [model_name(n) for n in names]
+        if self._list_pages and len(pending) < self._list_pages:
+            seen = {n: _get_or_deleted(self._reader, n) for n in pending}
+        else:
+            seen, self._list_pages = _list_all(self._reader, pending)
+        if self._on_progress is not None:
+            for name, model in seen.items():
+                if name not in self._totals and model.state == CREATING:
+                    self._totals[name] = _total_from_operations(self._reader, name)
+                update = _progress(model, self._totals.get(name))
+                seen_key = (update.state, update.completed_steps)
+                if self._reported.get(name) != seen_key:
+                    self._reported[name] = seen_key
+                    self._on_progress(update)
+        return seen
+
+
+def poll_until(
+    step: Callable[[], bool],
+    *,
+    timeout: float | None,
+    poll_interval: float,
+    max_poll_interval: float,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+) -> None:
+    """Call ``step`` until it returns True or ``timeout`` seconds pass, backing off between.
+
+    The one polling loop: every wait for a tuning goes through it.
+    """
+    deadline = None if timeout is None else clock() + timeout
+    interval = poll_interval
+    while not step():
+        now = clock()
+        if deadline is not None and now >= deadline:
+            return
+        sleep(interval if deadline is None else min(interval, deadline - now))
+        interval = min(max_poll_interval, interval * POLL_BACKOFF)
+
+
 def wait_for_models(
     reader: _Reader,
     names: Collection[str],
@@ -83,42 +153,23 @@ def wait_for_models(
 ) -> dict[str, LiveModel]:
     """See ``GeminiClient.wait_for_models``."""
     wanted = {model_name(n): n for n in names}
-    totals: dict[str, int | None] = {}
-    for given, value in (total_steps or {}).items():
-        totals[model_name(given)] = value
+    poller = TuningPoller(reader, total_steps=total_steps, on_progress=on_progress)
     latest: dict[str, LiveModel] = {}
-    reported: dict[str, tuple[str, int]] = {}
-    deadline = None if timeout is None else clock() + timeout
-    interval = poll_interval
-    list_pages = 0  # pages the last full listing took; 0 = not listed yet
-    while True:
-        pending = [
-            n for n in wanted if latest.get(n) is None or latest[n].state not in FINAL_STATES
-        ]
-        if not pending:
-            break
-        if list_pages and len(pending) < list_pages:
-            seen = {n: _get_or_deleted(reader, n) for n in pending}
-        else:
-            seen, list_pages = _list_all(reader, pending)
-        latest.update(seen)
-        if on_progress is not None:
-            for name, model in seen.items():
-                if name not in totals and model.state == CREATING:
-                    totals[name] = _total_from_operations(reader, name)
-                update = _progress(model, totals.get(name))
-                seen_key = (update.state, update.completed_steps)
-                if reported.get(name) != seen_key:
-                    reported[name] = seen_key
-                    on_progress(update)
-        if all(latest[n].state in FINAL_STATES for n in wanted):
-            break
-        now = clock()
-        if deadline is not None and now >= deadline:
-            break
-        nap = interval if deadline is None else min(interval, deadline - now)
-        sleep(nap)
-        interval = min(max_poll_interval, interval * POLL_BACKOFF)
+
+    def step() -> bool:
+        pending = [n for n in wanted if n not in latest or latest[n].state not in FINAL_STATES]
+        if pending:
+            latest.update(poller.poll(pending))
+        return all(latest[n].state in FINAL_STATES for n in wanted)
+
+    poll_until(
+        step,
+        timeout=timeout,
+        poll_interval=poll_interval,
+        max_poll_interval=max_poll_interval,
+        sleep=sleep,
+        clock=clock,
+    )
     return {original: latest[name] for name, original in wanted.items()}
 
 
@@ -165,21 +216,27 @@ def wait_for_operation(
     clock: Callable[[], float],
 ) -> OperationStatus:
     """See ``GeminiClient.wait_for_operation``."""
-    deadline = None if timeout is None else clock() + timeout
-    interval = poll_interval
-    last: tuple[bool, int] | None = None
-    while True:
+    seen: list[OperationStatus] = []
+    last: list[tuple[bool, int]] = []
+
+    def step() -> bool:
         operation = reader.get_operation(name)
-        if on_progress is not None and (operation.done, operation.completed_steps) != last:
-            last = (operation.done, operation.completed_steps)
+        seen.append(operation)
+        key = (operation.done, operation.completed_steps)
+        if on_progress is not None and (not last or last[-1] != key):
+            last.append(key)
             on_progress(_operation_progress(operation))
-        if operation.done:
-            return operation
-        now = clock()
-        if deadline is not None and now >= deadline:
-            return operation
-        sleep(interval if deadline is None else min(interval, deadline - now))
-        interval = min(max_poll_interval, interval * POLL_BACKOFF)
+        return operation.done
+
+    poll_until(
+        step,
+        timeout=timeout,
+        poll_interval=poll_interval,
+        max_poll_interval=max_poll_interval,
+        sleep=sleep,
+        clock=clock,
+    )
+    return seen[-1]
 
 
 def _operation_progress(operation: OperationStatus) -> ProgressUpdate:

@@ -25,15 +25,10 @@ from reconciler.errors import (
     NotFoundError,
     ReconcilerError,
     StateError,
-    StateLockedError,
 )
-from reconciler.live import ACTIVE, CREATING, FAILED, LiveModel
+from reconciler.live import CREATING
 from reconciler.plan import CREATING_KINDS, Action, ActionKind
 from reconciler.spec import LoadedDataset
-
-DELETED = "DELETED"
-# Above this many models in flight, one list pass is cheaper than a GET each.
-GET_INSTEAD_OF_LIST_MAX = 3
 
 
 class ActionRunner:
@@ -179,73 +174,3 @@ class ActionRunner:
                 self.journal.put(action.model, before.model_copy(update={"pendingCreate": None}))
         else:
             self.journal.put(action.model, before)
-
-    # ------------------------------------------------------------ tuning (main thread)
-
-    def observe(self, names: list[str]) -> dict[str, LiveModel]:
-        """The current live models for ``names`` (tunedModels/x), by GETs or one list pass."""
-        if len(names) <= GET_INSTEAD_OF_LIST_MAX:
-            seen: dict[str, LiveModel] = {}
-            for name in names:
-                try:
-                    seen[name] = self.client.get_tuned_model(name)
-                except NotFoundError:
-                    seen[name] = LiveModel(name=name, state=DELETED)
-            return seen
-        wanted = set(names)
-        seen = {m.name: m for m in self.client.list_tuned_models() if m.name in wanted}
-        for name in wanted - set(seen):
-            seen[name] = LiveModel(name=name, state=DELETED)
-        return seen
-
-    def conclude(self, action: Action, live: LiveModel) -> ActionResult:
-        record = self.journal.record(action.model)
-        if live.state == ACTIVE:
-            changes: dict[str, object] = {
-                "operation": None,
-                "lastError": None,
-                "createTime": live.create_time,
-                "updateTime": live.update_time,
-            }
-            unrecorded = self.record_conclusion(action, record, changes)
-            return ActionResult(action, Outcome.SUCCEEDED, "ACTIVE" + unrecorded)
-        if live.state == FAILED:
-            message = "tuning failed"
-            if record is not None and record.operation:
-                try:
-                    operation = self.client.get_operation(record.operation)
-                    if operation.error_message:
-                        message = f"tuning failed: {operation.error_message}"
-                except ApiError:
-                    pass
-            changes = {"operation": None, "lastError": message}
-            unrecorded = self.record_conclusion(action, record, changes)
-            return ActionResult(
-                action, Outcome.FAILED, message + " (the next plan replaces it)" + unrecorded
-            )
-        return ActionResult(action, Outcome.FAILED, f"{action.name} disappeared while tuning")
-
-    def record_conclusion(
-        self, action: Action, record: ModelRecord | None, changes: dict[str, object]
-    ) -> str:
-        """Store how the tuning ended; returns a note for the user when it could not be.
-
-        The run may no longer hold the lock (it gives it up while only tuning is
-        followed): a state locked by another command for longer than the wait is
-        not an error of this model. Its record keeps the operation, which the next
-        ``apply`` or ``reconciler wait`` concludes.
-        """
-        if record is None:
-            return ""
-        try:
-            recorded = self.journal.conclude_tuning(
-                action.model, operation=record.operation, changes=changes
-            )
-        except StateLockedError:
-            return (
-                "; not recorded in state, another command kept the lock:"
-                " the next apply or `reconciler wait` records it"
-            )
-        if not recorded:
-            return "; its state record was changed by another command meanwhile and is kept as is"
-        return ""

@@ -34,8 +34,9 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
-from reconciler.api import GeminiClient, ProgressUpdate
+from reconciler.api import GeminiClient, TuningPoller
 from reconciler.apply.actions import ActionRunner
+from reconciler.apply.conclusion import Gate, conclude_tuning, no_gate
 from reconciler.apply.journal import StateJournal
 from reconciler.apply.outcomes import (
     ActionResult,
@@ -46,7 +47,7 @@ from reconciler.apply.outcomes import (
     total_steps,
 )
 from reconciler.apply.progress import Reporter
-from reconciler.live import ACTIVE, CREATING
+from reconciler.live import CREATING, FAILED, LiveModel
 from reconciler.plan import CREATING_KINDS, Action, ActionKind, Plan
 from reconciler.spec import LoadedDataset
 
@@ -64,10 +65,15 @@ class _Run:
         reporter: Reporter,
         options: ExecutionOptions,
         clock: Callable[[], float],
+        gate: Gate,
     ) -> None:
         self.runner = ActionRunner(
             client=client, journal=journal, datasets=datasets, reporter=reporter
         )
+        self.client = client
+        self.journal = journal
+        self.gate = gate
+        self.poller = TuningPoller(client, on_progress=reporter.progress)
         self.reporter = reporter
         self.options = options
         self.clock = clock
@@ -115,27 +121,40 @@ class _Run:
 
     # ------------------------------------------------------------ tuning (main thread)
 
+    def follow(self, action: Action) -> None:
+        """Start following the tuning of ``action``'s model."""
+        self.tuning[action.model] = action
+        steps = total_steps(action.spec)
+        self.poller.set_total(action.name, steps)
+        self.reporter.tuning(action.model, steps)
+
     def poll(self) -> None:
         by_name = {a.name: a for a in self.tuning.values()}
-        for name, live in self.runner.observe(sorted(by_name)).items():
-            action = by_name[name]
-            steps = total_steps(action.spec)
-            latest = live.snapshots[-1] if live.snapshots else None
-            completed = (steps or 0) if live.state == ACTIVE else (latest.step if latest else 0)
-            self.reporter.progress(
-                ProgressUpdate(
-                    model=name,
-                    state=live.state,
-                    completed_steps=completed,
-                    total_steps=steps,
-                    percent=min(100.0, 100.0 * completed / steps) if steps else None,
-                    latest_snapshot=latest,
-                )
-            )
+        for name, live in self.poller.poll(sorted(by_name)).items():
             if live.state == CREATING:
                 continue
+            action = by_name[name]
             del self.tuning[action.model]
-            self.finish(self.runner.conclude(action, live))
+            self.finish(self.conclude(action, live))
+
+    def conclude(self, action: Action, live: LiveModel) -> ActionResult:
+        record = self.journal.record(action.model)
+        ended = conclude_tuning(
+            model=action.model,
+            live=live,
+            followed=record.operation if record else None,
+            journal=self.journal,
+            client=self.client,
+            gate=self.gate,
+        )
+        detail = ended.message
+        if live.state == FAILED:
+            detail += " (the next plan replaces it)"
+        if ended.note:
+            detail += "; " + ended.note
+        return ActionResult(
+            action, Outcome.SUCCEEDED if ended.succeeded else Outcome.FAILED, detail
+        )
 
 
 def execute_plan(
@@ -149,12 +168,14 @@ def execute_plan(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     on_only_tuning: Callable[[], None] | None = None,
+    gate: Gate = no_gate,
 ) -> ApplyReport:
     """Run every action of ``plan``; returns what happened to each.
 
     ``on_only_tuning`` is called once, when every request has been sent and
     recorded and only tunings are left to follow (apply gives the state lock up
-    there).
+    there). ``gate`` is handed to ``conclude_tuning`` for every model that
+    becomes ACTIVE.
     """
     run = _Run(
         plan=plan,
@@ -164,6 +185,7 @@ def execute_plan(
         reporter=reporter,
         options=options,
         clock=clock,
+        gate=gate,
     )
     pending = list(run.order)
     running: dict[Future[ActionResult | None], Action] = {}
@@ -201,8 +223,7 @@ def execute_plan(
                 if result is not None:
                     run.finish(result)
                 elif options.wait:
-                    run.tuning[action.model] = action
-                    run.reporter.tuning(action.model, total_steps(action.spec))
+                    run.follow(action)
                 else:
                     detail = "tuning started" if action.kind in CREATING_KINDS else "still tuning"
                     run.finish(ActionResult(action, Outcome.IN_FLIGHT, detail))

@@ -11,11 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from reconciler.api import GeminiClient
+from reconciler.apply.conclusion import Gate, conclude_tuning, no_gate
 from reconciler.apply.journal import StateJournal
 from reconciler.apply.progress import Reporter
 from reconciler.apply.refresh import Warn, locked
-from reconciler.errors import ReconcilerError, UsageError
-from reconciler.live import ACTIVE, CREATING, DELETED, LiveModel
+from reconciler.errors import UsageError
+from reconciler.live import CREATING, LiveModel
 from reconciler.state.base import StateBackend
 
 
@@ -39,8 +40,13 @@ def wait_run(
     lock_timeout: float,
     warn: Warn,
     poll_interval: float = 1.0,
+    gate: Gate = no_gate,
 ) -> WaitResult:
-    """``reconciler wait``: follow in-flight tunings, then record how they ended."""
+    """``reconciler wait``: follow in-flight tunings, then record how they ended.
+
+    Each model that stopped tuning is concluded by ``conclude_tuning`` (with
+    ``gate``), exactly as ``apply`` concludes the tunings it follows.
+    """
     state = backend.read()
     for name in names:
         if name not in state.models:
@@ -73,68 +79,24 @@ def wait_run(
     reporter.close()
     models = {by_live[live_name]: model for live_name, model in final.items()}
     failed: dict[str, str] = {}
+    # A model that is not live is left as it is: its record (an intent or an
+    # applied spec) is what lets the next plan create or recreate it.
+    finished = {n: m for n, m in models.items() if m.state != CREATING}
     for name, model in models.items():
         if model.state == CREATING:
             failed[name] = "still tuning at --timeout (the operation stays in state)"
-        elif model.state == DELETED:
-            failed[name] = (
-                "its create never reached the API (an interrupted apply); `reconciler apply` creates it"
-                if state.models[name].applied is None
-                else "deleted outside the reconciler; `reconciler apply` recreates it"
-            )
-        elif model.state != ACTIVE:
-            failed[name] = f"{model.state.lower()}"
-    _record_wait(
-        backend=backend,
-        client=client,
-        models=models,
-        followed={name: state.models[name].operation for name in models},
-        lock_timeout=lock_timeout,
-        warn=warn,
-        failed=failed,
-    )
-    return WaitResult(models=models, failed=failed)
-
-
-def _record_wait(
-    *,
-    backend: StateBackend,
-    client: GeminiClient,
-    models: dict[str, LiveModel],
-    followed: dict[str, str | None],
-    lock_timeout: float,
-    warn: Warn,
-    failed: dict[str, str],
-) -> None:
-    # A model that is not live is left as it is: its record (an intent or an
-    # applied spec) is what lets the next plan create or recreate it. A record
-    # whose operation changed while we waited (another command concluded,
-    # replaced or adopted it) is that command's to keep, as in ``apply``.
-    finished = {n: m for n, m in models.items() if m.state not in (CREATING, DELETED)}
-    if not finished:
-        return
-    with locked(backend, command="wait", timeout=lock_timeout, warn=warn):
-        state = backend.read()
-        journal = StateJournal(backend=backend, document=state)
-        for name, model in finished.items():
-            record = state.models.get(name)
-            if record is None or record.operation != followed.get(name):
-                continue
-            changes: dict[str, object] = {"operation": None}
-            if record.applied is None and record.pendingCreate is not None:
-                changes.update(applied=record.pendingCreate, pendingCreate=None)
-            if model.state == ACTIVE:
-                changes.update(
-                    lastError=None, createTime=model.create_time, updateTime=model.update_time
+    if finished:
+        with locked(backend, command="wait", timeout=lock_timeout, warn=warn):
+            journal = StateJournal(backend=backend, document=backend.read())
+            for name, model in sorted(finished.items()):
+                ended = conclude_tuning(
+                    model=name,
+                    live=model,
+                    followed=state.models[name].operation,
+                    journal=journal,
+                    client=client,
+                    gate=gate,
                 )
-            elif record.operation:
-                message = "tuning failed"
-                try:
-                    operation = client.get_operation(record.operation)
-                    if operation.error_message:
-                        message = f"tuning failed: {operation.error_message}"
-                except ReconcilerError:
-                    pass
-                changes["lastError"] = message
-                failed[name] = message
-            journal.put(name, record.model_copy(update=changes))
+                if not ended.succeeded:
+                    failed[name] = ended.message
+    return WaitResult(models=models, failed=failed)

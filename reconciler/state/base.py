@@ -22,13 +22,21 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from reconciler.applied import STATE_FORMAT_VERSION, StateDocument
-from reconciler.errors import StateConflictError, StateCorruptError
+from reconciler.errors import StateConflictError, StateCorruptError, StateError
 
 # How long a waiting writer sleeps between attempts: short at first (a lock is
 # often released within milliseconds), never more than a second so a
 # --lock-timeout is honoured closely.
 POLL_INITIAL_SECONDS = 0.05
 POLL_MAX_SECONDS = 1.0
+
+# Serials: every write adds one. A pushed serial must leave room to grow and
+# stay exact in every JSON reader (2**53); a write never stores one past
+# MAX_SERIAL, far below PostgreSQL's bigint limit (2**63 - 1), so a state that
+# somehow got there is refused at its first write -- before any request --
+# rather than failing half-way through an apply.
+MAX_PUSHED_SERIAL = 2**53
+MAX_SERIAL = 2**62
 
 LOCK_HINT = "wait for it to finish, pass --lock-timeout DURATION to wait, or run `reconciler force-unlock {id}` if it is stuck"
 
@@ -208,6 +216,18 @@ def parse_text(text: str, *, source: str) -> StateDocument:
     return parse_document(data, source=source)
 
 
+def next_serial(doc: StateDocument, *, display: str) -> int:
+    """The serial a write of ``doc`` stores, or StateError when it would leave no room. Pure."""
+    if doc.serial + 1 > MAX_SERIAL:
+        raise StateError(
+            f"state {display} has serial {doc.serial}, too close to the largest serial a state"
+            " can store; nothing was written",
+            hint="pull it (`reconciler state pull > state.json`), set its serial to a small number"
+            " and push it back with `reconciler state push --force state.json`",
+        )
+    return doc.serial + 1
+
+
 def pushed_document(
     *, current: StateDocument, exists: bool, doc: StateDocument, force: bool
 ) -> StateDocument:
@@ -217,8 +237,18 @@ def pushed_document(
     pushed serial must be higher (an older copy would undo someone's writes).
     The stored serial always moves forward, even on a forced push of an older
     copy, so a saved plan made against the replaced state is still detected
-    as stale.
+    as stale. A serial past ``MAX_PUSHED_SERIAL`` is refused (it leaves no
+    room to grow); a forced push onto a stored serial past it (stored before
+    this limit existed) resets the serial to the pushed one.
     """
+    if doc.serial > MAX_PUSHED_SERIAL:
+        raise StateConflictError(
+            f"cannot push: serial {doc.serial} leaves no room to grow (the largest serial a push"
+            f" accepts is {MAX_PUSHED_SERIAL})",
+            hint="set the file's serial to a small number (it counts writes) and push again",
+        )
+    if exists and force and current.serial >= MAX_PUSHED_SERIAL:
+        return doc.model_copy(update={"serial": max(doc.serial, 1)})
     if not force and exists:
         if doc.lineage != current.lineage:
             raise StateConflictError(

@@ -26,7 +26,6 @@ import fcntl
 import json
 import logging
 import os
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -42,9 +41,18 @@ from reconciler.state.base import (
     POLL_MAX_SECONDS,
     LockInfo,
     dump_document,
+    next_serial,
     parse_text,
     pushed_document,
     this_host,
+)
+from reconciler.state.files import (
+    atomic_write,
+    check_directory,
+    open_nofollow,
+    os_failure,
+    read_nofollow,
+    refuse_link,
 )
 
 log = logging.getLogger("reconciler.state")
@@ -58,48 +66,6 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:  # exists, owned by someone else
         return True
     return True
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make a rename durable: the directory entry itself must reach the disk."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def os_failure(exc: OSError, *, doing: str, display: str) -> StateError:
-    """A StateError for a filesystem refusal (read-only directory, no permission, disk full).
-
-    These are the user's to fix, so they get one clear line, not an internal-error traceback.
-    """
-    where = f" ({exc.filename})" if exc.filename else ""
-    reason = exc.strerror or type(exc).__name__
-    return StateError(
-        f"cannot {doing} state {display}: {reason}{where}",
-        hint=(
-            "make the state file readable for this user, or pass --state PATH"
-            if doing == "read"
-            else "make the state's directory writable for this user, or pass --state PATH"
-        ),
-    )
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` so a crash leaves either the old or the new bytes."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
 
 
 class FileLock:
@@ -200,19 +166,19 @@ class FileBackend:
     # -- locking ---------------------------------------------------------
 
     def _read_lock_record(self) -> LockInfo | None:
-        try:
-            text = self.lock_path.read_text(encoding="utf-8")
-        except (FileNotFoundError, UnicodeDecodeError):
+        data = read_nofollow(self.lock_path, what="state lock file")
+        if data is None:
             return None
         try:
-            return LockInfo.from_json(json.loads(text))
-        except json.JSONDecodeError:
+            return LockInfo.from_json(json.loads(data.decode("utf-8")))
+        except (json.JSONDecodeError, UnicodeDecodeError):
             return None
 
     def _try_lock(self, command: str) -> FileLock | LockInfo | None:
         """One attempt: the lock, or the holder's record (None: held, record not yet written)."""
+        check_directory(self.path.parent)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = open_nofollow(self.lock_path, os.O_RDWR | os.O_CREAT, what="state lock file")
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -223,7 +189,7 @@ class FileBackend:
                 return self._read_lock_record()
             inode = os.fstat(fd).st_ino
             try:
-                current = os.stat(self.lock_path).st_ino
+                current = os.lstat(self.lock_path).st_ino
             except FileNotFoundError:
                 current = -1
             if current != inode:  # released (unlinked) while we waited: try the new file
@@ -297,7 +263,7 @@ class FileBackend:
     def owns(self, held: FileLock) -> bool:
         """Whether the lock file on disk is still ``held``'s (not force-unlocked meanwhile)."""
         try:
-            if os.stat(self.lock_path).st_ino != held.inode:
+            if os.lstat(self.lock_path).st_ino != held.inode:
                 return False
         except FileNotFoundError:
             return False
@@ -342,12 +308,13 @@ class FileBackend:
         """
         # One writer at a time (the lock): a fixed name, and what a crash left is reused.
         link = self.backup_path.with_name(f".{self.backup_path.name}.link")
+        refuse_link(self.backup_path, what="state backup")
         try:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(link)
             os.link(self.path, link)
         except OSError:
-            atomic_write(self.backup_path, previous_text)
+            atomic_write(self.backup_path, previous_text, what="state backup")
             return
         try:
             os.replace(link, self.backup_path)
@@ -357,10 +324,9 @@ class FileBackend:
             raise
 
     def _stored_bytes(self) -> bytes | None:
+        check_directory(self.path.parent)
         try:
-            return self.path.read_bytes()
-        except FileNotFoundError:
-            return None
+            return read_nofollow(self.path, what="state file")
         except OSError as exc:
             raise os_failure(exc, doing="read", display=self.display) from None
 
@@ -383,7 +349,7 @@ class FileBackend:
                 f"state {self.display} disappeared since it was read (read serial {doc.serial})",
                 hint="restore it from its .backup or rerun",
             )
-        stored = doc.model_copy(update={"serial": doc.serial + 1})
+        stored = doc.model_copy(update={"serial": next_serial(doc, display=self.display)})
         self._store(stored, previous_text=previous)
         return stored
 
@@ -418,7 +384,7 @@ class FileBackend:
 
     def _force_unlock(self, lock_id: str | None) -> str:
         record = self._read_lock_record()
-        if not self.lock_path.exists():
+        if not os.path.lexists(self.lock_path):
             raise StateError(f"state {self.display} is not locked")
         held_now = self._flock_held()
         if record is None:
@@ -448,7 +414,7 @@ class FileBackend:
     def _flock_held(self) -> bool:
         """Whether some process on this host holds the flock on the lock file right now."""
         try:
-            fd = os.open(self.lock_path, os.O_RDONLY | os.O_CLOEXEC)
+            fd = open_nofollow(self.lock_path, os.O_RDONLY, what="state lock file")
         except FileNotFoundError:
             return False
         try:

@@ -36,7 +36,7 @@ from psycopg.types.json import Jsonb
 
 from reconciler.applied import STATE_FORMAT_VERSION, StateDocument
 from reconciler.errors import StateConflictError, StateCorruptError, StateError
-from reconciler.state.base import parse_document, pushed_document
+from reconciler.state.base import next_serial, parse_document, pushed_document
 from reconciler.state.pg_schema import LostConnectionError, advisory_key, parse_location
 from reconciler.state.pg_session import PostgresLock, PostgresSession
 
@@ -155,7 +155,7 @@ class PostgresBackend(PostgresSession):
     def write(self, doc: StateDocument) -> StateDocument:
         def attempt(conn: psycopg.Connection[Any]) -> StateDocument:
             self._ensure_schema(conn)
-            stored = doc.model_copy(update={"serial": doc.serial + 1})
+            stored = doc.model_copy(update={"serial": next_serial(doc, display=self.display)})
             expected = doc if doc.serial > 0 else None
             if not self._store(conn, expected=expected, doc=stored):
                 raise self._refused(conn, doc)
