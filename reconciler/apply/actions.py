@@ -64,9 +64,20 @@ class ActionRunner:
             return ActionResult(action, Outcome.FAILED, exc.message)
 
     def delete(self, action: Action) -> ActionResult:
-        self.journal.ensure_held()  # no state write comes first: check the lock is ours
-        with contextlib.suppress(NotFoundError):  # already gone: the goal is reached
-            self.client.delete_tuned_model(action.name)
+        record = self.journal.record(action.model)
+        if record is not None and not record.deleting and action.live_state is not None:
+            # Written ahead: a run killed after the DELETE is sent must not leave a
+            # record that reads as "deleted outside the reconciler".
+            self.journal.put(action.model, record.model_copy(update={"deleting": True}))
+        else:
+            self.journal.ensure_held()  # no state write comes first: check the lock is ours
+        try:
+            with contextlib.suppress(NotFoundError):  # already gone: the goal is reached
+                self.client.delete_tuned_model(action.name)
+        except ApiError as exc:
+            if record is not None and not exc.temporary:  # refused: the model is still there
+                self.journal.put(action.model, record)
+            raise
         self.journal.remove(action.model)
         return ActionResult(action, Outcome.SUCCEEDED, "deleted")
 

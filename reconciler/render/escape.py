@@ -5,8 +5,9 @@ drive the user's terminal (retitle it, hide lines, forge a hyperlink), a
 right-to-left override (U+202E) makes a plan line read differently from what
 it says, and a CSV cell starting with ``=`` is a formula to a spreadsheet.
 Every human format (inventory table, markdown and HTML, ``show``, plan text and
-markdown) passes such text through ``printable``; CSV cells also through
-``csv_cell``.
+markdown) passes such text through ``printable``. CSV is for scripts and keeps
+values as they are, except that ``csv_cell`` keeps a spreadsheet from reading
+one as a formula.
 """
 
 from __future__ import annotations
@@ -45,6 +46,6 @@ def printable(text: str) -> str:
 
 
 def csv_cell(text: str) -> str:
-    """A CSV cell a spreadsheet shows as text: ``printable``, and a leading ``'`` before
-    what would start a formula (``=``, ``+``, ``-``, ``@``, a tab or a carriage return)."""
-    return "'" + printable(text) if text.startswith(_FORMULA_START) else printable(text)
+    """A CSV cell a spreadsheet shows as text: a leading ``'`` before what would start a
+    formula (``=``, ``+``, ``-``, ``@``, a tab or a carriage return)."""
+    return "'" + text if text.startswith(_FORMULA_START) else text

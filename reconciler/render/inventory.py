@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -212,6 +213,9 @@ def _cell(value: object) -> str:
     return "" if value is None else str(value)
 
 
+_LAYOUT_BREAKS = re.compile("[\t\n\r]")
+
+
 def table_cells(row: RowView) -> list[str]:
     """The human table's cells for one row, in ``TABLE_HEADERS`` order, each ``printable``
     (every human format of the inventory is built from these)."""
@@ -226,7 +230,8 @@ def table_cells(row: RowView) -> list[str]:
         row.display_name or "-",
         row.detail,
     ]
-    return [printable(cell) for cell in cells]
+    # A line break or tab would break the table's lines: a space, as markdown needs too.
+    return [printable(_LAYOUT_BREAKS.sub(" ", cell)) for cell in cells]
 
 
 def render_table(

@@ -1,4 +1,4 @@
-"""A pass-through HTTP proxy in front of the emulator that refuses one method.
+"""A pass-through HTTP proxy in front of the emulator that refuses (or stalls) one method.
 
 The emulator's ``faultRate`` hits every request, so with it at 1 an apply fails
 at its first list request and never reaches a PATCH. To see what a user sees
@@ -31,7 +31,26 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length",
 @contextmanager
 def refusing_proxy(upstream: str, *, refuse: str) -> Iterator[str]:
     """Serve on a free loopback port until the block ends; yields the proxy's URL."""
+    with _proxy(upstream, refuse=refuse, stall=None, forwarded=threading.Event()) as url:
+        yield url
+
+
+@contextmanager
+def stalling_proxy(upstream: str, *, stall: str) -> Iterator[tuple[str, threading.Event]]:
+    """Forwards everything, but withholds the answer to ``stall`` requests until the
+    block ends: a client killed meanwhile has had its request carried out, unanswered.
+    Yields the proxy's URL and an event set once such a request was carried out."""
+    forwarded = threading.Event()
+    with _proxy(upstream, refuse=None, stall=stall, forwarded=forwarded) as url:
+        yield url, forwarded
+
+
+@contextmanager
+def _proxy(
+    upstream: str, *, refuse: str | None, stall: str | None, forwarded: threading.Event
+) -> Iterator[str]:
     client = httpx.Client(base_url=upstream, timeout=30)
+    stop = threading.Event()
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -44,6 +63,10 @@ def refusing_proxy(upstream: str, *, refuse: str) -> Iterator[str]:
                 return
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
             answer = client.request(self.command, self.path, content=body, headers=headers)
+            if self.command == stall:
+                forwarded.set()
+                stop.wait()
+                return
             kept = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_BY_HOP}
             kept.pop("content-encoding", None)
             self._send(answer.status_code, answer.content, kept)
@@ -67,6 +90,7 @@ def refusing_proxy(upstream: str, *, refuse: str) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
+        stop.set()
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
