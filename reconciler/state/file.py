@@ -347,11 +347,32 @@ class FileBackend:
         elif doc.serial != 0:
             raise StateConflictError(
                 f"state {self.display} disappeared since it was read (read serial {doc.serial})",
-                hint="restore it from its .backup or rerun",
+                hint=self._rescue(doc),
             )
         stored = doc.model_copy(update={"serial": next_serial(doc, display=self.display)})
         self._store(stored, previous_text=previous)
         return stored
+
+    def _rescue(self, doc: StateDocument) -> str:
+        """Keep the document this run meant to write, and say how to restore it.
+
+        The ``.backup`` is the version before the last write, so it lacks that
+        write (the last create recorded, say); the run's own document has every
+        change. It is not put back as the state (the file may have been removed
+        on purpose) but written next to it, for the user to push.
+        """
+        rescue = self.path.with_name(self.path.name + ".rescued")
+        try:
+            atomic_write(rescue, dump_document(doc).encode("utf-8"), what="rescued state")
+        except (OSError, StateError):
+            return (
+                f"restore it from {self.display}.backup (it may lack this run's last change) "
+                "or rerun"
+            )
+        return (
+            f"this run's latest state, with every change it made, is in {rescue}: restore it "
+            f"with `reconciler state push {rescue}` (the .backup lacks the last change)"
+        )
 
     def push(self, doc: StateDocument, *, force: bool) -> StateDocument:
         own = self._held is None

@@ -10,10 +10,12 @@ once the client's retries are spent, but those take tens of seconds of backoff.)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -35,22 +37,34 @@ def refusing_proxy(upstream: str, *, refuse: str) -> Iterator[str]:
         yield url
 
 
+@dataclass
+class StallingProxy:
+    url: str
+    forwarded: threading.Event  # set once a stalled request was carried out upstream
+    release: threading.Event  # set it to deliver the withheld answers
+
+
 @contextmanager
-def stalling_proxy(upstream: str, *, stall: str) -> Iterator[tuple[str, threading.Event]]:
-    """Forwards everything, but withholds the answer to ``stall`` requests until the
-    block ends: a client killed meanwhile has had its request carried out, unanswered.
-    Yields the proxy's URL and an event set once such a request was carried out."""
-    forwarded = threading.Event()
-    with _proxy(upstream, refuse=None, stall=stall, forwarded=forwarded) as url:
-        yield url, forwarded
+def stalling_proxy(upstream: str, *, stall: str) -> Iterator[StallingProxy]:
+    """Forwards everything, but withholds the answer to ``stall`` requests until
+    ``release`` is set (or the block ends): a client killed meanwhile has had its
+    request carried out, unanswered."""
+    forwarded, release = threading.Event(), threading.Event()
+    with _proxy(upstream, refuse=None, stall=stall, forwarded=forwarded, stop=release) as url:
+        yield StallingProxy(url=url, forwarded=forwarded, release=release)
 
 
 @contextmanager
 def _proxy(
-    upstream: str, *, refuse: str | None, stall: str | None, forwarded: threading.Event
+    upstream: str,
+    *,
+    refuse: str | None,
+    stall: str | None,
+    forwarded: threading.Event,
+    stop: threading.Event | None = None,
 ) -> Iterator[str]:
     client = httpx.Client(base_url=upstream, timeout=30)
-    stop = threading.Event()
+    stop = stop or threading.Event()
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -66,10 +80,10 @@ def _proxy(
             if self.command == stall:
                 forwarded.set()
                 stop.wait()
-                return
             kept = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_BY_HOP}
             kept.pop("content-encoding", None)
-            self._send(answer.status_code, answer.content, kept)
+            with contextlib.suppress(OSError):  # the client may be gone (killed meanwhile)
+                self._send(answer.status_code, answer.content, kept)
 
         def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
             self.send_response(status)

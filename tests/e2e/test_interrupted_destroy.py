@@ -18,10 +18,10 @@ def test_wait_plan_and_inventory_after_a_killed_destroy(ws: Workspace) -> None:
     ws.write(dataset("numbers", NUMBERS), tuned_model("alpha"))
     assert ws.apply("--no-wait").returncode == 0
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RECONCILER_", "GEMINI_"))}
-    with stalling_proxy(ws.emulator.url, stall="DELETE") as (url, deleted):
+    with stalling_proxy(ws.emulator.url, stall="DELETE") as proxy:
         destroying = subprocess.Popen(
             [
-                *(sys.executable, "-m", "reconciler", "--endpoint", url, "--state", ws.state),
+                *(sys.executable, "-m", "reconciler", "--endpoint", proxy.url, "--state", ws.state),
                 *("destroy", "--auto-approve"),
             ],
             cwd=ws.root,
@@ -30,7 +30,7 @@ def test_wait_plan_and_inventory_after_a_killed_destroy(ws: Workspace) -> None:
             stderr=subprocess.DEVNULL,
         )
         try:
-            assert deleted.wait(timeout=120), "destroy never sent its DELETE"
+            assert proxy.forwarded.wait(timeout=120), "destroy never sent its DELETE"
         finally:
             destroying.kill()  # after the DELETE took effect, before its answer arrived
             destroying.wait()
