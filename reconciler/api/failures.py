@@ -204,7 +204,11 @@ def connection_cause(exc: BaseException) -> str:
         return f"the host name cannot be resolved ({resolution.strerror or resolution})"
     certificate = _certificate_failure(exc)
     if certificate is not None:
-        reason = certificate.verify_message or certificate.reason or str(certificate)
+        reason = (
+            getattr(certificate, "verify_message", None)
+            or getattr(certificate, "reason", None)
+            or " ".join(str(certificate).split())
+        )
         return f"its TLS certificate is not accepted ({reason})"
     text = " ".join(str(exc).split())
     return f"{text} ({type(exc).__name__})" if text else type(exc).__name__
