@@ -36,7 +36,7 @@ from reconciler.api import convert
 from reconciler.api.convert import BaseModelInfo, GenerateResult
 from reconciler.api.credentials import Credentials
 from reconciler.api.retry import RetryPolicy
-from reconciler.api.session import ApiSession
+from reconciler.api.session import DEFAULT_REQUEST_TIMEOUT_SECONDS, ApiSession
 from reconciler.api.waiting import ProgressUpdate, model_name, wait_for_models, wait_for_operation
 from reconciler.errors import InvalidArgumentError
 from reconciler.live import LiveModel, OperationStatus
@@ -50,8 +50,6 @@ LIST_FIELDS_WITHOUT_SNAPSHOTS = (
     f"tunedModels({convert.tuned_model_fields(snapshots=False)}),nextPageToken"
 )
 DEFAULT_MAX_POLL_INTERVAL = 30.0
-# The longest one API call may take, its retries included (--request-timeout).
-DEFAULT_REQUEST_TIMEOUT_SECONDS = 180.0
 
 
 def _path(name: str) -> str:

@@ -47,6 +47,9 @@ from reconciler.errors import AlreadyExistsError, ApiError
 API_VERSION = "v1beta"
 USER_AGENT = "reconciler (httpx)"
 
+# The longest one call may take, its retries included (--request-timeout).
+DEFAULT_REQUEST_TIMEOUT_SECONDS = 180.0
+
 # A request still waiting after this long (or half its deadline, if shorter) is
 # named on stderr, and again every SLOW_NOTICE_EVERY_SECONDS while it waits.
 SLOW_NOTICE_AFTER_SECONDS = 5.0
@@ -69,7 +72,11 @@ class Reply:
 
 
 class ApiSession:
-    """Sends requests under ``{endpoint}/v1beta/`` with credentials, retries and logging."""
+    """Sends requests under ``{endpoint}/v1beta/`` with credentials, retries and logging.
+
+    ``api_version`` changes that prefix (``v1`` for Vertex AI, ``""`` for Cloud
+    Storage, whose paths carry their own).
+    """
 
     def __init__(
         self,
@@ -80,12 +87,13 @@ class ApiSession:
         retry: RetryPolicy,
         connect_timeout: float,
         read_timeout: float,
-        request_timeout: float,
         sleep: Callable[[float], None],
         clock: Callable[[], float],
         rng: random.Random,
         max_connections: int,
         notice: Callable[[str], None] | None = None,
+        api_version: str = API_VERSION,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT_SECONDS,
     ) -> None:
         base = check_endpoint(endpoint)
         self._credentials = credentials
@@ -124,7 +132,7 @@ class ApiSession:
         if transport is None:
             transport = deadline_transport(verify=verify, limits=limits, trust_env=True)
         self._http = httpx.Client(
-            base_url=f"{base}/{API_VERSION}/",
+            base_url=f"{base}/{api_version}/" if api_version else f"{base}/",
             transport=transport,
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
             limits=limits,
@@ -171,9 +179,12 @@ class ApiSession:
         *,
         params: Params | None = None,
         body: Mapping[str, Any] | None = None,
+        raw: tuple[bytes, str] | None = None,
         tolerate_after_uncertain: frozenset[int] = frozenset(),
     ) -> Reply:
         """Send ``method path`` (relative to ``v1beta/``) until it succeeds or retries run out.
+
+        ``raw`` sends ``(bytes, media type)`` as the body instead of JSON.
 
         ``tolerate_after_uncertain``: error statuses that, met after an earlier
         attempt may have taken effect, are returned as a ``Reply`` instead of
@@ -183,6 +194,8 @@ class ApiSession:
         shown_path = self._prefix + path
         content = None if body is None else json.dumps(body).encode("utf-8")
         headers = {"content-type": "application/json"} if content is not None else None
+        if raw is not None:  # (bytes, media type): an upload that is not JSON
+            content, headers = raw[0], {"content-type": raw[1]}
         attempt = 0
         waited = 0.0
         uncertain = False

@@ -5,6 +5,7 @@ Kept apart from ``workflows`` (apply, destroy) so a plan does not import the exe
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,13 +36,21 @@ def plan_run(
     options: PlanOptions,
     lock_timeout: float,
     warn: Warn,
+    lock: bool = True,
 ) -> Planned:
     """``reconciler plan``: load, refresh, diff.
 
     Holds the lock only while reading the state, never while waiting on the
     API: a server that is slow to answer must not keep every apply out.
+    ``lock`` False (``plan --lock=false``) reads without it, as Terraform's
+    ``-lock=false``: a writer may be halfway, so the plan may be out of date.
     """
-    with locked(backend, command="plan", timeout=lock_timeout, warn=warn):
+    holding = (
+        locked(backend, command="plan", timeout=lock_timeout, warn=warn)
+        if lock
+        else contextlib.nullcontext()
+    )
+    with holding:
         state = backend.read()
     desired, state, live = gather(client=client, backend=backend, paths=paths, state=state)
     plan = make_plan(desired=desired, live=live, state=state, options=options)

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import gc
 import importlib
-import logging
 import os
 import sys
-import traceback
 from typing import Any
 
 import click
@@ -45,10 +43,74 @@ COMMANDS: dict[str, str] = {
     "emulator": "reconciler.cli.emulator_cmd:emulator",
 }
 
+# command name -> its one-line help, so that `--help` and shell completion list
+# the commands without importing them (a command module pulls in pydantic,
+# httpx, ...: about 0.5 s). tests/test_startup.py checks they match the
+# commands' own help; a command missing here is simply imported to ask it.
+SUMMARIES: dict[str, str] = {
+    "apply": "Make the live tuned models match the manifests (or carry out a saved plan).",
+    "destroy": "Delete the managed tuned models (all, or the --target ones).",
+    "emulator": "The local Gemini API emulator (tuned models, operations, generateContent).",
+    "eval": "Evaluate the ACTIVE managed models (all with an evaluation, or NAME...) now.",
+    "force-unlock": "Remove a stuck state lock (PostgreSQL: end the holder's database session).",
+    "import": "Bring the live model tunedModels/ID under management as manifest NAME.",
+    "inventory": "Every live tuned model: managed, drifted, in-flight, failed, unmanaged, missing.",
+    "plan": "Show what apply would do to make the live tuned models match the manifests.",
+    "schema": "Print the JSON Schema of the manifests (for editors: yaml-language-server).",
+    "show": "One model: fields, operation progress, tuning snapshots and loss curve.",
+    "state": "Inspect, forget, export or import the state.",
+    "validate": "Check manifests and datasets (default: manifests/); no network.",
+    "wait": "Wait for in-flight tuning operations (all, or NAME...) to finish.",
+}
+
 
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        if name and name not in COMMANDS and not name.startswith("-"):
+            import difflib  # only on this error path
+
+            close = difflib.get_close_matches(name, sorted(COMMANDS), n=1)
+            if close:
+                ctx.fail(f"No such command {name!r}. Did you mean {close[0]!r}?")
+        return super().resolve_command(ctx, args)
+
+    def _summary(self, ctx: click.Context, name: str, limit: int) -> str:
+        # A stand-in command shortens the summary exactly as click shortens help.
+        command = (
+            click.Command(name, help=SUMMARIES[name])
+            if name in SUMMARIES
+            else self.get_command(ctx, name)
+        )
+        return command.get_short_help_str(limit) if command else ""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, self._summary(ctx, name, limit)) for name in names])
+
+    def shell_complete(
+        self, ctx: click.Context, incomplete: str
+    ) -> list[click.shell_completion.CompletionItem]:
+        from click.shell_completion import CompletionItem
+
+        items = [
+            CompletionItem(name, help=self._summary(ctx, name, 45))
+            for name in self.list_commands(ctx)
+            if name.startswith(incomplete)
+        ]
+        # The group's own options (click.Command's completion, not Group's, which
+        # would import every command for its help).
+        items.extend(click.Command.shell_complete(self, ctx, incomplete))
+        return items
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = COMMANDS.get(cmd_name)
@@ -68,6 +130,11 @@ class LazyGroup(click.Group):
     default="https://generativelanguage.googleapis.com",
     show_default=True,
     help="Base URL of the Gemini API (or of a local emulator).",
+)
+@click.option(
+    "--endpoint-moved",
+    is_flag=True,
+    help="The API the state was made with moved to --endpoint: use and record it there.",
 )
 @click.option(
     "--api-key",
@@ -116,6 +183,7 @@ class LazyGroup(click.Group):
 def cli(
     ctx: click.Context,
     endpoint: str,
+    endpoint_moved: bool,
     api_key: str | None,
     api_key_file: str | None,
     access_token: str | None,
@@ -138,6 +206,7 @@ def cli(
     api_key = api_key or os.environ.get("GEMINI_API_KEY") or os.environ.get("GOOGLE_API_KEY")
     ctx.obj = Globals(
         endpoint=endpoint,
+        endpoint_moved=endpoint_moved,
         api_key=api_key or None,
         access_token=access_token or None,
         user_project=user_project or None,
@@ -147,6 +216,8 @@ def cli(
         **extra,
     )
     if verbose:
+        import logging
+
         from reconciler.api.redact import ScrubbingFormatter  # only with -v
 
         handler = logging.StreamHandler(sys.stderr)
@@ -224,6 +295,8 @@ def _scrubbed(text: str) -> str:
 def _print_traceback() -> None:
     """The current exception's traceback, every line scrubbed: its chain can hold httpx
     errors quoting the server's reason phrase or a malformed status or header line."""
+    import traceback
+
     click.echo(_scrubbed(traceback.format_exc()), err=True, nl=False)
 
 

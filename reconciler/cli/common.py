@@ -12,10 +12,11 @@ from contextlib import contextmanager
 import click
 
 from reconciler.api import Credentials, GeminiClient
-from reconciler.applied import StateDocument
+from reconciler.applied import GEMINI_BACKEND, StateDocument
 from reconciler.cli.context import Globals
 from reconciler.errors import CredentialsError
 from reconciler.state import StateBackend, open_backend
+from reconciler.state.bound import ApiBoundBackend
 
 
 def make_client(g: Globals) -> GeminiClient:
@@ -63,8 +64,14 @@ def connected(
 
     ``manifests``: the paths the command will load. Without a credential, their
     errors are reported first: they are the ones to fix without the network.
+    The backend refuses a state recorded for another API (see ``state.bound``).
     """
-    backend = open_backend(g.state_location)
+    backend = ApiBoundBackend(
+        inner=open_backend(g.state_location),
+        backend=GEMINI_BACKEND,
+        endpoint=g.endpoint,
+        moved=g.endpoint_moved,
+    )
     try:
         try:
             client = make_client(g)

@@ -69,6 +69,15 @@ def write_private_file(path: str, text: str) -> None:
 @click.option(
     "--refresh-only", is_flag=True, help="Report drift between state and live models only."
 )
+@click.option(
+    "--lock",
+    type=click.BOOL,
+    default=True,
+    show_default=True,
+    metavar="BOOLEAN",
+    help="--lock=false reads the state without its lock (e.g. while an apply waits at "
+    "its prompt); the plan may then miss a write in progress.",
+)
 @lock_timeout_option
 def plan(
     paths: tuple[str, ...],
@@ -78,6 +87,7 @@ def plan(
     targets: tuple[str, ...],
     replace: tuple[str, ...],
     refresh_only: bool,
+    lock: bool,
     lock_timeout: float,
 ) -> int:
     """Show what apply would do to make the live tuned models match the manifests."""
@@ -93,6 +103,7 @@ def plan(
             options=options,
             lock_timeout=lock_timeout,
             warn=warn,
+            lock=lock,
         )
     if fmt == "json":
         click.echo(render_plan_json(planned.plan), nl=False)
