@@ -112,6 +112,11 @@ class ModelRecord(BaseModel):
     # The last evaluation of each live model of this name (its generations), by live name.
     evaluations: dict[str, EvaluationRecord] = Field(default_factory=dict)
 
+    def failed_gate(self) -> EvaluationRecord | None:
+        """The serving model's last evaluation when it missed a threshold with ``gate: true``."""
+        last = self.evaluations.get(self.name)
+        return last if last is not None and last.gate and not last.passed else None
+
 
 class StateDocument(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from reconciler.applied import ModelRecord, StateDocument
+from reconciler.applied import EvaluationRecord, ModelRecord, StateDocument
 from reconciler.diff import mutable_drift
 from reconciler.errors import NotFoundError, UsageError
 from reconciler.live import CREATING, FAILED, LiveModel, OperationStatus, Snapshot
@@ -88,6 +88,7 @@ class InventoryRow:
     progress: Progress | None = None  # in-flight only
     error: str | None = None  # failed: the operation error; missing: why nothing is live
     snapshots: tuple[Snapshot, ...] = field(default=(), compare=False)
+    evaluation: EvaluationRecord | None = None  # this live model's last evaluation, if any
 
     @property
     def detail(self) -> str:
@@ -222,6 +223,7 @@ def classify(
         managed = by_live_name.get(model.name)
         if managed is not None:
             manifest_name, record = managed
+            row = replace(row, evaluation=record.evaluations.get(model.name))
             row = _managed_row(
                 row,
                 model=model,

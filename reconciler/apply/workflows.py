@@ -27,6 +27,7 @@ from reconciler.apply.executor import (
     execute_plan,
     stale_operation,
 )
+from reconciler.apply.gating import EvaluationGate
 from reconciler.apply.journal import StateJournal
 from reconciler.apply.outcomes import accepted_values
 from reconciler.apply.planning import Planned, plan_run, saved_plan_json
@@ -156,6 +157,12 @@ def apply_run(
             holding.close()
 
         reporter = reporter_factory()
+        evaluations = EvaluationGate(
+            client=client,
+            desired=desired,
+            record_of=journal.record,
+            parallelism=execution.parallelism,
+        )
         try:
             report = execute_plan(
                 plan=plan,
@@ -165,6 +172,8 @@ def apply_run(
                 reporter=reporter,
                 options=execution,
                 on_only_tuning=release_while_tuning,
+                gate=evaluations.gate,
+                evaluate=lambda action: evaluations.evaluate(action, journal),
             )
         except KeyboardInterrupt:
             # The pool has let the requests already sent finish and record

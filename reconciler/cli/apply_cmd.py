@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
+from reconciler.apply.gating import gate_for_wait
 from reconciler.apply.importing import import_run
 from reconciler.apply.outcomes import ApplyReport, ExecutionOptions, Outcome
 from reconciler.apply.progress import make_reporter
@@ -62,6 +63,8 @@ def summarize(report: ApplyReport) -> str:
         f"{done.get('replace', 0)} replaced",
         f"{done.get('delete', 0)} deleted",
     ]
+    if done.get("evaluate"):
+        parts.append(f"{done['evaluate']} evaluated")
     tail = [
         f"{report.count(Outcome.FAILED)} failed",
         f"{report.count(Outcome.SKIPPED)} skipped",
@@ -264,13 +267,30 @@ def import_(name: str, model_name: str, paths: tuple[str, ...], lock_timeout: fl
 @click.argument("names", nargs=-1)
 @click.option("--timeout", type=DURATION, default=None, help="Give up after this long (e.g. 30m).")
 @click.option("--poll-interval", type=DURATION, default="1s", hidden=True)
+@click.option(
+    "--manifests",
+    "paths",
+    multiple=True,
+    type=click.Path(),
+    metavar="PATH",
+    help="Manifests whose evaluations gate the models that finish (default: manifests/ if present).",
+)
 @lock_timeout_option
 def wait(
-    names: tuple[str, ...], timeout: float | None, poll_interval: float, lock_timeout: float
+    names: tuple[str, ...],
+    timeout: float | None,
+    poll_interval: float,
+    paths: tuple[str, ...],
+    lock_timeout: float,
 ) -> int:
-    """Wait for in-flight tuning operations (all, or NAME...) to finish."""
+    """Wait for in-flight tuning operations (all, or NAME...) to finish.
+
+    A model that becomes ACTIVE is evaluated, as apply does, when its manifest
+    has an evaluation; below a threshold (with gate: true) it counts as failed.
+    """
     g = get_globals()
     with connected(g) as (client, backend):
+        gate = gate_for_wait(client=client, backend=backend, paths=paths or None)
         result = wait_run(
             client=client,
             backend=backend,
@@ -280,6 +300,7 @@ def wait(
             lock_timeout=lock_timeout,
             warn=warn,
             poll_interval=poll_interval,
+            gate=gate,
         )
     if not result.models:
         click.echo("Nothing is tuning.")

@@ -17,7 +17,7 @@ from reconciler.errors import UsageError  # noqa: E402
 
 @click.group()
 def emulator() -> None:
-    """The local Gemini API emulator (tuned models, operations, generateContent)."""
+    """The local API emulator: Gemini API tuned models, Vertex AI tuning jobs, Cloud Storage."""
 
 
 @emulator.command("serve")
@@ -56,7 +56,10 @@ def emulator() -> None:
     "RECONCILER_EMULATOR_API_KEY, which, unlike a command line, ps does not show).",
 )
 @click.option(
-    "--db", "db_path", default=None, help="SQLite file that keeps models across restarts."
+    "--db",
+    "db_path",
+    default=None,
+    help="SQLite file that keeps Gemini API tuned models across restarts.",
 )
 @click.option(
     "--seed", default=None, type=int, help="Seed for ids, faults and failures (reproducible runs)."
@@ -72,7 +75,8 @@ def serve_cmd(
     db_path: str | None,
     seed: int | None,
 ) -> None:
-    """Serve the v1beta tuned-model API and the /emulator/ control surface."""
+    """Serve the Gemini API (v1beta tunedModels), Vertex AI tuning jobs and the Cloud Storage
+    calls that upload datasets, all on one port, and the /emulator/ control surface."""
     config = EmulatorConfig(
         latency_ms=latency_ms,
         fault_rate=fault_rate,

@@ -32,6 +32,7 @@ _COLORS: dict[ActionKind, str] = {
     ActionKind.REPLACE: "35",
     ActionKind.DELETE: "31",
     ActionKind.WAIT: "36",
+    ActionKind.EVALUATE: "34",
     ActionKind.NOOP: "2",
 }
 
@@ -69,6 +70,8 @@ def summary_line(plan: Plan) -> str:
     )
     if counts["wait"]:
         line += f", {counts['wait']} to wait"
+    if counts["evaluate"]:
+        line += f", {counts['evaluate']} to evaluate"
     return line + "."
 
 

@@ -16,10 +16,11 @@ lock, even when it had nothing else to write.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 
-from reconciler.applied import StateDocument, normalized_endpoint, same_api
+from reconciler.applied import ModelRecord, StateDocument, normalized_endpoint, same_api
 from reconciler.errors import StateError
 from reconciler.state.base import LockInfo, StateBackend, StateLock
 
@@ -50,6 +51,9 @@ class ApiBoundBackend:
 
     def write(self, doc: StateDocument) -> StateDocument:
         return self._bound(self.inner.write(self._stamped(doc)))
+
+    def write_records(self, doc: StateDocument, changes: Mapping[str, ModelRecord | None]) -> int:
+        return self.inner.write_records(self._stamped(doc), changes)
 
     def check_lock(self) -> None:
         self.inner.check_lock()

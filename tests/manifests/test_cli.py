@@ -23,7 +23,7 @@ def test_example_repository_is_valid_text() -> None:
     result = run_cli("validate", cwd=REPO_ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip().splitlines()[-1] == (
-        "4 models, 3 datasets (48 examples), 1 hyperparameter set"
+        "4 models, 4 datasets (52 examples), 1 hyperparameter set, 1 evaluation"
     )
 
 
@@ -125,7 +125,8 @@ def test_schema_is_valid_and_accepts_the_examples() -> None:
         for path in sorted((REPO_ROOT / "manifests").glob("*.yaml"))
         for doc in YAML(typ="safe").load_all(path.read_text())
     ]
-    assert len(documents) == 7
+    assert len(documents) == 8
+    assert "Evaluation" in {doc["kind"] for doc in documents}
     for doc in documents:
         assert list(validator.iter_errors(doc)) == []
     wrong = {**documents[0], "spek": {}}
