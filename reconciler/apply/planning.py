@@ -37,6 +37,7 @@ def plan_run(
     lock_timeout: float,
     warn: Warn,
     lock: bool = True,
+    allow_outside_root: bool = False,
 ) -> Planned:
     """``reconciler plan``: load, refresh, diff.
 
@@ -52,7 +53,13 @@ def plan_run(
     )
     with holding:
         state = backend.read()
-    desired, state, live = gather(client=client, backend=backend, paths=paths, state=state)
+    desired, state, live = gather(
+        client=client,
+        backend=backend,
+        paths=paths,
+        state=state,
+        allow_outside_root=allow_outside_root,
+    )
     plan = make_plan(desired=desired, live=live, state=state, options=options)
     return Planned(
         plan=plan,

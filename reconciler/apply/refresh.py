@@ -73,6 +73,7 @@ def gather(
     backend: StateBackend,
     paths: Sequence[str],
     state: StateDocument | None = None,
+    allow_outside_root: bool = False,
 ) -> tuple[DesiredState, StateDocument, list[LiveModel]]:
     """Manifests, state and every live tuned model (one paginated list, no per-model GET).
 
@@ -87,7 +88,7 @@ def gather(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="refresh") as pool:
         listing = pool.submit(lambda: list(client.list_tuned_models(snapshots=False)))
         try:
-            desired = load_desired(paths)
+            desired = load_desired(paths, allow_outside_root=allow_outside_root)
             if state is None:
                 state = backend.read()
         except BaseException:

@@ -116,6 +116,7 @@ def apply_run(
     warn: Warn,
     command: str = "apply",
     destroy: bool = False,
+    allow_outside_root: bool = False,
 ) -> ApplyRun:
     """``reconciler apply`` (from manifests or a saved plan) and ``reconciler destroy``."""
     if saved_plan is not None:
@@ -129,7 +130,9 @@ def apply_run(
         _check_manifest_paths_here(saved, plan_file=saved_plan)
     with contextlib.ExitStack() as holding:
         holding.enter_context(locked(backend, command=command, timeout=lock_timeout, warn=warn))
-        desired, state, live = gather(client=client, backend=backend, paths=paths)
+        desired, state, live = gather(
+            client=client, backend=backend, paths=paths, allow_outside_root=allow_outside_root
+        )
         if saved_plan is not None:
             state = _adopt_fresh_lineage(state, saved.plan)
             hashes = {name: ds.hash for name, ds in desired.datasets.items()}

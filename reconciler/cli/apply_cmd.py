@@ -17,7 +17,7 @@ from reconciler.apply.waiting import wait_run
 from reconciler.apply.workflows import apply_run, is_saved_plan
 from reconciler.cli.common import connected
 from reconciler.cli.context import Globals, get_globals
-from reconciler.cli.options import DURATION, lock_timeout_option
+from reconciler.cli.options import DURATION, allow_outside_root_option, lock_timeout_option
 from reconciler.cli.plan_cmd import DEFAULT_PATHS, warn
 from reconciler.errors import ApplyError, UsageError
 from reconciler.plan import Plan, PlanOptions
@@ -136,6 +136,7 @@ def execution_options(func: F) -> F:
     metavar="NAME",
     help="Replace NAME (repeatable) even if nothing changed: delete it and tune it again.",
 )
+@allow_outside_root_option
 @lock_timeout_option
 def apply(
     paths: tuple[str, ...],
@@ -146,6 +147,7 @@ def apply(
     poll_interval: float,
     targets: tuple[str, ...],
     replace: tuple[str, ...],
+    allow_outside_root: bool,
     lock_timeout: float,
 ) -> int:
     """Make the live tuned models match the manifests (or carry out a saved plan).
@@ -163,11 +165,15 @@ def apply(
             "--target and --replace cannot change a saved plan", hint="plan again with them"
         )
     manifests = None if saved else paths or DEFAULT_PATHS
-    with connected(g, manifests=manifests) as (client, backend):
+    with connected(g, manifests=manifests, allow_outside_root=allow_outside_root) as (
+        client,
+        backend,
+    ):
         run = apply_run(
             client=client,
             backend=backend,
             paths=paths or DEFAULT_PATHS,
+            allow_outside_root=allow_outside_root,
             saved_plan=saved,
             options=PlanOptions(targets=frozenset(targets), replace=frozenset(replace)),
             execution=ExecutionOptions(
@@ -199,12 +205,14 @@ def apply(
     help="Destroy only NAME (repeatable).",
 )
 @click.option("--parallelism", type=click.IntRange(1, 256), default=8, show_default=True)
+@allow_outside_root_option
 @lock_timeout_option
 def destroy(
     paths: tuple[str, ...],
     auto_approve: bool,
     targets: tuple[str, ...],
     parallelism: int,
+    allow_outside_root: bool,
     lock_timeout: float,
 ) -> int:
     """Delete the managed tuned models (all, or the --target ones).
@@ -215,11 +223,15 @@ def destroy(
     g = get_globals()
     if not paths:
         paths = tuple(p for p in DEFAULT_PATHS if os.path.exists(p))
-    with connected(g, manifests=paths) as (client, backend):
+    with connected(g, manifests=paths, allow_outside_root=allow_outside_root) as (
+        client,
+        backend,
+    ):
         run = apply_run(
             client=client,
             backend=backend,
             paths=paths,
+            allow_outside_root=allow_outside_root,
             saved_plan=None,
             options=PlanOptions(targets=frozenset(targets)),
             execution=ExecutionOptions(parallelism=parallelism, wait=False),
@@ -241,8 +253,15 @@ def destroy(
 @click.argument("name")
 @click.argument("model_name", metavar="tunedModels/ID")
 @click.argument("paths", nargs=-1, type=click.Path())
+@allow_outside_root_option
 @lock_timeout_option
-def import_(name: str, model_name: str, paths: tuple[str, ...], lock_timeout: float) -> int:
+def import_(
+    name: str,
+    model_name: str,
+    paths: tuple[str, ...],
+    allow_outside_root: bool,
+    lock_timeout: float,
+) -> int:
     """Bring the live model tunedModels/ID under management as manifest NAME."""
     g = get_globals()
     with connected(g) as (client, backend):
@@ -252,6 +271,7 @@ def import_(name: str, model_name: str, paths: tuple[str, ...], lock_timeout: fl
             name=name,
             model_name=model_name,
             paths=paths or DEFAULT_PATHS,
+            allow_outside_root=allow_outside_root,
             lock_timeout=lock_timeout,
             warn=warn,
         )

@@ -11,7 +11,11 @@ from reconciler.extras import require
 require("emulator")  # before the emulator's own imports fail less clearly
 
 from reconciler.emulator import EmulatorConfig, serve  # noqa: E402
-from reconciler.emulator.config import DEFAULT_STEP_SECONDS  # noqa: E402
+from reconciler.emulator.config import (  # noqa: E402
+    DEFAULT_STEP_SECONDS,
+    MAX_LATENCY_MS,
+    MAX_STEP_SECONDS,
+)
 from reconciler.errors import UsageError  # noqa: E402
 
 
@@ -26,14 +30,14 @@ def emulator() -> None:
 @click.option(
     "--latency-ms",
     default=0.0,
-    type=click.FloatRange(min=0),
+    type=click.FloatRange(0, MAX_LATENCY_MS),
     help="Delay added to every API request.",
 )
 @click.option(
     "--step-seconds",
     default=DEFAULT_STEP_SECONDS,
     show_default=True,
-    type=click.FloatRange(min=0),
+    type=click.FloatRange(0, MAX_STEP_SECONDS),
     help="Simulated seconds per tuning step; 0 finishes tuning at once.",
 )
 @click.option(
@@ -50,16 +54,20 @@ def emulator() -> None:
 )
 @click.option(
     "--api-key",
-    envvar="RECONCILER_EMULATOR_API_KEY",
     default=None,
-    help="Accept only this key (default: accept any credentials; env "
-    "RECONCILER_EMULATOR_API_KEY, which, unlike a command line, ps does not show).",
+    envvar="RECONCILER_EMULATOR_API_KEY",
+    show_envvar=True,
+    help=(
+        "Accept only this key on API requests and on /emulator/ changes (default: accept "
+        "any credentials). A command line is visible to every user of the machine (ps): "
+        "prefer the environment variable."
+    ),
 )
 @click.option(
     "--db",
     "db_path",
     default=None,
-    help="SQLite file that keeps Gemini API tuned models across restarts.",
+    help="SQLite file that keeps models, tuning jobs and stored objects across restarts.",
 )
 @click.option(
     "--seed", default=None, type=int, help="Seed for ids, faults and failures (reproducible runs)."
@@ -77,15 +85,18 @@ def serve_cmd(
 ) -> None:
     """Serve the Gemini API (v1beta tunedModels), Vertex AI tuning jobs and the Cloud Storage
     calls that upload datasets, all on one port, and the /emulator/ control surface."""
-    config = EmulatorConfig(
-        latency_ms=latency_ms,
-        fault_rate=fault_rate,
-        step_seconds=step_seconds,
-        tuning_fail_rate=tuning_fail_rate,
-        api_key=api_key,
-        db_path=db_path,
-        seed=seed,
-    )
+    try:
+        config = EmulatorConfig(
+            latency_ms=latency_ms,
+            fault_rate=fault_rate,
+            step_seconds=step_seconds,
+            tuning_fail_rate=tuning_fail_rate,
+            api_key=api_key,
+            db_path=db_path,
+            seed=seed,
+        )
+    except ValueError as exc:  # NaN passes click's range checks
+        raise UsageError(f"invalid emulator setting: {exc}") from None
     try:
         serve(config, host=host, port=port)
     except OSError as exc:

@@ -1,5 +1,5 @@
 """The API key from a file (or an environment variable) rather than a command line,
-which other users can read in `ps`; the emulator's key likewise."""
+which other users can read in `ps`."""
 
 from __future__ import annotations
 
@@ -15,8 +15,7 @@ KEY = "AIzaSy-key-from-a-file-0123456789abcdef"
 
 @pytest.fixture(scope="module")
 def keyed() -> Iterator[ServedEmulator]:
-    # The key reaches the emulator through its environment, not its command line.
-    with serve_emulator("--step-seconds", "0", env={"RECONCILER_EMULATOR_API_KEY": KEY}) as server:
+    with serve_emulator("--step-seconds", "0", api_key=KEY) as server:
         yield server
 
 

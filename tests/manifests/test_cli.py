@@ -133,3 +133,46 @@ def test_schema_is_valid_and_accepts_the_examples() -> None:
     assert list(validator.iter_errors(wrong)) != []
     # The copy the example manifests point editors at is up to date.
     assert json.loads((REPO_ROOT / "manifests" / "schema.json").read_text()) == schema
+
+
+def test_values_the_service_would_refuse_fail_validate(tmp_path: Path) -> None:
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "manifests" / "m.yaml").write_text(
+        "apiVersion: gemini.tuning/v1\nkind: TunedModel\nmetadata: {name: m}\nspec:\n"
+        "  baseModel: models/gemini-1.5-flash-001-tuning\n  tuningTask:\n"
+        "    trainingData: {examples: [{textInput: a, output: b}]}\n"
+        "    hyperparameters:\n"
+        "      epochCount: 99999999999999999999999999\n"
+        "      learningRate: .inf\n"
+    )
+
+    result = run_cli("validate", cwd=tmp_path)
+
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[:2] == [
+        "manifests/m.yaml:9:19: error: `spec.tuningTask.hyperparameters.epochCount` must be an "
+        "integer from 1 to 2,147,483,647 (the API's int32), got 99999999999999999999999999",
+        "manifests/m.yaml:10:21: error: `spec.tuningTask.hyperparameters.learningRate` must be a "
+        "number > 0 and at most 3.4e38 (the API's 32-bit float), got inf",
+    ]
+
+
+def test_the_summary_counts_every_document_written_not_only_the_valid_ones(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "manifests").mkdir()
+    model = (
+        "apiVersion: gemini.tuning/v1\nkind: TunedModel\nmetadata: {{name: {name}}}\nspec:\n"
+        "  baseModel: models/gemini-1.5-flash-001-tuning\n  topK: {top_k}\n"
+        "  tuningTask:\n    trainingData: {{examples: [{{textInput: a, output: b}}]}}\n"
+    )
+    docs = [model.format(name=f"m{n}", top_k=0 if n % 2 else 3) for n in range(4)]
+    (tmp_path / "manifests" / "m.yaml").write_text("---\n".join(docs))
+
+    result = run_cli("validate", cwd=tmp_path)
+
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[-2:] == [
+        "4 models, 4 datasets (2 examples), 0 hyperparameter sets",
+        "2 errors",
+    ]
