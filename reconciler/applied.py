@@ -21,6 +21,7 @@ Format (JSON, ``formatVersion`` 1)::
           "preventDestroy": false,   # lifecycle.preventDestroy as last applied
           "createTime": "...", "updateTime": "...",  # live timestamps last seen
           "lastError": "..." | null, # a FAILED tuning's operation error
+          "deleting": false,         # a delete of it was sent (see below)
           "evaluations": {"tunedModels/increment": {EvaluationRecord}}  # last per live model
         }
       }
@@ -31,6 +32,11 @@ request; (2) after the response write ``applied`` = that spec, ``operation`` =
 the operation name, ``pendingCreate`` = null; (3) when the operation ends,
 ``operation`` = null. A crash between (1) and (2) leaves ``pendingCreate``: the
 next run looks the deterministic id up (exists -> adopt, missing -> create).
+
+A delete (destroy, or a model removed from the manifests) first writes
+``deleting`` = true, then sends the DELETE, then removes the record. A run
+killed in between leaves ``deleting``: the model gone from the API was deleted
+by the reconciler itself, not outside it, and the next run says so.
 """
 
 from __future__ import annotations
@@ -100,6 +106,9 @@ class ModelRecord(BaseModel):
     createTime: str | None = None
     updateTime: str | None = None
     lastError: str | None = None
+    # A delete of this model was sent (or was about to be): written before the
+    # DELETE, the record itself removed after it.
+    deleting: bool = False
     # The last evaluation of each live model of this name (its generations), by live name.
     evaluations: dict[str, EvaluationRecord] = Field(default_factory=dict)
 

@@ -246,16 +246,21 @@ def classify(
                     create_time=record.createTime,
                     update_time=record.updateTime,
                     display_name=spec.displayName if spec else None,
-                    # Only an intent was recorded: nothing was ever live to delete.
-                    error=(
-                        "interrupted create never reached the API; the next apply creates it"
-                        if record.applied is None and record.pendingCreate is not None
-                        else None
-                    ),
+                    error=_missing_reason(record),
                 )
             )
     rows.sort(key=lambda r: r.name)
     return Inventory(rows=tuple(rows), filter=None)
+
+
+def _missing_reason(record: ModelRecord) -> str | None:
+    """Why a managed model is not live, when it is not "deleted outside the reconciler"."""
+    if record.deleting:
+        return "deleted by an interrupted destroy or apply; the next run removes the record"
+    if record.applied is None and record.pendingCreate is not None:
+        # Only an intent was recorded: nothing was ever live to delete.
+        return "interrupted create never reached the API; the next apply creates it"
+    return None
 
 
 class InventoryClient(Protocol):
@@ -386,9 +391,14 @@ def describe_model(*, client: ShowClient, state: StateDocument, ref: str) -> Mod
         model = client.get_tuned_model(live_name)
     except NotFoundError as exc:
         if manifest_name is not None:
+            how = (
+                "deleted by an interrupted destroy or apply"
+                if state.models[manifest_name].deleting
+                else "deleted outside the reconciler"
+            )
             exc.hint = (
-                f"TunedModel/{manifest_name} is in the state but was deleted outside the "
-                "reconciler; `reconciler plan` will recreate it"
+                f"TunedModel/{manifest_name} is in the state but was {how}; "
+                "`reconciler plan` will recreate it"
             )
         else:
             exc.hint = "`reconciler inventory` lists every tuned model in the project"

@@ -17,6 +17,7 @@ from reconciler.diff import FieldChange
 from reconciler.jsontext import pretty
 from reconciler.plan import CREATING_KINDS, Action, ActionKind, Plan
 from reconciler.planfile import change_to_json, json_value
+from reconciler.render.escape import printable
 from reconciler.spec import MUTABLE_FIELDS
 
 JSON_FORMAT_VERSION = 1
@@ -130,14 +131,15 @@ def render_plan_text(plan: Plan, *, color: bool) -> str:
             else "The reconciler will perform the following actions:"
         )
         out.append("")
+    # Changes, reasons and notes quote live values: printable before any colour is added.
     for action in plan.actions:
-        out.append(f"  {paint(action.kind, title(plan, action))} {action.address}")
+        out.append(f"  {paint(action.kind, title(plan, action))} {printable(action.address)}")
         if action.kind is not ActionKind.NOOP:
             lines = _action_lines(action, drift=plan.refresh_only)
-            out.extend(f"      {line}" for line in lines)
+            out.extend(f"      {printable(line)}" for line in lines)
             out.append("")
         else:
-            out.extend(f"      note: {note}" for note in action.notes)
+            out.extend(f"      note: {printable(note)}" for note in action.notes)
     if plan.actions and plan.actions[-1].kind is ActionKind.NOOP:
         out.append("")
     out.append(summary_line(plan))
@@ -176,14 +178,14 @@ def render_plan_json(plan: Plan) -> str:
 
 
 def _cell(text: str) -> str:
-    """Markdown table cell: HTML-escaped, pipes cannot end the cell."""
-    return html.escape(text).replace("|", "&#124;")
+    """Markdown table cell: printable, HTML-escaped, pipes cannot end the cell."""
+    return html.escape(printable(text)).replace("|", "&#124;")
 
 
 def _markdown_details(plan: Plan, action: Action) -> list[str]:
     out = [
         f"<details><summary><code>{html.escape(title(plan, action).strip())}</code> "
-        f"<b>{html.escape(action.address)}</b></summary>",
+        f"<b>{_cell(action.address)}</b></summary>",
         "",
     ]
     drift = plan.refresh_only
@@ -221,7 +223,7 @@ def render_plan_markdown(plan: Plan) -> str:
         out += [f"<details><summary>{len(unchanged)} unchanged</summary>", ""]
         for action in unchanged:
             notes = f" ({_cell('; '.join(action.notes))})" if action.notes else ""
-            out.append(f"- {html.escape(action.address)}{notes}")
+            out.append(f"- {_cell(action.address)}{notes}")
         out += ["", "</details>", ""]
     out.append(
         f"<sub>state lineage <code>{html.escape(plan.state_lineage)}</code>, serial {plan.state_serial}</sub>"
