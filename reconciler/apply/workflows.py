@@ -30,10 +30,11 @@ from reconciler.apply.executor import (
 from reconciler.apply.journal import StateJournal
 from reconciler.apply.outcomes import accepted_values
 from reconciler.apply.planning import Planned, plan_run, saved_plan_json
+from reconciler.apply.preflight import checked_plan, preflight
 from reconciler.apply.progress import Reporter
 from reconciler.apply.refresh import Warn, gather, locked
 from reconciler.errors import ApplyError, UsageError
-from reconciler.plan import Plan, PlanOptions, make_plan
+from reconciler.plan import Plan, PlanOptions
 from reconciler.planfile import (
     SAVED_PLAN_KIND,
     SavedPlan,
@@ -131,10 +132,13 @@ def apply_run(
             hashes = {name: ds.hash for name, ds in desired.datasets.items()}
             check_saved_plan(saved, state=state, live=live, dataset_hashes=hashes)
             plan = saved.plan
+            preflight(client, plan, live)
         elif destroy:
             plan = destroy_plan(desired=desired, live=live, state=state, options=options)
         else:
-            plan = make_plan(desired=desired, live=live, state=state, options=options)
+            plan = checked_plan(
+                client=client, desired=desired, live=live, state=state, options=options
+            )
         show_plan(plan)
         if not _needs_work(plan, state):
             return ApplyRun(plan=plan, report=None)

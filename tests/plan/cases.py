@@ -17,6 +17,9 @@ The compact case format (adding a case is adding a file)::
       models:
         increment: {applied: {}}          # {} = the manifest's spec; keys given override it
     options: {targets: [], replace: [], refreshOnly: false}
+    apiFacts:                   # the API's answers for the preflight; without it, no preflight
+      baseModels: {models/x: {exists: true, tunable: false}}
+      sources: {tunedModels/shared: null}    # null: not found; else LiveModel fields
     expect:                     # every action, in order; omitted lists mean "empty"
       - {model: increment, kind: update, updateMask: [displayName],
          changes: [{path: displayName, before: Old, after: Increment}],
@@ -34,12 +37,21 @@ from ruamel.yaml import YAML
 from reconciler.applied import ModelRecord, StateDocument
 from reconciler.errors import SourceLocation
 from reconciler.live import LiveModel
-from reconciler.plan import PlanOptions
+from reconciler.plan import BaseModelFacts, PlanOptions, PreflightFacts
 from reconciler.spec import AppliedSpec, DesiredModel, DesiredState, Lifecycle
 
 CASES_DIR = Path(__file__).resolve().parent.parent / "cases" / "plan"
 BASE_MODEL = "models/gemini-1.5-flash-001-tuning"
-CASE_KEYS = {"description", "manifests", "live", "state", "options", "expect", "error"}
+CASE_KEYS = {
+    "description",
+    "manifests",
+    "live",
+    "state",
+    "options",
+    "apiFacts",
+    "expect",
+    "error",
+}
 
 
 def case_files() -> list[Path]:
@@ -166,6 +178,21 @@ def plan_options(data: dict[str, Any] | None) -> PlanOptions:
     )
 
 
+def preflight_facts(data: dict[str, Any] | None) -> PreflightFacts | None:
+    if data is None:
+        return None
+    sources: dict[str, LiveModel | None] = {}
+    for name, fields in (data.get("sources") or {}).items():
+        sources[name] = None if fields is None else LiveModel(name=name, **fields)
+    return PreflightFacts(
+        base_models={
+            name: BaseModelFacts(**fields)
+            for name, fields in (data.get("baseModels") or {}).items()
+        },
+        sources=sources,
+    )
+
+
 def case_inputs(case: dict[str, Any]) -> dict[str, Any]:
     """make_plan keyword arguments for a case."""
     desired, spec_fields = desired_state(case.get("manifests") or [])
@@ -174,4 +201,5 @@ def case_inputs(case: dict[str, Any]) -> dict[str, Any]:
         "live": live_models(case.get("live") or [], spec_fields),
         "state": state_document(case.get("state") or {}, spec_fields),
         "options": plan_options(case.get("options")),
+        "preflight": preflight_facts(case.get("apiFacts")),
     }
