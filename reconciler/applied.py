@@ -18,7 +18,8 @@ Format (JSON, ``formatVersion`` 1)::
           "imported": false,         # adopted with `reconciler import`: training data unknown
           "preventDestroy": false,   # lifecycle.preventDestroy as last applied
           "createTime": "...", "updateTime": "...",  # live timestamps last seen
-          "lastError": "..." | null  # a FAILED tuning's operation error
+          "lastError": "..." | null, # a FAILED tuning's operation error
+          "replacing": false         # a replace is under way (see below)
         }
       }
     }
@@ -28,6 +29,14 @@ request; (2) after the response write ``applied`` = that spec, ``operation`` =
 the operation name, ``pendingCreate`` = null; (3) when the operation ends,
 ``operation`` = null. A crash between (1) and (2) leaves ``pendingCreate``: the
 next run looks the deterministic id up (exists -> adopt, missing -> create).
+
+A replace (deleteBeforeCreate) first writes ``pendingCreate`` = the new spec
+and ``replacing`` = true on the record that still holds the old ``applied``,
+then deletes, then writes the create's intent as above (``applied`` null,
+``replacing`` still true), and clears ``replacing`` with step (2). A crash or
+a rejected create anywhere in between leaves ``replacing``: the next plan
+finishes the replacement with a create instead of calling the model deleted
+outside the reconciler.
 """
 
 from __future__ import annotations
@@ -55,6 +64,9 @@ class ModelRecord(BaseModel):
     createTime: str | None = None
     updateTime: str | None = None
     lastError: str | None = None
+    # A replace of this model is under way: written before its delete is sent,
+    # cleared once its successor's create is recorded.
+    replacing: bool = False
 
 
 class StateDocument(BaseModel):

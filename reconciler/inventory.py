@@ -187,6 +187,16 @@ def _managed_row(
     return replace(row, status=status, address=address, drift=drift)
 
 
+def _missing_reason(record: ModelRecord) -> str | None:
+    """Why a managed model is not live, when the state knows (None: deleted outside)."""
+    if record.replacing:
+        return "replacement interrupted; the next apply creates its successor"
+    if record.applied is None and record.pendingCreate is not None:
+        # Only an intent was recorded: nothing was ever live to delete.
+        return "interrupted create never reached the API; the next apply creates it"
+    return None
+
+
 def classify(
     *,
     live: Iterable[LiveModel],
@@ -244,12 +254,7 @@ def classify(
                     create_time=record.createTime,
                     update_time=record.updateTime,
                     display_name=spec.displayName if spec else None,
-                    # Only an intent was recorded: nothing was ever live to delete.
-                    error=(
-                        "interrupted create never reached the API; the next apply creates it"
-                        if record.applied is None and record.pendingCreate is not None
-                        else None
-                    ),
+                    error=_missing_reason(record),
                 )
             )
     rows.sort(key=lambda r: r.name)

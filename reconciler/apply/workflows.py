@@ -28,7 +28,7 @@ from reconciler.apply.executor import (
     stale_operation,
 )
 from reconciler.apply.journal import StateJournal
-from reconciler.apply.outcomes import accepted_values
+from reconciler.apply.outcomes import abandoned_replacement, accepted_values
 from reconciler.apply.planning import Planned, plan_run, saved_plan_json
 from reconciler.apply.preflight import checked_plan, preflight
 from reconciler.apply.progress import Reporter
@@ -81,6 +81,7 @@ def _needs_work(plan: Plan, state: StateDocument) -> bool:
             or record.preventDestroy != action.prevent_destroy
             or stale_operation(action, record)
             or accepted_values(action, record)
+            or abandoned_replacement(action, record)
         ):
             return True
     return False

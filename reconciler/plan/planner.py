@@ -26,6 +26,7 @@ from reconciler.plan.actions import (
     REASON_NEW,
     REASON_OUT_OF_BAND,
     REASON_REMOVED,
+    REASON_REPLACEMENT_INTERRUPTED,
     Action,
     ActionKind,
     Plan,
@@ -161,6 +162,8 @@ class Planner:
             return creates(ActionKind.CREATE, reasons=(REASON_NEW,))
         adopting = record.applied is None
         if live is None:
+            if record.replacing:
+                return creates(ActionKind.CREATE, reasons=(REASON_REPLACEMENT_INTERRUPTED,))
             if adopting:
                 return creates(ActionKind.CREATE, reasons=(REASON_INTERRUPTED,))
             return creates(ActionKind.RECREATE, reasons=(REASON_OUT_OF_BAND,))
@@ -242,6 +245,14 @@ class Planner:
             "spec": record.applied,
             "dataset": record.applied.dataset if record.applied else None,
         }
+        if live is None and record.replacing:
+            return self.base(
+                name,
+                record.name,
+                ActionKind.NOOP,
+                notes=(REASON_REPLACEMENT_INTERRUPTED,),
+                **common,
+            )
         if record.applied is None:
             note = NOTE_ADOPT if live is not None else REASON_INTERRUPTED
             return self.base(name, record.name, ActionKind.NOOP, notes=(note,), **common)
