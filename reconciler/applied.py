@@ -19,7 +19,8 @@ Format (JSON, ``formatVersion`` 1)::
           "preventDestroy": false,   # lifecycle.preventDestroy as last applied
           "createTime": "...", "updateTime": "...",  # live timestamps last seen
           "lastError": "..." | null, # a FAILED tuning's operation error
-          "replacing": false         # a replace is under way (see below)
+          "replacing": false,        # a replace is under way (see below)
+          "evaluations": {"tunedModels/increment": {EvaluationRecord}}  # last per live model
         }
       }
     }
@@ -50,6 +51,42 @@ from reconciler.spec import AppliedSpec
 STATE_FORMAT_VERSION = 1
 
 
+class MetricResult(BaseModel):
+    """One metric of an evaluation run: its mean score against its threshold."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: str
+    threshold: float
+    score: float
+    passed: bool
+    pattern: str | None = None  # regex only
+
+
+class EvaluationRecord(BaseModel):
+    """The last evaluation of one live model (one generation): what was run and how it scored.
+
+    Identity of the run: the evaluation's hash (dataset, request, metrics,
+    gate) and the model's update time. No example, prompt or answer is kept.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    evaluation: str  # Evaluation name, or "<model>/inline"
+    evaluationHash: str
+    datasetHash: str
+    examples: int
+    modelUpdateTime: str | None = None
+    metrics: tuple[MetricResult, ...] = ()
+    gate: bool = True
+    passed: bool = True
+    time: str = ""  # when it ran, RFC 3339 UTC
+
+    @property
+    def failed_metrics(self) -> tuple[MetricResult, ...]:
+        return tuple(m for m in self.metrics if not m.passed)
+
+
 class ModelRecord(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -67,6 +104,8 @@ class ModelRecord(BaseModel):
     # A replace of this model is under way: written before its delete is sent,
     # cleared once its successor's create is recorded.
     replacing: bool = False
+    # The last evaluation of each live model of this name (its generations), by live name.
+    evaluations: dict[str, EvaluationRecord] = Field(default_factory=dict)
 
 
 class StateDocument(BaseModel):

@@ -2,20 +2,23 @@
 
 Two halves:
 
-* the pydantic models of the three manifest kinds as written in YAML
-  (``TunedModelManifest``, ``DatasetManifest``, ``HyperparametersManifest``),
-  with ``extra="forbid"`` so unknown keys are errors; ``reconciler schema``
-  prints their JSON Schema. (Filled in by the manifests work.)
+* the pydantic models of the manifest kinds as written in YAML
+  (``TunedModelManifest``, ``DatasetManifest``, ``HyperparametersManifest``,
+  ``EvaluationManifest``), with ``extra="forbid"`` so unknown keys are
+  errors; ``reconciler schema`` prints their JSON Schema.
 * the resolved values the planner consumes: ``DesiredModel`` (references to
   datasets, hyperparameter sets and source models already resolved, dataset
-  reduced to its content hash) and ``AppliedSpec`` (what the state records as
-  applied, and what a saved plan compares).
+  reduced to its content hash, ``DesiredEvaluation`` for its evaluation) and
+  ``AppliedSpec`` (what the state records as applied, and what a saved plan
+  compares).
 
 Names follow the API's camelCase only where they are wire or file formats.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
@@ -108,6 +111,57 @@ class Lifecycle:
 
 
 @dataclass(frozen=True)
+class MetricCheck:
+    """One metric of an evaluation, resolved: its type, threshold and options."""
+
+    type: str  # one of METRIC_TYPES
+    threshold: float
+    ignore_case: bool = False
+    ignore_whitespace: bool = False
+    pattern: str | None = None  # regex only
+
+    def canonical(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "threshold": self.threshold,
+            "ignoreCase": self.ignore_case,
+            "ignoreWhitespace": self.ignore_whitespace,
+            "pattern": self.pattern,
+        }
+
+
+@dataclass(frozen=True)
+class DesiredEvaluation:
+    """An Evaluation, resolved: dataset reduced to its identity, metrics, request options.
+
+    ``hash`` identifies everything that decides a score (dataset, request,
+    metrics, gate): a change to any of them plans an ``evaluate``.
+    """
+
+    name: str  # Evaluation manifest name, or "<model>/evaluation" when inline
+    dataset: DatasetRef
+    metrics: tuple[MetricCheck, ...]
+    generation_config: tuple[tuple[str, Any], ...] = ()  # sorted (key, value) pairs
+    gate: bool = True
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The ``generationConfig`` sent with every request ({} when none)."""
+        return {key: (list(v) if isinstance(v, tuple) else v) for key, v in self.generation_config}
+
+    @property
+    def hash(self) -> str:
+        canonical = {
+            "dataset": self.dataset.hash,
+            "generationConfig": self.config,
+            "metrics": [m.canonical() for m in self.metrics],
+            "gate": self.gate,
+        }
+        text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
 class DesiredModel:
     """One TunedModel manifest, resolved. ``name`` is the manifest name == tunedModelId."""
 
@@ -119,6 +173,7 @@ class DesiredModel:
     # tunedModelSource), for ordering and replacement cascades; None when the
     # source is a base model or an unmanaged tunedModels/ID.
     depends_on: str | None = None
+    evaluation: DesiredEvaluation | None = None  # spec.evaluation, resolved
 
     @property
     def address(self) -> str:
@@ -158,7 +213,10 @@ class LoadedDataset:
 
 @dataclass(frozen=True)
 class DesiredState:
-    """All manifests of a run: models by name, and the datasets they train on (by DatasetRef.name)."""
+    """All manifests of a run: models by name, and the datasets they train or are evaluated on.
+
+    ``datasets`` is keyed by ``DatasetRef.name``.
+    """
 
     models: dict[str, DesiredModel] = field(default_factory=dict)
     datasets: dict[str, LoadedDataset] = field(default_factory=dict)
@@ -175,7 +233,10 @@ class DesiredState:
 # the tuned-model id) live in ``reconciler.manifests``, which can point at the
 # offending line.
 
-MANIFEST_KINDS: tuple[str, ...] = ("TunedModel", "Dataset", "Hyperparameters")
+MANIFEST_KINDS: tuple[str, ...] = ("TunedModel", "Dataset", "Hyperparameters", "Evaluation")
+METRIC_TYPES: tuple[str, ...] = ("exactMatch", "contains", "regex", "similarity")
+# generationConfig.stopSequences: the API accepts at most five.
+MAX_STOP_SEQUENCES = 5
 DISPLAY_NAME_MAX_CHARS = 40  # the service rejects longer display names
 # Pydantic inserts the tag of a tagged union into error locations; these tags
 # are stripped again when errors are turned into manifest field paths.
@@ -256,6 +317,51 @@ class TuningTaskSpec(_ManifestModel):
     )
 
 
+class GenerationConfigSpec(_ManifestModel):
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    topP: float | None = Field(default=None, ge=0, le=1)
+    topK: int | None = Field(default=None, ge=1)
+    maxOutputTokens: int | None = Field(default=None, ge=1)
+    stopSequences: list[str] | None = Field(default=None, max_length=MAX_STOP_SEQUENCES)
+    seed: int | None = None
+
+
+class MetricSpec(_ManifestModel):
+    type: Literal["exactMatch", "contains", "regex", "similarity"] = Field(
+        description="exactMatch: the answer equals the expected output; contains: the answer "
+        "contains it; regex: the answer matches `pattern`; similarity: fuzzy text similarity "
+        "(rapidfuzz normalised Indel ratio) between answer and expected output, 0..1."
+    )
+    threshold: float = Field(ge=0, le=1, description="Minimum mean score over the dataset.")
+    ignoreCase: bool = Field(default=False, description="Compare case-insensitively.")
+    ignoreWhitespace: bool = Field(
+        default=False,
+        description="Ignore leading/trailing whitespace and the amount of whitespace between words.",
+    )
+    pattern: str | None = Field(
+        default=None, description="regex only: a Python regular expression searched for."
+    )
+
+
+class EvaluationSpec(_ManifestModel):
+    dataset: TrainingDataRef = Field(
+        description="A Dataset name, or an inline dataset (examples or file): held-out examples."
+    )
+    generationConfig: GenerationConfigSpec | None = Field(
+        default=None, description="Sent with every generateContent request."
+    )
+    metrics: list[MetricSpec] = Field(min_length=1)
+    gate: bool = Field(
+        default=True, description="A model below a threshold is not promoted (apply exits 1)."
+    )
+
+
+EvaluationRef = Annotated[
+    Annotated[str, Tag(BY_NAME_TAG)] | Annotated[EvaluationSpec, Tag(INLINE_TAG)],
+    Discriminator(_name_or_inline),
+]
+
+
 class LifecycleSpec(_ManifestModel):
     preventDestroy: bool = Field(
         default=False, description="Plan fails rather than delete or replace this model."
@@ -281,6 +387,9 @@ class TunedModelSpec(_ManifestModel):
     readerProjectNumbers: list[str | int] | None = None
     tuningTask: TuningTaskSpec
     lifecycle: LifecycleSpec | None = None
+    evaluation: EvaluationRef | None = Field(
+        default=None, description="An Evaluation name, or an inline evaluation."
+    )
 
 
 class TunedModelManifest(_ManifestModel):
@@ -304,14 +413,23 @@ class HyperparametersManifest(_ManifestModel):
     spec: HyperparametersSpec
 
 
+class EvaluationManifest(_ManifestModel):
+    apiVersion: Literal["gemini.tuning/v1"]
+    kind: Literal["Evaluation"]
+    metadata: ObjectMeta
+    spec: EvaluationSpec
+
+
 MANIFEST_MODELS: dict[str, type[BaseModel]] = {
     "TunedModel": TunedModelManifest,
     "Dataset": DatasetManifest,
     "Hyperparameters": HyperparametersManifest,
+    "Evaluation": EvaluationManifest,
 }
 
 AnyManifest = Annotated[
-    TunedModelManifest | DatasetManifest | HyperparametersManifest, Field(discriminator="kind")
+    TunedModelManifest | DatasetManifest | HyperparametersManifest | EvaluationManifest,
+    Field(discriminator="kind"),
 ]
 
 

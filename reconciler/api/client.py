@@ -260,13 +260,21 @@ class GeminiClient:
         model: str,
         *,
         prompt: str,
+        generation_config: Mapping[str, Any] | None = None,
         temperature: float | None = None,
         max_output_tokens: int | None = None,
         candidate_count: int | None = None,
         stop_sequences: Sequence[str] | None = None,
     ) -> GenerateResult:
-        """One user turn to a tuned model (``x``, ``tunedModels/x``) or a base model (``models/x``)."""
-        config: dict[str, Any] = {}
+        """One user turn to a tuned model (``x``, ``tunedModels/x``) or a base model (``models/x``).
+
+        ``generation_config`` is sent as the request's ``generationConfig``
+        (camelCase keys, as in a manifest); the keyword values override it.
+        The body is ``convert.generate_body``'s, so a caller can hash exactly
+        what is sent (the evaluation cache does). Retried like every call:
+        on 429 (honouring the server's retry delay), 5xx and lost connections.
+        """
+        config: dict[str, Any] = dict(generation_config or {})
         if temperature is not None:
             config["temperature"] = temperature
         if max_output_tokens is not None:
@@ -275,11 +283,14 @@ class GeminiClient:
             config["candidateCount"] = candidate_count
         if stop_sequences:
             config["stopSequences"] = list(stop_sequences)
-        body: dict[str, Any] = {"contents": [{"role": "user", "parts": [{"text": prompt}]}]}
-        if config:
-            body["generationConfig"] = config
+        body = convert.generate_body(prompt=prompt, generation_config=config)
         path = _path(_generation_target(model)) + ":generateContent"
         return convert.generate_result_from_json(self._session.call("POST", path, body=body).data)
+
+    @property
+    def endpoint(self) -> str:
+        """Scheme, host, port and path prefix of the API (never credentials): names a cache."""
+        return self._session.endpoint
 
     # ------------------------------------------------------------------ waiting
 

@@ -285,6 +285,14 @@ def generate_result_from_json(data: Mapping[str, Any]) -> GenerateResult:
 # --------------------------------------------------------------------------- writing
 
 
+def generate_body(*, prompt: str, generation_config: Mapping[str, Any]) -> dict[str, Any]:
+    """A generateContent request: one user turn, and ``generationConfig`` when there is one."""
+    body: dict[str, Any] = {"contents": [{"role": "user", "parts": [{"text": prompt}]}]}
+    if generation_config:
+        body["generationConfig"] = dict(generation_config)
+    return body
+
+
 def create_body(*, spec: AppliedSpec, examples: Sequence[Example]) -> dict[str, Any]:
     """The TunedModel body of a create: only fields that are set, training data inline.
 

@@ -115,6 +115,11 @@ class ApiSession:
         self._answered = False
 
     @property
+    def endpoint(self) -> str:
+        """The base URL requests go to (``scheme://host:port/prefix/v1beta/``), without userinfo."""
+        return self._endpoint + self._prefix
+
+    @property
     def request_count(self) -> int:
         """HTTP attempts made so far (retries included)."""
         with self._count_lock:

@@ -37,6 +37,7 @@ COMMANDS: dict[str, str] = {
     "destroy": "reconciler.cli.apply_cmd:destroy",
     "import": "reconciler.cli.apply_cmd:import_",
     "wait": "reconciler.cli.apply_cmd:wait",
+    "eval": "reconciler.cli.eval_cmd:eval_",
     "inventory": "reconciler.cli.inventory_cmd:inventory",
     "show": "reconciler.cli.inventory_cmd:show",
     "state": "reconciler.cli.state_cmd:state",

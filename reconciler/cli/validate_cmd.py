@@ -72,10 +72,12 @@ def _summary_line(summary: dict[str, Any]) -> str:
     def plural(count: int, word: str) -> str:
         return f"{count} {word}{'' if count == 1 else 's'}"
 
+    evaluations = summary.get("evaluations", 0)
     return (
         f"{plural(summary['models'], 'model')}, {plural(summary['datasets'], 'dataset')} "
         f"({plural(summary['examples'], 'example')}), "
         f"{plural(summary['hyperparameterSets'], 'hyperparameter set')}"
+        + (f", {plural(evaluations, 'evaluation')}" if evaluations else "")
     )
 
 

@@ -27,6 +27,11 @@ class Call:
     # gateway applies it to every JSON answer; a handler may apply it itself to
     # skip work (see ``partial_response.Selected``).
     fields: FieldMask | None = None
+    # The body as sent and its media type, for routes whose body is not JSON.
+    raw_body: bytes = b""
+    content_type: str = ""
+    # scheme://host/ as the client reached the emulator, for links in answers.
+    base_url: str = ""
 
     @property
     def api_version(self) -> str:

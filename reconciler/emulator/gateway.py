@@ -140,11 +140,14 @@ class ApiGateway:
                 emulator=em,
                 params=params,
                 query=query,
-                body=await _json_body(request),
+                body={} if route.raw else await _json_body(request),
                 int_enums=_int_enums(query),
                 now=em.now(),
                 path=path,
                 fields=fields,
+                raw_body=await request.body() if route.raw else b"",
+                content_type=request.headers.get("content-type", ""),
+                base_url=str(request.base_url),
             )
             response: Response = route.handler(call)
             if not route.stream:

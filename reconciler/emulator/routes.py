@@ -11,8 +11,11 @@ from dataclasses import dataclass
 
 from reconciler.emulator import generate, operations, permissions, tuned_models
 from reconciler.emulator.call import Handler
+from reconciler.emulator.gcs.routes import ROUTES as GCS_ROUTES
+from reconciler.emulator.vertex.routes import ROUTES as VERTEX_ROUTES
 
 _SEG = r"[^/:]+"
+_EXTRA_PARAMS = ("project", "location", "job", "endpoint", "bucket")
 
 
 @dataclass(frozen=True)
@@ -22,13 +25,19 @@ class Route:
     template: str
     handler: Handler
     stream: bool = False
+    # A raw route reads the body itself (Cloud Storage uploads are not JSON).
+    raw: bool = False
 
 
-def _route(method: str, template: str, handler: Handler, *, stream: bool = False) -> Route:
+def _route(
+    method: str, template: str, handler: Handler, *, stream: bool = False, raw: bool = False
+) -> Route:
     regex = re.escape(template)
-    for name in ("id", "op", "model", "perm"):
+    for name in ("id", "op", "model", "perm", *_EXTRA_PARAMS):
         regex = regex.replace(re.escape("{" + name + "}"), f"(?P<{name}>{_SEG})")
-    return Route(method, re.compile(regex), f"{method} {template}", handler, stream)
+    # A Cloud Storage object name may hold slashes (sent as %2F, decoded by then).
+    regex = regex.replace(re.escape("{object}"), "(?P<object>.+)")
+    return Route(method, re.compile(regex), f"{method} {template}", handler, stream, raw)
 
 
 def _both(method: str, template: str, handler: Handler, *, stream: bool = False) -> list[Route]:
@@ -39,7 +48,7 @@ def _both(method: str, template: str, handler: Handler, *, stream: bool = False)
     ]
 
 
-ROUTES: list[Route] = [
+GEMINI_ROUTES: list[Route] = [
     _route("GET", "/v1beta/tunedModels", tuned_models.list_),
     _route("POST", "/v1beta/tunedModels", tuned_models.create),
     _route("GET", "/v1beta/tunedModels/{id}", tuned_models.get),
@@ -62,6 +71,14 @@ ROUTES: list[Route] = [
     *_both("POST", "/models/{model}:generateContent", generate.base_generate),
     *_both("POST", "/models/{model}:streamGenerateContent", generate.base_generate, stream=True),
 ]
+
+# Vertex AI tuning and Cloud Storage share the port; tests/emulator/cloud/ covers them.
+CLOUD_ROUTES: list[Route] = [
+    *[_route(m, t, h, stream=s) for m, t, h, s in VERTEX_ROUTES],
+    *[_route(m, t, h, raw=True) for m, t, h in GCS_ROUTES],
+]
+
+ROUTES: list[Route] = [*GEMINI_ROUTES, *CLOUD_ROUTES]
 
 
 def match(method: str, path: str) -> tuple[Route | None, dict[str, str]]:

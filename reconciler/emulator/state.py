@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.emulator.config import EmulatorConfig
+from reconciler.emulator.gcs.objects import ObjectStore
 from reconciler.emulator.store import Store
+from reconciler.emulator.vertex.jobs import JobStore
 
 Clock = Callable[[], float]
 
@@ -39,6 +41,9 @@ class Emulator:
         self.config = config
         self.clock: Clock = clock or time.time
         self.store = Store(db_path=config.db_path)
+        # Vertex AI tuning jobs and Cloud Storage objects live in memory only.
+        self.vertex = JobStore()
+        self.gcs = ObjectStore()
         self.stats = Stats()
         self.seed = (
             config.seed if config.seed is not None else random.SystemRandom().randrange(2**32)
@@ -51,10 +56,13 @@ class Emulator:
         self.fault_rng = random.Random(f"faults:{self.seed}")
         self.tuning_rng = random.Random(f"tuning:{self.seed}")
         self.permission_rng = random.Random(f"permissions:{self.seed}")
+        self.vertex_rng = random.Random(f"vertex:{self.seed}")
 
     def reset(self) -> None:
-        """Forget models, operations and counts; random streams restart from the seed."""
+        """Forget models, operations, tuning jobs, objects and counts; random streams restart from the seed."""
         self.store.clear()
+        self.vertex.clear()
+        self.gcs.clear()
         self.stats = Stats()
         self._reseed()
 
@@ -63,6 +71,10 @@ class Emulator:
 
     def random_id(self, length: int = 12) -> str:
         return "".join(self.id_rng.choice(_ID_ALPHABET) for _ in range(length))
+
+    def random_numeric_id(self) -> str:
+        """A 19-digit id, the form Vertex AI gives tuning jobs, models and endpoints."""
+        return str(self.vertex_rng.randrange(10**18, 10**19))
 
     def random_permission_id(self) -> str:
         """Lower-case alphanumerics, as google-generativeai's ``permissions/([a-z0-9]+)$`` expects."""

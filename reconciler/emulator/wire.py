@@ -89,10 +89,17 @@ def camel(name: str) -> str:
     return _SNAKE.sub(lambda m: m.group(1).upper(), name)
 
 
+# Proto map fields: their keys are data (label names), not field names to respell.
+MAP_FIELDS = frozenset({"labels"})
+
+
 def camelize(value: Any) -> Any:
     """Request bodies arrive in camelCase (client libraries) or snake_case (curl samples)."""
     if isinstance(value, dict):
-        return {camel(str(k)): camelize(v) for k, v in value.items()}
+        return {
+            camel(str(k)): v if camel(str(k)) in MAP_FIELDS else camelize(v)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [camelize(v) for v in value]
     return value

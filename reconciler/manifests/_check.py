@@ -22,6 +22,7 @@ from reconciler.spec import (
     DISPLAY_NAME_MAX_CHARS,
     MANIFEST_KINDS,
     MANIFEST_MODELS,
+    METRIC_TYPES,
     UNION_TAGS,
 )
 
@@ -45,6 +46,8 @@ _EXPECTED = {
     "model_type": "a mapping",
     "model_attributes_type": "a mapping",
 }
+# The kind a by-name-or-inline field refers to, by the field's name.
+_REFERENCED_KINDS = {"trainingData": "Dataset", "dataset": "Dataset", "evaluation": "Evaluation"}
 _RANGES = {
     "temperature": "between 0.0 and 1.0",
     "topP": "between 0.0 and 1.0",
@@ -53,6 +56,8 @@ _RANGES = {
     "batchSize": "an integer >= 1",
     "learningRate": "a number > 0",
     "learningRateMultiplier": "a number > 0",
+    "threshold": "between 0.0 and 1.0",
+    "maxOutputTokens": "an integer >= 1",
 }
 
 
@@ -164,7 +169,8 @@ def _from_pydantic(error: ErrorDetails, doc: RawDocument, root: type[BaseModel])
         )
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         ctx = error.get("ctx", {})
-        bound = _RANGES.get(name) or " ".join(
+        ranged = _RANGES.get(name) if "generationConfig" not in loc else None
+        bound = ranged or " ".join(
             f"{op} {ctx[key]}"
             for key, op in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="))
             if key in ctx
@@ -178,10 +184,17 @@ def _from_pydantic(error: ErrorDetails, doc: RawDocument, root: type[BaseModel])
             f"`{path}` is {len(str(value))} characters; at most {DISPLAY_NAME_MAX_CHARS} are allowed",
             field=path,
         )
-    if kind == "string_too_short":
+    if kind in ("string_too_short", "too_short"):
         return Diagnostic(doc.location(path), f"`{path}` must not be empty", field=path)
+    if kind == "literal_error" and name == "type" and "metrics" in loc:
+        return Diagnostic(
+            doc.location(path),
+            f"unknown metric type `{value}`: use one of {', '.join(METRIC_TYPES)}",
+            field=path,
+            hint=did_you_mean(str(value), METRIC_TYPES),
+        )
     if kind in ("union_tag_not_found", "union_tag_invalid"):
-        what = "Dataset" if name == "trainingData" else "Hyperparameters"
+        what = _REFERENCED_KINDS.get(name, "Hyperparameters")
         return Diagnostic(
             doc.location(path),
             f"`{path}` must be a {what} name or an inline {what.lower()} mapping, got {describe(value)}",

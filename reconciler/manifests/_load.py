@@ -19,11 +19,13 @@ from typing import Any
 from reconciler.errors import Diagnostic, ManifestError, SourceLocation
 from reconciler.manifests._cache import ManifestCache, open_cache
 from reconciler.manifests._check import check_document
+from reconciler.manifests._evaluation import datasets_named_by, resolve_evaluations
 from reconciler.manifests._resolve import DataContext, Located, resolve
 from reconciler.manifests._yaml import RawDocument, read_documents
 from reconciler.spec import (
     DatasetManifest,
     DesiredState,
+    EvaluationManifest,
     HyperparametersManifest,
     TunedModelManifest,
 )
@@ -72,6 +74,11 @@ class LoadResult:
         return sum(len(d.examples) for d in self.desired.datasets.values())
 
     @property
+    def evaluations(self) -> int:
+        """Distinct evaluations the models use (an Evaluation shared by two counts once)."""
+        return len({m.evaluation.name for m in self.desired.models.values() if m.evaluation})
+
+    @property
     def hyperparameter_sets(self) -> int:
         return self.desired.hyperparameter_sets
 
@@ -84,6 +91,7 @@ class LoadResult:
             "datasets": self.datasets,
             "examples": self.examples,
             "hyperparameterSets": self.hyperparameter_sets,
+            "evaluations": self.evaluations,
             "errors": len(self.errors),
             "warnings": len(self.warnings),
             "datasetStats": [
@@ -158,6 +166,7 @@ def _inspect(
     models: list[Located[TunedModelManifest]] = []
     datasets: list[Located[DatasetManifest]] = []
     hypers: list[Located[HyperparametersManifest]] = []
+    evaluations: list[Located[EvaluationManifest]] = []
     documents = 0
     empty_files: list[Diagnostic] = []  # reported after resolving: a warning must not hide others
     invalid = False
@@ -185,11 +194,23 @@ def _inspect(
                 datasets.append(Located(doc, manifest))
             elif isinstance(manifest, HyperparametersManifest):
                 hypers.append(Located(doc, manifest))
+            elif isinstance(manifest, EvaluationManifest):
+                evaluations.append(Located(doc, manifest))
     context = DataContext(real_files=real_files, root=root, allow_outside_root=allow_outside_root)
     resolved = resolve(
         models=models,
         datasets=datasets,
         hyperparameters=hypers,
+        context=context,
+        complete=not invalid and not diagnostics,
+        invalid_names=invalid_names,
+        also_used_datasets=datasets_named_by(evaluations),
+    )
+    resolve_evaluations(
+        out=resolved,
+        evaluations=evaluations,
+        models=models,
+        datasets=datasets,
         context=context,
         complete=not invalid and not diagnostics,
         invalid_names=invalid_names,

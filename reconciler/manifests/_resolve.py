@@ -29,6 +29,7 @@ from reconciler.spec import (
     DatasetRef,
     DatasetSpec,
     DesiredModel,
+    EvaluationManifest,
     Example,
     Hyperparameters,
     HyperparametersManifest,
@@ -39,7 +40,7 @@ from reconciler.spec import (
 )
 
 TUNED_MODELS_PREFIX = "tunedModels/"
-M = TypeVar("M", TunedModelManifest, DatasetManifest, HyperparametersManifest)
+M = TypeVar("M", TunedModelManifest, DatasetManifest, HyperparametersManifest, EvaluationManifest)
 
 
 @dataclass(frozen=True)
@@ -75,12 +76,14 @@ def resolve(
     context: DataContext,
     complete: bool = True,
     invalid_names: Mapping[str, set[str]] | None = None,
+    also_used_datasets: set[str] | None = None,
 ) -> Resolution:
     """Resolve names and references into desired models; collect every problem.
 
     ``complete`` is False when some documents were invalid and left out:
     then a Dataset that looks unused may be used by one of them, so no
-    "unused" warning is given.
+    "unused" warning is given. ``also_used_datasets``: Dataset names other
+    kinds (Evaluations) refer to.
     """
     out = Resolution()
     invalid = invalid_names or {}
@@ -95,7 +98,7 @@ def resolve(
         )
         if loaded is not None:
             out.datasets[name] = loaded
-    used_datasets: set[str] = set()
+    used_datasets: set[str] = set(also_used_datasets or ())
     used_hypers: set[str] = set()
 
     for name, model_item in model_docs.items():

@@ -22,11 +22,11 @@ _TUNED_MODEL_ID = re.compile(TUNED_MODEL_ID_PATTERN)
 def did_you_mean(word: str, options: Iterable[str]) -> str | None:
     """``did you mean `x`?`` for the closest option, or None when nothing is close."""
     choices = sorted(set(options))
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    # The same word in another case is the likeliest intent (`topk` is `topK`, not `topP`).
+    lowered = {c.lower(): c for c in choices}
+    close = [lowered[word.lower()]] if word.lower() in lowered else []
     if not close:
-        lowered = {c.lower(): c for c in choices}
-        if word.lower() in lowered:
-            close = [lowered[word.lower()]]
+        close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f"did you mean `{close[0]}`?" if close else None
 
 
@@ -55,6 +55,8 @@ def document_rules(kind: str, value: dict[str, Any], doc: RawDocument) -> list[D
         found.extend(_learning_rate(spec, doc, "spec"))
     elif kind == "Dataset" and isinstance(value.get("spec"), dict):
         found.extend(_dataset_source(spec, doc, "spec"))
+    elif kind == "Evaluation" and isinstance(value.get("spec"), dict):
+        found.extend(_evaluation(spec, doc, "spec"))
     if kind != "TunedModel" and isinstance(name, str) and "/" in name:
         found.append(
             Diagnostic(
@@ -116,6 +118,8 @@ def _tuned_model(spec: dict[str, Any], doc: RawDocument) -> list[Diagnostic]:
         found.extend(
             _learning_rate(task["hyperparameters"], doc, "spec.tuningTask.hyperparameters")
         )
+    if isinstance(spec.get("evaluation"), dict):
+        found.extend(_evaluation(spec["evaluation"], doc, "spec.evaluation"))
     ignored = _mapping(spec, "lifecycle").get("ignoreChanges")
     for index, item in enumerate(ignored if isinstance(ignored, list) else ()):
         if isinstance(item, str) and item not in MUTABLE_FIELDS:
@@ -145,6 +149,47 @@ def _dataset_source(spec: dict[str, Any], doc: RawDocument, path: str) -> list[D
             field=f"{path}.file" if both else f"{path}.examples",
         )
     ]
+
+
+def _evaluation(spec: dict[str, Any], doc: RawDocument, path: str) -> list[Diagnostic]:
+    """An inline dataset has one source; a regex metric has a pattern that compiles, others none."""
+    found: list[Diagnostic] = []
+    if isinstance(spec.get("dataset"), dict):
+        found.extend(_dataset_source(spec["dataset"], doc, f"{path}.dataset"))
+    metrics = spec.get("metrics")
+    for index, metric in enumerate(metrics if isinstance(metrics, list) else ()):
+        if not isinstance(metric, dict):
+            continue
+        where = f"{path}.metrics.{index}"
+        kind, pattern = metric.get("type"), metric.get("pattern")
+        if kind == "regex" and pattern is None:
+            found.append(
+                Diagnostic(
+                    doc.location(where, key=True),
+                    f"missing required field `{where}.pattern` (a regex metric needs one)",
+                    field=f"{where}.pattern",
+                )
+            )
+        elif kind == "regex" and isinstance(pattern, str):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                found.append(
+                    Diagnostic(
+                        doc.location(f"{where}.pattern"),
+                        f"`{where}.pattern` is not a valid regular expression: {exc}",
+                        field=f"{where}.pattern",
+                    )
+                )
+        elif isinstance(kind, str) and kind != "regex" and pattern is not None:
+            found.append(
+                Diagnostic(
+                    doc.location(f"{where}.pattern", key=True),
+                    f"`pattern` is only for `type: regex`, not `{kind}`",
+                    field=f"{where}.pattern",
+                )
+            )
+    return found
 
 
 def _learning_rate(spec: dict[str, Any], doc: RawDocument, path: str) -> list[Diagnostic]:

@@ -257,3 +257,25 @@ def test_key_goes_in_a_header_never_the_url(fake_api: FakeGeminiApi, client: Gem
         assert request.headers["x-goog-api-key"] == API_KEY
         assert API_KEY not in str(request.url)
         assert "key" not in request.url.params
+
+
+def test_generate_sends_the_generation_config_and_retries_a_rate_limit(
+    fake_api: FakeGeminiApi, client: GeminiClient, fake_time: FakeTime
+) -> None:
+    fake_api.add_model("x")
+    fake_api.fail_next(Fault(status=429, retry_delay="3s"))
+
+    result = client.generate_content(
+        "tunedModels/x",
+        prompt="hi",
+        generation_config={"temperature": 0, "maxOutputTokens": 64, "stopSequences": ["\n"]},
+    )
+
+    assert result.text == "echo hi"
+    assert fake_time.sleeps and fake_time.sleeps[0] >= 3  # the server's retry delay is honoured
+    bodies = [r.body for r in fake_api.requests if r.url.path.endswith(":generateContent")]
+    assert len(bodies) == 2  # the 429, then the answer
+    assert bodies[-1] == {
+        "contents": [{"role": "user", "parts": [{"text": "hi"}]}],
+        "generationConfig": {"temperature": 0, "maxOutputTokens": 64, "stopSequences": ["\n"]},
+    }

@@ -1,7 +1,8 @@
-"""Transport conventions on every API route: ``?key=``, ``$alt`` int enums, /v1, snake_case.
+"""Transport conventions on every Gemini API route: ``?key=``, ``$alt`` int enums, /v1, snake_case.
 
 The cases are keyed by the route table, so a route added without a case here
-fails ``test_every_route_has_a_case``.
+fails ``test_every_route_has_a_case`` (the Vertex AI and Cloud Storage routes
+have theirs in tests/emulator/cloud/).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from reconciler.emulator.routes import ROUTES
+from reconciler.emulator.routes import GEMINI_ROUTES
 from tests.emulator.conftest import BASE, FakeClock, MakeClient, create_body
 from tests.emulator.openapi import validate
 
@@ -71,7 +72,7 @@ ENUM_AT: dict[str, Any] = {
 
 
 def test_every_route_has_a_case() -> None:
-    assert {route.template for route in ROUTES} == set(CASES)
+    assert {route.template for route in GEMINI_ROUTES} == set(CASES)
 
 
 def _ready(make_client: MakeClient, clock: FakeClock) -> tuple[TestClient, dict[str, str]]:

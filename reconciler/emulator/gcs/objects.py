@@ -1,0 +1,163 @@
+"""Cloud Storage objects kept by the emulator, and their JSON API resource form.
+
+One live generation per object (no versioning): what reconciler needs is a
+generation that changes on every write, the checksums the real service reports
+(``md5Hash``, ``crc32c``, both base64) and preconditions on the generation.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+# Cloud Storage takes objects up to 5 TiB; an in-memory emulator bounds them so
+# one upload cannot exhaust the machine (Vertex tuning files are at most 1 GB).
+MAX_OBJECT_BYTES = 64 * 1024 * 1024
+
+
+def _crc32c_table() -> list[int]:
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+        table.append(crc)
+    return table
+
+
+_CRC32C_TABLE = _crc32c_table()
+
+
+def crc32c(data: bytes) -> int:
+    """CRC-32C (Castagnoli), the checksum Cloud Storage computes; the stdlib has only CRC-32."""
+    crc = 0xFFFFFFFF
+    table = _CRC32C_TABLE
+    for byte in data:
+        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        low = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(low | 0x80)
+        else:
+            out.append(low)
+            return bytes(out)
+
+
+def rfc3339_millis(epoch_seconds: float) -> str:
+    """Cloud Storage writes timestamps with milliseconds: ``2023-11-14T22:13:20.000Z``."""
+    moment = datetime.fromtimestamp(epoch_seconds, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+@dataclass
+class StoredObject:
+    bucket: str
+    name: str
+    data: bytes
+    content_type: str
+    generation: int
+    created: float
+    metadata: dict[str, str] = field(default_factory=dict)
+    metageneration: int = 1
+
+    @property
+    def md5_hash(self) -> str:
+        return base64.b64encode(hashlib.md5(self.data).digest()).decode()
+
+    @property
+    def crc32c(self) -> str:
+        return base64.b64encode(crc32c(self.data).to_bytes(4, "big")).decode()
+
+    @property
+    def etag(self) -> str:
+        """The real service's etag: generation and metageneration as protobuf varints, base64."""
+        raw = b"\x08" + _varint(self.generation) + b"\x10" + _varint(self.metageneration)
+        return base64.b64encode(raw).decode()
+
+    def resource(self, base_url: str) -> dict[str, object]:
+        """The ``storage#object`` resource; links point at the emulator that was asked."""
+        path = f"b/{quote(self.bucket, safe='')}/o/{quote(self.name, safe='')}"
+        base = base_url.rstrip("/")
+        created = rfc3339_millis(self.created)
+        body: dict[str, object] = {
+            "kind": "storage#object",
+            "id": f"{self.bucket}/{self.name}/{self.generation}",
+            "selfLink": f"{base}/storage/v1/{path}",
+            "mediaLink": f"{base}/download/storage/v1/{path}?generation={self.generation}&alt=media",
+            "name": self.name,
+            "bucket": self.bucket,
+            "generation": str(self.generation),
+            "metageneration": str(self.metageneration),
+            "contentType": self.content_type,
+            "storageClass": "STANDARD",
+            "size": str(len(self.data)),
+            "md5Hash": self.md5_hash,
+            "crc32c": self.crc32c,
+            "etag": self.etag,
+            "timeCreated": created,
+            "updated": created,
+            "timeStorageClassUpdated": created,
+            "timeFinalized": created,
+        }
+        if self.metadata:
+            body["metadata"] = dict(self.metadata)
+        return body
+
+
+class ObjectStore:
+    """Objects by (bucket, name). Buckets exist as soon as something is written to them."""
+
+    def __init__(self) -> None:
+        self._objects: dict[tuple[str, str], StoredObject] = {}
+        self._last_generation = 0
+
+    def clear(self) -> None:
+        self._objects.clear()
+        self._last_generation = 0
+
+    def get(self, bucket: str, name: str) -> StoredObject | None:
+        return self._objects.get((bucket, name))
+
+    def put(
+        self,
+        *,
+        bucket: str,
+        name: str,
+        data: bytes,
+        content_type: str,
+        metadata: dict[str, str],
+        now: float,
+    ) -> StoredObject:
+        # Generations are microsecond timestamps, as on the real service, and strictly
+        # increase, so a rewrite within one clock tick still gets a new generation.
+        generation = max(int(now * 1_000_000), self._last_generation + 1)
+        self._last_generation = generation
+        stored = StoredObject(
+            bucket=bucket,
+            name=name,
+            data=data,
+            content_type=content_type,
+            generation=generation,
+            created=now,
+            metadata=metadata,
+        )
+        self._objects[(bucket, name)] = stored
+        return stored
+
+    def delete(self, bucket: str, name: str) -> None:
+        self._objects.pop((bucket, name), None)
+
+    def in_bucket(self, bucket: str) -> Iterator[StoredObject]:
+        """The bucket's objects in name order, as the JSON API lists them."""
+        names = sorted(name for (b, name) in self._objects if b == bucket)
+        return (self._objects[(bucket, name)] for name in names)

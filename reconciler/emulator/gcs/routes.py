@@ -1,0 +1,21 @@
+"""The Cloud Storage route table the gateway serves."""
+
+from __future__ import annotations
+
+from reconciler.emulator.gcs.handlers import (
+    delete_object,
+    download,
+    get_bucket,
+    get_object,
+    list_objects,
+    upload,
+)
+
+ROUTES = [
+    ("POST", "/upload/storage/v1/b/{bucket}/o", upload),
+    ("GET", "/storage/v1/b/{bucket}", get_bucket),
+    ("GET", "/storage/v1/b/{bucket}/o", list_objects),
+    ("GET", "/storage/v1/b/{bucket}/o/{object}", get_object),
+    ("DELETE", "/storage/v1/b/{bucket}/o/{object}", delete_object),
+    ("GET", "/download/storage/v1/b/{bucket}/o/{object}", download),
+]

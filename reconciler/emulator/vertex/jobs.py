@@ -1,0 +1,160 @@
+"""Tuning-job records, their progress by the clock, and the TuningJob JSON.
+
+As for Gemini API tuned models, progress is a pure function of a record and a
+time: nothing runs in the background, so a test moving a fake clock sees a
+job queue, run and finish without sleeping. One tuning step takes
+``stepSeconds``; a job waits one step in PENDING before it runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.emulator.wire import rfc3339
+
+PENDING = "JOB_STATE_PENDING"
+RUNNING = "JOB_STATE_RUNNING"
+SUCCEEDED = "JOB_STATE_SUCCEEDED"
+FAILED = "JOB_STATE_FAILED"
+CANCELLING = "JOB_STATE_CANCELLING"
+CANCELLED = "JOB_STATE_CANCELLED"
+TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
+
+CANCELLED_CODE = 1  # google.rpc.Code.CANCELLED: the proto says a cancelled job ends with it
+CANCELLED_MESSAGE = "CANCELED"
+FAILED_CODE = 13  # google.rpc.Code.INTERNAL
+FAILED_MESSAGE = "Tuning failed: the training pipeline stopped with an internal error."
+
+
+@dataclass
+class TuningJobRecord:
+    """Everything kept about one job; ``request`` is the job as asked, normalized."""
+
+    job_id: str
+    seq: int
+    project: str  # the project number
+    location: str
+    base_model: str
+    request: dict[str, Any]
+    examples: list[tuple[str, str]]
+    data_stats: dict[str, Any]
+    total_steps: int
+    create_time: float
+    step_seconds: float
+    model_id: str
+    endpoint_id: str
+    endpoint_location: str
+    fail_at_step: int | None = None
+    cancel_time: float | None = None
+
+    @property
+    def name(self) -> str:
+        return f"projects/{self.project}/locations/{self.location}/tuningJobs/{self.job_id}"
+
+    @property
+    def endpoint(self) -> str:
+        return f"projects/{self.project}/locations/{self.endpoint_location}/endpoints/{self.endpoint_id}"
+
+    @property
+    def model(self) -> str:
+        return f"projects/{self.project}/locations/{self.location}/models/{self.model_id}@1"
+
+    @property
+    def labels(self) -> dict[str, str]:
+        labels: dict[str, str] = self.request.get("labels") or {}
+        return labels
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    state: str
+    start_time: float | None
+    end_time: float | None
+    update_time: float
+    error: tuple[int, str] | None
+
+
+def progress(record: TuningJobRecord, now: float) -> JobProgress:
+    """Where the job stands at ``now``. Pure: same record and time, same answer."""
+    step = record.step_seconds
+    start = record.create_time + step
+    steps = record.total_steps if record.fail_at_step is None else record.fail_at_step
+    finish = start + steps * step
+    cancel = record.cancel_time
+    if cancel is not None and cancel < finish:
+        # Best effort and asynchronous: CANCELLING for one step, then CANCELLED.
+        started = start if start <= cancel else None
+        done = cancel + step
+        if now < done:
+            return JobProgress(CANCELLING, started, None, cancel, None)
+        return JobProgress(CANCELLED, started, done, done, (CANCELLED_CODE, CANCELLED_MESSAGE))
+    if now < start:
+        return JobProgress(PENDING, None, None, record.create_time, None)
+    if now < finish:
+        return JobProgress(RUNNING, start, None, start, None)
+    if record.fail_at_step is not None:
+        return JobProgress(FAILED, start, finish, finish, (FAILED_CODE, FAILED_MESSAGE))
+    return JobProgress(SUCCEEDED, start, finish, finish, None)
+
+
+def job_json(record: TuningJobRecord, prog: JobProgress) -> dict[str, Any]:
+    """The TuningJob as the v1/v1beta1 JSON API writes it (int64 values as strings)."""
+    asked = record.request
+    body: dict[str, Any] = {"name": record.name}
+    for key in ("tunedModelDisplayName", "description", "baseModel", "supervisedTuningSpec"):
+        if asked.get(key):
+            body[key] = asked[key]
+    body["state"] = prog.state
+    body["createTime"] = rfc3339(record.create_time)
+    if prog.start_time is not None:
+        body["startTime"] = rfc3339(prog.start_time)
+    if prog.end_time is not None:
+        body["endTime"] = rfc3339(prog.end_time)
+    body["updateTime"] = rfc3339(prog.update_time)
+    if prog.error is not None:
+        body["error"] = {"code": prog.error[0], "message": prog.error[1]}
+    if record.labels:
+        body["labels"] = dict(record.labels)
+    if prog.start_time is not None:
+        # The data is read and counted when the job starts running.
+        body["tuningDataStats"] = {"supervisedTuningDataStats": record.data_stats}
+    if prog.state == SUCCEEDED:
+        body["tunedModel"] = {"model": record.model, "endpoint": record.endpoint}
+    for key in ("encryptionSpec", "serviceAccount"):
+        if asked.get(key):
+            body[key] = asked[key]
+    return body
+
+
+class JobStore:
+    """Jobs by resource name, oldest first by ``seq``; tuned endpoints lead back to their job."""
+
+    def __init__(self) -> None:
+        self._jobs: dict[str, TuningJobRecord] = {}
+        self._by_endpoint: dict[str, TuningJobRecord] = {}
+        self._next_seq = 1
+
+    def clear(self) -> None:
+        self._jobs.clear()
+        self._by_endpoint.clear()
+        self._next_seq = 1
+
+    def next_seq(self) -> int:
+        seq = self._next_seq
+        self._next_seq += 1
+        return seq
+
+    def put(self, record: TuningJobRecord) -> None:
+        self._jobs[record.name] = record
+        self._by_endpoint[record.endpoint] = record
+
+    def get(self, name: str) -> TuningJobRecord | None:
+        return self._jobs.get(name)
+
+    def by_endpoint(self, endpoint: str) -> TuningJobRecord | None:
+        return self._by_endpoint.get(endpoint)
+
+    def newest_first(self) -> Iterator[TuningJobRecord]:
+        return iter(sorted(self._jobs.values(), key=lambda r: r.seq, reverse=True))

@@ -1,0 +1,161 @@
+"""``projects/{p}/locations/{l}/tuningJobs``: create, get, list, cancel (v1 and v1beta1).
+
+There is no delete and no update: a job is immutable and its record stays.
+Job ids are 19 digits chosen by the server, and names carry the project
+number even when the caller used the project id.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import zlib
+
+from starlette.responses import Response
+
+from reconciler.emulator.call import Call
+from reconciler.emulator.vertex import catalog, create_request, datasets, filters
+from reconciler.emulator.vertex.jobs import (
+    PENDING,
+    TERMINAL,
+    JobProgress,
+    TuningJobRecord,
+    job_json,
+    progress,
+)
+from reconciler.emulator.wire import ApiError, invalid, json_response
+
+# The service chooses its own batch size and default epochs; these are the emulator's.
+BATCH_SIZE = 8
+DEFAULT_EPOCHS = 3
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+
+
+def _parent(call: Call) -> tuple[str, str]:
+    return catalog.project_number(call.params["project"]), call.params["location"]
+
+
+def _job(call: Call) -> TuningJobRecord:
+    project, location = _parent(call)
+    name = f"projects/{project}/locations/{location}/tuningJobs/{call.params['job']}"
+    record = call.emulator.vertex.get(name)
+    if record is None:
+        raise ApiError(404, f"TuningJob {name} does not exist.")
+    return record
+
+
+def create(call: Call) -> Response:
+    em = call.emulator
+    project, location = _parent(call)
+    asked = create_request.parse(call.body, location=location)
+    training = datasets.load(em.gcs, asked.training_uri, "training_dataset_uri")
+    if asked.validation_uri is not None:
+        validation = datasets.load(em.gcs, asked.validation_uri, "validation_dataset_uri")
+        if len(validation.examples) > datasets.MAX_VALIDATION_EXAMPLES:
+            raise invalid(
+                f"The validation dataset has {len(validation.examples)} examples; "
+                f"at most {datasets.MAX_VALIDATION_EXAMPLES} are allowed."
+            )
+    epochs = asked.epochs or DEFAULT_EPOCHS
+    count = len(training.examples)
+    steps = max(1, math.ceil(count * epochs / BATCH_SIZE))
+    stats: dict[str, object] = {
+        "tuningDatasetExampleCount": str(count),
+        "totalTuningCharacterCount": str(training.characters),
+        "totalBillableTokenCount": str(datasets.tokens(training.characters) * epochs),
+        "tuningStepCount": str(steps),
+    }
+    if training.truncated:
+        stats["totalTruncatedExampleCount"] = str(len(training.truncated))
+        stats["truncatedExampleIndices"] = [str(i) for i in training.truncated]
+    serving = catalog.MULTI_REGION_SERVING.get(asked.base_model, {})
+    record = TuningJobRecord(
+        job_id=em.random_numeric_id(),
+        seq=em.vertex.next_seq(),
+        project=project,
+        location=location,
+        base_model=asked.base_model,
+        request=asked.request,
+        examples=training.examples,
+        data_stats=stats,
+        total_steps=steps,
+        create_time=call.now,
+        step_seconds=em.config.step_seconds,
+        model_id=em.random_numeric_id(),
+        endpoint_id=em.random_numeric_id(),
+        endpoint_location=serving.get(location, location),
+    )
+    # Decided once, at create, from the seeded stream, as for Gemini API tuning.
+    if em.tuning_rng.random() < em.config.tuning_fail_rate:
+        record.fail_at_step = max(1, steps // 2)
+    em.vertex.put(record)
+    em.stats.creates[record.name] += 1
+    # The answer is the job as created, queued, whatever the clock says next.
+    created = JobProgress(PENDING, None, None, record.create_time, None)
+    return json_response(job_json(record, created))
+
+
+def get(call: Call) -> Response:
+    record = _job(call)
+    return json_response(job_json(record, progress(record, call.now)))
+
+
+def cancel(call: Call) -> Response:
+    """Best effort: a finished job is left as it is, a running one goes CANCELLING, CANCELLED."""
+    record = _job(call)
+    state = progress(record, call.now).state
+    if state not in TERMINAL and record.cancel_time is None:
+        record.cancel_time = call.now
+    return json_response({})
+
+
+def list_(call: Call) -> Response:
+    project, location = _parent(call)
+    size = call.page_size(default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
+    text = call.query.get("filter", "")
+    matches = filters.parse(text)
+    binding = zlib.crc32(f"{project}\0{location}\0{size}\0{text}".encode())
+    before = _cursor(call.query.get("pageToken", ""), binding)
+    prefix = f"projects/{project}/locations/{location}/tuningJobs/"
+    page: list[dict[str, object]] = []
+    last_seq = 0
+    more = False
+    for record in call.emulator.vertex.newest_first():
+        if not record.name.startswith(prefix) or (before and record.seq >= before):
+            continue
+        prog = progress(record, call.now)
+        if not matches(record.labels, prog.state):
+            continue
+        if len(page) == size:
+            more = True
+            break
+        page.append(job_json(record, prog))
+        last_seq = record.seq
+    body: dict[str, object] = {}
+    if page:
+        body["tuningJobs"] = page
+    if more:
+        body["nextPageToken"] = _token(last_seq, binding)
+    return json_response(body)
+
+
+def _token(seq: int, binding: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps([seq, binding]).encode()).decode().rstrip("=")
+
+
+def _cursor(token: str, binding: int) -> int:
+    """The seq the previous page ended at (newest first: the next page is older)."""
+    if not token:
+        return 0
+    try:
+        seq, bound = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        if bound != binding or not isinstance(seq, int):
+            raise ValueError
+    except (ValueError, TypeError, binascii.Error):
+        raise invalid(
+            "Invalid page token: it does not belong to this list request (filter and page size)."
+        ) from None
+    return seq

@@ -1,0 +1,39 @@
+"""Every Vertex AI and Cloud Storage route answers a well-formed request with success,
+so a route added to the table without being exercised fails here."""
+
+from __future__ import annotations
+
+from reconciler.emulator.routes import CLOUD_ROUTES
+from tests.emulator.cloud.conftest import BUCKET, Served, job_body
+
+ASK = {"contents": [{"role": "user", "parts": [{"text": "what is 1 plus one"}]}]}
+
+
+def test_every_cloud_route_succeeds(trained: Served) -> None:
+    http = trained.http
+    for version in ("v1", "v1beta1"):
+        jobs = f"/{version}/projects/my-project/locations/us-central1/tuningJobs"
+        created = http.post(jobs, json=job_body())
+        assert created.status_code == 200, created.text
+        name = created.json()["name"]
+        trained.clock.advance(100)
+        endpoint = http.get(f"/{version}/{name}").json()["tunedModel"]["endpoint"]
+        for method, path, body in [
+            ("GET", jobs, None),
+            ("POST", f"/{version}/{name}:cancel", {}),
+            ("POST", f"/{version}/{endpoint}:generateContent", ASK),
+            ("POST", f"/{version}/{endpoint}:streamGenerateContent?alt=sse", ASK),
+        ]:
+            r = http.request(method, path, json=body)
+            assert r.status_code == 200, f"{method} {path}: {r.status_code} {r.text}"
+    for method, path in [
+        ("GET", f"/storage/v1/b/{BUCKET}"),
+        ("GET", f"/storage/v1/b/{BUCKET}/o"),
+        ("GET", f"/storage/v1/b/{BUCKET}/o/train.jsonl"),
+        ("GET", f"/download/storage/v1/b/{BUCKET}/o/train.jsonl?alt=media"),
+        ("DELETE", f"/storage/v1/b/{BUCKET}/o/train.jsonl"),
+    ]:
+        r = http.request(method, path)
+        assert r.status_code in (200, 204), f"{method} {path}: {r.status_code} {r.text}"
+    served = set(trained.emulator.stats.requests)
+    assert {route.template for route in CLOUD_ROUTES} <= served

@@ -1,0 +1,77 @@
+"""The answer cache: keyed by model version and request, atomic, never through a symlink."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from reconciler.apply.answer_cache import CACHE_DIR, body_key, open_answer_cache
+
+EP = "http://127.0.0.1:1/v1beta/"
+
+
+def test_answers_are_kept_per_model_version_and_endpoint(tmp_path: Path) -> None:
+    cache = open_answer_cache(tmp_path)
+    assert cache is not None
+    cache.save(endpoint=EP, model="tunedModels/a", update_time="t1", answers={"k": "A says"})
+
+    assert cache.load(endpoint=EP, model="tunedModels/a", update_time="t1") == {"k": "A says"}
+    assert cache.load(endpoint=EP, model="tunedModels/b", update_time="t1") == {}
+    assert cache.load(endpoint=EP, model="tunedModels/a", update_time="t2") == {}
+    assert (
+        cache.load(endpoint="http://other/v1beta/", model="tunedModels/a", update_time="t1") == {}
+    )
+    assert (tmp_path / ".reconciler" / "cache" / ".gitignore").read_text() == "*\n"
+
+
+def test_a_model_without_an_update_time_is_never_cached(tmp_path: Path) -> None:
+    cache = open_answer_cache(tmp_path)
+    assert cache is not None
+    cache.save(endpoint=EP, model="tunedModels/a", update_time=None, answers={"k": "v"})
+    assert not (tmp_path / CACHE_DIR).exists()
+    assert cache.load(endpoint=EP, model="tunedModels/a", update_time=None) == {}
+
+
+def test_a_file_naming_another_model_is_ignored(tmp_path: Path) -> None:
+    cache = open_answer_cache(tmp_path)
+    assert cache is not None
+    cache.save(endpoint=EP, model="tunedModels/a", update_time="t1", answers={"k": "A says"})
+    [entry] = (tmp_path / CACHE_DIR).glob("*.json")
+    # B's file holds A's answers (copied, or a hash collision): they are not B's.
+    cache.save(endpoint=EP, model="tunedModels/b", update_time="t1", answers={"k": "B says"})
+    [b_entry] = [p for p in (tmp_path / CACHE_DIR).glob("*.json") if p != entry]
+    b_entry.write_bytes(entry.read_bytes())
+    assert cache.load(endpoint=EP, model="tunedModels/b", update_time="t1") == {}
+
+
+def test_a_symlinked_cache_directory_is_not_used(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    repo = tmp_path / "repo"
+    (repo / ".reconciler").mkdir(parents=True)
+    os.symlink(outside, repo / ".reconciler" / "cache")
+    assert open_answer_cache(repo) is None
+
+
+def test_a_symlink_in_place_of_the_file_is_replaced_not_written_through(tmp_path: Path) -> None:
+    cache = open_answer_cache(tmp_path)
+    assert cache is not None
+    cache.save(endpoint=EP, model="tunedModels/a", update_time="t1", answers={"k": "first"})
+    [entry] = (tmp_path / CACHE_DIR).glob("*.json")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    entry.unlink()
+    os.symlink(victim, entry)
+
+    assert cache.load(endpoint=EP, model="tunedModels/a", update_time="t1") == {}  # not followed
+    cache.save(endpoint=EP, model="tunedModels/a", update_time="t1", answers={"k": "second"})
+
+    assert victim.read_text() == "precious"
+    assert not entry.is_symlink()
+    assert cache.load(endpoint=EP, model="tunedModels/a", update_time="t1") == {"k": "second"}
+    assert [p.name for p in (tmp_path / CACHE_DIR).iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_the_body_key_ignores_key_order() -> None:
+    assert body_key({"a": 1, "b": [1, 2]}) == body_key({"b": [1, 2], "a": 1})
+    assert body_key({"a": 1}) != body_key({"a": 2})
