@@ -20,6 +20,9 @@ Format (JSON, ``formatVersion`` 1)::
           "createTime": "...", "updateTime": "...",  # live timestamps last seen
           "lastError": "..." | null, # a FAILED tuning's operation error
           "replacing": false,        # a replace is under way (see below)
+          "generation": 1,           # createBeforeDestroy (see below)
+          "candidate": {ModelRecord} | null,
+          "retired": ["tunedModels/increment"],
           "evaluations": {"tunedModels/increment": {EvaluationRecord}}  # last per live model
         }
       }
@@ -38,6 +41,15 @@ then deletes, then writes the create's intent as above (``applied`` null,
 a rejected create anywhere in between leaves ``replacing``: the next plan
 finishes the replacement with a create instead of calling the model deleted
 outside the reconciler.
+
+createBeforeDestroy: ``generation`` + 1 and a ``candidate`` record carrying
+the successor's ``pendingCreate`` (at ``tunedModels/<name>-<generation>``) are
+written before the create is sent; the candidate then follows the create
+protocol above while ``name`` keeps serving. Once the candidate is ACTIVE and
+passed its gate, one write makes it the serving record and lists the old live
+name under ``retired``; the old model is then deleted and dropped from
+``retired``. A candidate that failed keeps its ``lastError`` until the next
+apply deletes it.
 """
 
 from __future__ import annotations
@@ -106,6 +118,14 @@ class ModelRecord(BaseModel):
     replacing: bool = False
     # The last evaluation of each live model of this name (its generations), by live name.
     evaluations: dict[str, EvaluationRecord] = Field(default_factory=dict)
+    # createBeforeDestroy: the highest generation number given out for this
+    # manifest name (generation n lives at tunedModels/<name>-<n>, 1 at <name>);
+    # the successor being tuned while ``name`` serves (its own write-ahead
+    # record: pendingCreate -> applied + operation -> lastError if it failed);
+    # and older generations no longer serving, deleted once recorded here.
+    generation: int = 1
+    candidate: ModelRecord | None = None
+    retired: list[str] = Field(default_factory=list)
 
 
 class StateDocument(BaseModel):

@@ -18,6 +18,12 @@ from collections.abc import Mapping
 
 from reconciler.api import GeminiClient
 from reconciler.applied import ModelRecord
+from reconciler.apply.generations import (
+    SuccessorFailed,
+    adopt_candidate,
+    clean_up,
+    start_successor,
+)
 from reconciler.apply.journal import StateJournal
 from reconciler.apply.outcomes import (
     ActionResult,
@@ -35,7 +41,7 @@ from reconciler.errors import (
     StateError,
 )
 from reconciler.plan import CREATING_KINDS, Action, ActionKind
-from reconciler.spec import LoadedDataset
+from reconciler.spec import AppliedSpec, LoadedDataset
 
 
 class ActionRunner:
@@ -58,6 +64,8 @@ class ActionRunner:
         """Run one action; None means "tuning started, follow it"."""
         self.reporter.started(action)
         try:
+            if action.cleanup:  # generations that no longer serve go first
+                clean_up(client=self.client, journal=self.journal, action=action)
             if action.kind is ActionKind.DELETE:
                 return self.delete(action)
             if action.kind is ActionKind.UPDATE:
@@ -122,6 +130,8 @@ class ActionRunner:
             if changes:
                 self.journal.put(action.model, record.model_copy(update=changes))
         if action.kind is ActionKind.WAIT:
+            if action.successor is not None:
+                adopt_candidate(client=self.client, journal=self.journal, action=action)
             return None
         return ActionResult(action, Outcome.UNCHANGED, "")
 
@@ -136,6 +146,19 @@ class ActionRunner:
         if spec.dataset is None or spec.dataset.name not in self.datasets:
             return ActionResult(action, Outcome.FAILED, "training data is not loaded")
         examples = self.datasets[spec.dataset.name].examples
+        sent = self.with_serving_source(action, spec)
+        if action.kind is ActionKind.REPLACE and action.successor is not None:
+            try:
+                start_successor(
+                    client=self.client,
+                    journal=self.journal,
+                    action=action,
+                    spec=sent,
+                    examples=examples,
+                )
+            except SuccessorFailed as exc:
+                return ActionResult(action, Outcome.FAILED, f"{exc}; {action.name} keeps serving")
+            return None
         before = self.journal.record(action.model)
         deleted = False
         if action.kind is ActionKind.REPLACE:
@@ -158,7 +181,7 @@ class ActionRunner:
         self.journal.put(action.model, intent)
         try:
             operation = self.client.create_tuned_model(
-                model_id=model_id, spec=spec, examples=examples
+                model_id=model_id, spec=sent, examples=examples
             )
             operation_name: str | None = operation.name
         except AlreadyExistsError as exc:
@@ -196,6 +219,19 @@ class ActionRunner:
             ),
         )
         return None
+
+    def with_serving_source(self, action: Action, spec: AppliedSpec) -> AppliedSpec:
+        """``spec`` as sent: a managed source is named by the generation serving it now.
+
+        The state records the manifest's form (``tunedModels/<name>``), so plans
+        compare like with like; the request must name the live model.
+        """
+        if action.depends_on is None:
+            return spec
+        parent = self.journal.record(action.depends_on)
+        if parent is None or parent.name == spec.tunedModelSource:
+            return spec
+        return spec.model_copy(update={"tunedModelSource": parent.name})
 
     def roll_back(self, action: Action, before: ModelRecord | None, intent: ModelRecord) -> None:
         """A create was rejected (nothing was made): the record goes back to what it said.

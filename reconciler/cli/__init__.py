@@ -40,6 +40,7 @@ COMMANDS: dict[str, str] = {
     "eval": "reconciler.cli.eval_cmd:eval_",
     "inventory": "reconciler.cli.inventory_cmd:inventory",
     "show": "reconciler.cli.inventory_cmd:show",
+    "output": "reconciler.cli.output_cmd:output",
     "state": "reconciler.cli.state_cmd:state",
     "force-unlock": "reconciler.cli.state_cmd:force_unlock",
     "emulator": "reconciler.cli.emulator_cmd:emulator",

@@ -63,18 +63,32 @@ def _creates(plan: Plan) -> list[Action]:
     return [a for a in plan.actions if a.kind in CREATING_KINDS and a.spec is not None]
 
 
+def _source(action: Action, by_model: Mapping[str, Action]) -> str | None:
+    """The live name ``action``'s create will be tuned from; None when nothing is to be
+    checked (a base model, or a managed source brought up earlier in the same plan).
+
+    A managed source is named by the generation serving it (createBeforeDestroy
+    moves it to ``tunedModels/<name>-<n>``).
+    """
+    assert action.spec is not None
+    parent = by_model.get(action.depends_on) if action.depends_on else None
+    if parent is not None:
+        return None if parent.kind in _MADE_IN_PLAN else parent.name
+    return action.spec.tunedModelSource
+
+
 def preflight_needs(plan: Plan, live: Sequence[LiveModel]) -> PreflightNeeds:
     """The base models, and the sources missing from the listing, that the plan's creates use."""
     listed = {model.name for model in live}
-    made = {a.name for a in plan.actions if a.kind in _MADE_IN_PLAN}
+    by_model = {a.model: a for a in plan.actions}
     bases: set[str] = set()
     sources: set[str] = set()
     for action in _creates(plan):
         assert action.spec is not None
         if action.spec.baseModel:
             bases.add(action.spec.baseModel)
-        source = action.spec.tunedModelSource
-        if source and source not in listed and source not in made:
+        source = _source(action, by_model)
+        if source and source not in listed:
             sources.add(source)
     return PreflightNeeds(base_models=tuple(sorted(bases)), sources=tuple(sorted(sources)))
 
@@ -86,7 +100,7 @@ def preflight_errors(plan: Plan, live: Sequence[LiveModel], facts: PreflightFact
     """
     listed = {model.name: model for model in live}
     listed.update({n: m for n, m in facts.sources.items() if m is not None})
-    made = {a.name for a in plan.actions if a.kind in _MADE_IN_PLAN}
+    by_model = {a.model: a for a in plan.actions}
     errors: list[str] = []
     for action in _creates(plan):
         assert action.spec is not None
@@ -100,8 +114,8 @@ def preflight_errors(plan: Plan, live: Sequence[LiveModel], facts: PreflightFact
                     f"{action.address}: base model {base} cannot be tuned"
                     " (its supportedGenerationMethods lack createTunedModel)"
                 )
-        source = action.spec.tunedModelSource
-        if not source or source in made:
+        source = _source(action, by_model)
+        if not source:
             continue
         found = listed.get(source)
         if found is None:

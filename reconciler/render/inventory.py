@@ -94,6 +94,8 @@ class RowView(Protocol):
     @property
     def error(self) -> str | None: ...
     @property
+    def generation(self) -> str | None: ...
+    @property
     def detail(self) -> str: ...
     @property
     def latest_loss(self) -> float | None: ...
@@ -161,6 +163,7 @@ def inventory_json(inventory: InventoryView) -> dict[str, Any]:
             "drift": list(row.drift),
             "progress": _progress_json(row.progress),
             "error": row.error,
+            "generation": row.generation,
             "snapshotCount": len(row.snapshots),
             "latestMeanLoss": row.latest_loss,
         }

@@ -68,6 +68,9 @@ def summary_line(plan: Plan) -> str:
     )
     if counts["wait"]:
         line += f", {counts['wait']} to wait"
+    leftovers = sum(len(action.cleanup) for action in plan.actions)
+    if leftovers:
+        line += f", {leftovers} old {'generation' if leftovers == 1 else 'generations'} to delete"
     return line + "."
 
 
@@ -96,8 +99,25 @@ def _action_lines(action: Action, *, drift: bool = False) -> list[str]:
     elif action.kind is not ActionKind.UPDATE:  # an update's reasons repeat its changes
         lines.extend(f"# {reason}" for reason in action.reasons)
     lines.extend(_tuning_facts(action, drift=drift))
+    lines.extend(_generation_lines(action, drift=drift))
     lines.extend(f"note: {note}" for note in action.notes)
     return lines
+
+
+def _generation_lines(action: Action, *, drift: bool) -> list[str]:
+    """What happens to the model's generations (createBeforeDestroy)."""
+    if drift:
+        return []
+    lines = [f"deletes {name} (no longer serving)" for name in action.cleanup]
+    if action.successor is not None and action.kind is ActionKind.REPLACE:
+        lines.append(
+            f"creates {action.successor}; once it is ACTIVE it serves and {action.name} is deleted"
+        )
+    return lines
+
+
+def _shows_lines(action: Action) -> bool:
+    return action.kind is not ActionKind.NOOP or bool(action.cleanup)
 
 
 def _tuning_facts(action: Action, *, drift: bool) -> list[str]:
@@ -117,7 +137,7 @@ def render_plan_text(plan: Plan, *, color: bool) -> str:
         return f"\x1b[{_COLORS[kind]}m{text}\x1b[0m" if color else text
 
     out: list[str] = []
-    changing = [a for a in plan.actions if a.kind is not ActionKind.NOOP]
+    changing = [a for a in plan.actions if _shows_lines(a)]
     if changing:
         out.append(
             "Changes outside the reconciler (refresh-only: nothing will be changed):"
@@ -127,7 +147,7 @@ def render_plan_text(plan: Plan, *, color: bool) -> str:
         out.append("")
     for action in plan.actions:
         out.append(f"  {paint(action.kind, title(plan, action))} {action.address}")
-        if action.kind is not ActionKind.NOOP:
+        if _shows_lines(action):
             lines = _action_lines(action, drift=plan.refresh_only)
             out.extend(f"      {line}" for line in lines)
             out.append("")
@@ -155,6 +175,10 @@ def _action_json(action: Action) -> dict[str, object]:
         doc["estimatedSteps"] = action.estimated_steps
     if action.depends_on is not None:
         doc["dependsOn"] = f"TunedModel/{action.depends_on}"
+    if action.successor is not None:
+        doc["successor"] = action.successor
+    if action.cleanup:
+        doc["cleanup"] = list(action.cleanup)
     return doc
 
 
@@ -198,6 +222,7 @@ def _markdown_details(plan: Plan, action: Action) -> list[str]:
     else:
         out.extend(f"- {_cell(reason)}" for reason in action.reasons)
     out.extend(f"- {_cell(fact)}" for fact in _tuning_facts(action, drift=drift))
+    out.extend(f"- {_cell(line)}" for line in _generation_lines(action, drift=drift))
     out.extend(f"- note: {_cell(note)}" for note in action.notes)
     return [*out, "", "</details>", ""]
 
@@ -209,9 +234,9 @@ def render_plan_markdown(plan: Plan) -> str:
     out += [f"| {kind} | {count} |" for kind, count in plan.summary().items()]
     out.append("")
     for action in plan.actions:
-        if action.kind is not ActionKind.NOOP:
+        if _shows_lines(action):
             out += _markdown_details(plan, action)
-    unchanged = [a for a in plan.actions if a.kind is ActionKind.NOOP]
+    unchanged = [a for a in plan.actions if not _shows_lines(a)]
     if unchanged:
         out += [f"<details><summary>{len(unchanged)} unchanged</summary>", ""]
         for action in unchanged:

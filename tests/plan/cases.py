@@ -9,13 +9,14 @@ The compact case format (adding a case is adding a file)::
         hyperparameters: {epochCount: 20}
         dataset: {hash: sha256:bbb}        # merged over {name: <name>-data, hash: sha256:<name>, examples: 10}
         dependsOn: parent                  # also sets tunedModelSource: tunedModels/parent
-        lifecycle: {preventDestroy: true, ignoreChanges: [description]}
+        lifecycle: {preventDestroy: true, ignoreChanges: [description], replacement: createBeforeDestroy}
     live:                       # LiveModel per entry (snake_case); mutable fields default to the manifest's
       - {id: increment, state: ACTIVE, display_name: Old}
     state:                      # StateDocument; a record's name defaults to tunedModels/<key>
       serial: 3
       models:
         increment: {applied: {}}          # {} = the manifest's spec; keys given override it
+        # candidate: {...} a record too, named tunedModels/<key>-<generation> by default
     options: {targets: [], replace: [], refreshOnly: false}
     apiFacts:                   # the API's answers for the preflight; without it, no preflight
       baseModels: {models/x: {exists: true, tunable: false}}
@@ -24,6 +25,7 @@ The compact case format (adding a case is adding a file)::
       - {model: increment, kind: update, updateMask: [displayName],
          changes: [{path: displayName, before: Old, after: Increment}],
          reasons: [displayName changed], notes: []}
+      # optional: successor: tunedModels/x-2, cleanup: [tunedModels/x], steps: 13
     error: exact substring of the PlanError message   # instead of expect
 """
 
@@ -102,6 +104,7 @@ def desired_state(entries: list[dict[str, Any]]) -> tuple[DesiredState, dict[str
             lifecycle=Lifecycle(
                 prevent_destroy=bool(lifecycle.get("preventDestroy", False)),
                 ignore_changes=frozenset(lifecycle.get("ignoreChanges", [])),
+                create_before_destroy=lifecycle.get("replacement") == "createBeforeDestroy",
             ),
             depends_on=entry.get("dependsOn"),
         )
@@ -120,14 +123,27 @@ def _recorded_spec(
     return AppliedSpec.model_validate(fields)
 
 
+def _record(
+    key: str, raw: dict[str, Any], spec_fields: dict[str, dict[str, Any]], *, default_name: str
+) -> ModelRecord:
+    """A state record; ``candidate`` (createBeforeDestroy) is a record too, named
+    ``tunedModels/<key>-<generation>`` unless given."""
+    record = dict(raw)
+    record.setdefault("name", default_name)
+    record["applied"] = _recorded_spec(key, record.get("applied"), spec_fields)
+    record["pendingCreate"] = _recorded_spec(key, record.get("pendingCreate"), spec_fields)
+    if record.get("candidate") is not None:
+        generation = record.get("generation", 2)
+        record["candidate"] = _record(
+            key, record["candidate"], spec_fields, default_name=f"tunedModels/{key}-{generation}"
+        )
+    return ModelRecord.model_validate(record)
+
+
 def state_document(data: dict[str, Any], spec_fields: dict[str, dict[str, Any]]) -> StateDocument:
     records = {}
     for key, raw in (data.get("models") or {}).items():
-        record = dict(raw)
-        record.setdefault("name", f"tunedModels/{key}")
-        record["applied"] = _recorded_spec(key, record.get("applied"), spec_fields)
-        record["pendingCreate"] = _recorded_spec(key, record.get("pendingCreate"), spec_fields)
-        records[key] = ModelRecord.model_validate(record)
+        records[key] = _record(key, raw, spec_fields, default_name=f"tunedModels/{key}")
     return StateDocument(
         lineage=data.get("lineage", "00000000-0000-4000-8000-000000000001"),
         serial=data.get("serial", 1),
