@@ -69,6 +69,11 @@ def write_private_file(path: str, text: str) -> None:
 @click.option(
     "--refresh-only", is_flag=True, help="Report drift between state and live models only."
 )
+@click.option(
+    "--show-unchanged",
+    is_flag=True,
+    help="List unchanged models too (the text format only counts them).",
+)
 @lock_timeout_option
 def plan(
     paths: tuple[str, ...],
@@ -78,6 +83,7 @@ def plan(
     targets: tuple[str, ...],
     replace: tuple[str, ...],
     refresh_only: bool,
+    show_unchanged: bool,
     lock_timeout: float,
 ) -> int:
     """Show what apply would do to make the live tuned models match the manifests."""
@@ -99,7 +105,9 @@ def plan(
     elif fmt == "markdown":
         click.echo(render_plan_markdown(planned.plan), nl=False)
     else:
-        click.echo(render_plan_text(planned.plan, color=g.color), nl=False)
+        click.echo(
+            render_plan_text(planned.plan, color=g.color, show_unchanged=show_unchanged), nl=False
+        )
     if out:
         write_private_file(out, saved_plan_json(planned))
         click.echo(f"Saved the plan to {out}; apply it with: reconciler apply {out}", err=True)

@@ -121,17 +121,45 @@ def _shows_lines(action: Action) -> bool:
 
 
 def _tuning_facts(action: Action, *, drift: bool) -> list[str]:
-    """What a create will train on and how long (nothing for a drift finding)."""
+    """What a create will make, train on and how long (nothing for a drift finding)."""
     if action.kind not in CREATING_KINDS or drift:
         return []
     facts = []
+    spec = action.spec
+    if spec is not None:
+        if spec.tunedModelSource:
+            facts.append(f"tuned from: {spec.tunedModelSource}")
+        elif spec.baseModel:
+            facts.append(f"base model: {spec.baseModel}")
+        if spec.displayName:
+            facts.append(f"display name: {json.dumps(spec.displayName, ensure_ascii=False)}")
+        set_values = [
+            f"{key} {_number(value)}"
+            for key, value in spec.hyperparameters.model_dump().items()
+            if value is not None
+        ]
+        facts.append("hyperparameters: " + (", ".join(set_values) or "service defaults"))
     if action.dataset is not None:
         facts.append(f"training data: {action.dataset.name}, {action.dataset.examples} examples")
     return [*facts, f"estimated tuning steps: {action.estimated_steps}"]
 
 
-def render_plan_text(plan: Plan, *, color: bool) -> str:
-    """The plan for a terminal or a CI log; ``color`` adds ANSI colours to the symbols."""
+def _number(value: object) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _unchanged_line(count: int) -> str:
+    noun = "model" if count == 1 else "models"
+    return f"{count} unchanged {noun} not shown (--show-unchanged lists them)"
+
+
+def render_plan_text(plan: Plan, *, color: bool, show_unchanged: bool = False) -> str:
+    """The plan for a terminal or a CI log; ``color`` adds ANSI colours to the symbols.
+
+    Unchanged models (a plain ``noop``: nothing to do and nothing to note) are
+    counted, not listed, unless ``show_unchanged``: a plan of thousands of
+    models must show its few changes at a glance.
+    """
 
     def paint(kind: ActionKind, text: str) -> str:
         return f"\x1b[{_COLORS[kind]}m{text}\x1b[0m" if color else text
@@ -145,16 +173,24 @@ def render_plan_text(plan: Plan, *, color: bool) -> str:
             else "The reconciler will perform the following actions:"
         )
         out.append("")
+    hidden = 0
+    listed_noop_last = False
     for action in plan.actions:
+        if not show_unchanged and not _shows_lines(action) and not action.notes:
+            hidden += 1
+            continue
         out.append(f"  {paint(action.kind, title(plan, action))} {action.address}")
+        listed_noop_last = not _shows_lines(action)
         if _shows_lines(action):
             lines = _action_lines(action, drift=plan.refresh_only)
             out.extend(f"      {line}" for line in lines)
             out.append("")
         else:
             out.extend(f"      note: {note}" for note in action.notes)
-    if plan.actions and plan.actions[-1].kind is ActionKind.NOOP:
+    if listed_noop_last:
         out.append("")
+    if hidden:
+        out += [_unchanged_line(hidden), ""]
     out.append(summary_line(plan))
     return "\n".join(out) + "\n"
 
