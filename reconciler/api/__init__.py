@@ -8,6 +8,11 @@ Public interface::
                 max_total_delay=120.0, budget=500)
     BaseModelInfo, GenerateResult, ProgressUpdate   (values returned by the client)
 
+Vertex AI (not yet behind the planner): ``vertex_client.VertexClient`` (tuning
+jobs created exactly once by an idempotency label), ``vertex_datasets.stage_dataset``
+(a Dataset as ``contents`` JSONL, uploaded content-addressed through
+``vertex_storage.StorageClient``).
+
 Every failure is a ``reconciler.errors.ApiError`` subclass (``TransportError``
 when there was no HTTP answer) or a ``CredentialsError`` / ``UsageError``
 raised before any request.

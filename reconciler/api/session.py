@@ -59,7 +59,11 @@ class Reply:
 
 
 class ApiSession:
-    """Sends requests under ``{endpoint}/v1beta/`` with credentials, retries and logging."""
+    """Sends requests under ``{endpoint}/v1beta/`` with credentials, retries and logging.
+
+    ``api_version`` changes that prefix (``v1`` for Vertex AI, ``""`` for Cloud
+    Storage, whose paths carry their own).
+    """
 
     def __init__(
         self,
@@ -74,6 +78,7 @@ class ApiSession:
         clock: Callable[[], float],
         rng: random.Random,
         max_connections: int,
+        api_version: str = API_VERSION,
     ) -> None:
         base = check_endpoint(endpoint)
         self._credentials = credentials
@@ -90,7 +95,7 @@ class ApiSession:
         self._retries = 0
         timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
         self._http = httpx.Client(
-            base_url=f"{base}/{API_VERSION}/",
+            base_url=f"{base}/{api_version}/" if api_version else f"{base}/",
             transport=transport,
             timeout=timeout,
             limits=httpx.Limits(
@@ -141,9 +146,12 @@ class ApiSession:
         *,
         params: Params | None = None,
         body: Mapping[str, Any] | None = None,
+        raw: tuple[bytes, str] | None = None,
         tolerate_after_uncertain: frozenset[int] = frozenset(),
     ) -> Reply:
         """Send ``method path`` (relative to ``v1beta/``) until it succeeds or retries run out.
+
+        ``raw`` sends ``(bytes, media type)`` as the body instead of JSON.
 
         ``tolerate_after_uncertain``: error statuses that, met after an earlier
         attempt may have taken effect, are returned as a ``Reply`` instead of
@@ -153,6 +161,8 @@ class ApiSession:
         shown_path = self._prefix + path
         content = None if body is None else json.dumps(body).encode("utf-8")
         headers = {"content-type": "application/json"} if content is not None else None
+        if raw is not None:  # (bytes, media type): an upload that is not JSON
+            content, headers = raw[0], {"content-type": raw[1]}
         attempt = 0
         waited = 0.0
         uncertain = False

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from reconciler.emulator.vertex.catalog import project_number
-from tests.emulator.cloud.conftest import LOCATION, PROJECT, Served
+from tests.support.cloud import LOCATION, PROJECT, Served
 
 
 @pytest.fixture

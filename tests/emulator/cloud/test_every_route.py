@@ -4,7 +4,7 @@ so a route added to the table without being exercised fails here."""
 from __future__ import annotations
 
 from reconciler.emulator.routes import CLOUD_ROUTES
-from tests.emulator.cloud.conftest import BUCKET, Served, job_body
+from tests.support.cloud import BUCKET, Served, job_body
 
 ASK = {"contents": [{"role": "user", "parts": [{"text": "what is 1 plus one"}]}]}
 

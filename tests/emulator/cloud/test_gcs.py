@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from reconciler.emulator.gcs.objects import crc32c
-from tests.emulator.cloud.conftest import BUCKET, Served
+from tests.support.cloud import BUCKET, Served
 
 GENERATION = "1700000000000000"  # START in microseconds
 PRECONDITION = {

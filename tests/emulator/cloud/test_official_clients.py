@@ -13,7 +13,7 @@ from google.cloud import storage
 from google.genai import Client, types
 from google.oauth2.credentials import Credentials as TokenCredentials
 
-from tests.emulator.cloud.conftest import BUCKET, EXAMPLES, LOCATION, PROJECT, Served, jsonl
+from tests.support.cloud import BUCKET, EXAMPLES, LOCATION, PROJECT, Served, jsonl
 
 TOKEN = "ya29.fake-token"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from tests.emulator.cloud.conftest import BUCKET, EXAMPLES, JOBS, job_body, jsonl
 from tests.emulator.conftest import create_body
+from tests.support.cloud import BUCKET, EXAMPLES, JOBS, job_body, jsonl
 from tests.support.servers import ServedEmulator
 
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from reconciler.emulator.vertex.catalog import project_number
-from tests.emulator.cloud.conftest import (
+from tests.support.cloud import (
     BUCKET,
     EXAMPLES,
     JOBS,
