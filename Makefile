@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint demo bench clean
+.PHONY: install system-deps test lint demo bench clean
 
 install: $(STAMP)
 
@@ -14,12 +14,16 @@ $(STAMP): pyproject.toml
 	@echo "Installing reconciler and its tools into $(VENV) (the first run takes a minute) ..."
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@{ $(PY) -m pip install --disable-pip-version-check --upgrade pip && \
-	   $(PY) -m pip install --disable-pip-version-check -e '.[dev]' && \
+	   $(PY) -m pip install --disable-pip-version-check -e '.[dev,all]' && \
 	   $(PY) -m compileall -q reconciler; } > $(VENV)/install.log 2>&1 \
 	  || { cat $(VENV)/install.log; echo "install failed (log: $(VENV)/install.log)"; exit 1; }
 	@touch $(STAMP)
 
-test: install
+# Chromium and PostgreSQL for the tests: installed when missing (as root), else named.
+system-deps:
+	@bash scripts/system-deps.sh
+
+test: system-deps install
 	$(PY) -m pytest -n 2 --dist loadgroup -q
 
 lint: install

@@ -9,6 +9,8 @@ Format (JSON, ``formatVersion`` 1)::
       "formatVersion": 1,
       "lineage": "6d0c…",            # UUID fixed when the state is first created
       "serial": 7,                   # +1 on every write
+      "backend": "gemini",           # the kind of tuning API the models live in ("vertex" later)
+      "endpoint": "https://generativelanguage.googleapis.com",   # which API (see same_api)
       "models": {
         "increment": {               # manifest name == tunedModelId
           "name": "tunedModels/increment",
@@ -54,13 +56,19 @@ apply deletes it.
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from reconciler.spec import AppliedSpec
 
 STATE_FORMAT_VERSION = 1
+
+# The tuning API a state's models live in. Only the Gemini API today; a Vertex
+# AI backend would record "vertex" (and its project/location in the endpoint).
+GEMINI_BACKEND = "gemini"
 
 
 class MetricResult(BaseModel):
@@ -134,4 +142,50 @@ class StateDocument(BaseModel):
     formatVersion: int = STATE_FORMAT_VERSION
     lineage: str = Field(default_factory=lambda: str(uuid.uuid4()))
     serial: int = 0
+    # Which API the models live in; None until the first write that knows it
+    # (states written before these fields adopt the endpoint then).
+    backend: str | None = None
+    endpoint: str | None = None
     models: dict[str, ModelRecord] = Field(default_factory=dict)
+
+
+def normalized_endpoint(endpoint: str) -> str:
+    """``endpoint`` as recorded in a state: scheme, host, port (unless the
+    default) and path, lower-cased, no trailing slash; never any credentials
+    or query string. Pure."""
+    parts = urlsplit(endpoint.strip())
+    scheme = (parts.scheme or "https").lower()
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    default = {"https": 443, "http": 80}.get(scheme)
+    netloc = host if port in (None, default) else f"{host}:{port}"
+    return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
+
+
+def is_loopback(endpoint: str) -> bool:
+    """True for an endpoint on this machine (localhost, 127.0.0.0/8, ::1). Pure."""
+    host = (urlsplit(endpoint.strip()).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def same_api(recorded: str, current: str) -> bool:
+    """Whether a state recorded against ``recorded`` belongs to ``current``. Pure.
+
+    Equal once normalized; and every loopback endpoint is one API whatever its
+    port: a local emulator is started on whatever port is free, and what must
+    be caught is a state of the real API planned against an emulator (or the
+    other way round), where every model would look deleted.
+    """
+    if is_loopback(recorded) and is_loopback(current):
+        return True
+    return normalized_endpoint(recorded) == normalized_endpoint(current)

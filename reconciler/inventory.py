@@ -330,6 +330,18 @@ class InventoryClient(Protocol):
 LIST_PAGE_SIZE = 1000
 
 
+def id_terms(filter: str | None) -> list[str]:
+    """The words of ``filter`` to look for in model ids (all must occur). Pure.
+
+    None when the filter has an API-only term (``owner:me``, ``readers:everyone``):
+    those select by something an id cannot show.
+    """
+    words = (filter or "").lower().split()
+    if not words or any(":" in word for word in words):
+        return []
+    return words
+
+
 def collect_inventory(
     *, client: InventoryClient, state: StateDocument, filter: str | None = None
 ) -> Inventory:
@@ -340,6 +352,16 @@ def collect_inventory(
     imported model) and whose record names its operation.
     """
     live = list(client.list_tuned_models(filter=filter or None, page_size=LIST_PAGE_SIZE))
+    terms = id_terms(filter)
+    if terms:
+        # The API's filter reads display names and descriptions, never ids:
+        # a second, unfiltered listing finds the models whose id matches.
+        listed = {model.name for model in live}
+        live += [
+            model
+            for model in client.list_tuned_models(filter=None, page_size=LIST_PAGE_SIZE)
+            if model.name not in listed and all(term in model.name.lower() for term in terms)
+        ]
     by_live_name = {record.name: record for record in state.models.values()}
     operations: dict[str, OperationStatus] = {}
     for model in live:
@@ -428,6 +450,10 @@ def describe_model(*, client: ShowClient, state: StateDocument, ref: str) -> Mod
             )
         else:
             exc.hint = "`reconciler inventory` lists every tuned model in the project"
+            typed = live_name.removeprefix("tunedModels/")
+            close = difflib.get_close_matches(typed, sorted(state.models), n=1)
+            if close:
+                exc.hint = f"did you mean `{close[0]}`? {exc.hint}"
         raise
     record = state.models.get(manifest_name) if manifest_name else None
     operation: OperationStatus | None = None

@@ -165,8 +165,12 @@ def _failure_message(client: OperationReader, operation_name: str | None) -> str
             operation = client.get_operation(operation_name)
         except ReconcilerError:
             return message
-        if operation.error_message:
-            message = f"tuning failed: {operation.error_message}"
+        error = operation.error_message or ""
+        # The API's own message often starts "Tuning failed: ..." already.
+        if error.lower().startswith("tuning failed"):
+            message += error[len("tuning failed") :]
+        elif error:
+            message = f"tuning failed: {error}"
     return message
 
 

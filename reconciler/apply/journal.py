@@ -12,6 +12,10 @@ once the write holding its mutation is durable. The protocol is unchanged
 (nothing is sent before its intent is stored), but 32 parallel creates cost a
 handful of state writes per round instead of 64 one after the other.
 
+Each mutation names the one model it changes, and a write hands the backend
+only the changed records (``StateBackend.write_records``): the backend appends
+them to its journal, so a write costs the same whatever the size of the state.
+
 Once only tuning is left to follow (hours, on the real service), the run gives
 the lock up (``detach``): from then on every write takes the lock again,
 re-reads the stored state and applies its changes to that, so what other
@@ -29,16 +33,16 @@ from dataclasses import dataclass
 from reconciler.applied import ModelRecord, StateDocument
 from reconciler.state.base import StateBackend
 
-# A change replaces, adds or removes entries of ``doc.models``; it never changes a
-# record in place (records are shared between versions of the document, which
-# are copied shallowly: a deep copy of a 10,000-model state per write would cost
-# more than the write).
+# A change replaces, adds or removes the entry of its one model in ``doc.models``;
+# it never changes a record in place (records are shared between versions of the
+# document). It is given a draft holding only that model's record.
 Change = Callable[[StateDocument], None]
 Relock = Callable[[], AbstractContextManager[object]]
 
 
 @dataclass
 class _Pending:
+    name: str
     change: Change
     done: bool = False
     error: BaseException | None = None
@@ -49,7 +53,9 @@ class StateJournal:
 
     def __init__(self, *, backend: StateBackend, document: StateDocument) -> None:
         self._backend = backend
-        self._doc = document
+        # Our own models dict: a write changes it in place (a copy per write
+        # would cost as much as the state is large).
+        self._doc = document.model_copy(update={"models": dict(document.models)})
         self._mutex = threading.Lock()  # guards _doc and _queue; never held during a write
         self._writing = threading.Lock()  # one backend write at a time
         self._queue: list[_Pending] = []
@@ -71,9 +77,9 @@ class StateJournal:
             found = self._doc.models.get(name)
             return found.model_copy(deep=True) if found else None
 
-    def mutate(self, change: Change) -> None:
-        """Apply ``change`` to the document and store it; returns once it is durable."""
-        pending = _Pending(change)
+    def mutate(self, name: str, change: Change) -> None:
+        """Apply ``change`` (to model ``name``) and store it; returns once it is durable."""
+        pending = _Pending(name, change)
         with self._mutex:
             self._queue.append(pending)
         with self._writing:
@@ -86,27 +92,31 @@ class StateJournal:
         """Write every queued change in one backend write (caller holds ``_writing``)."""
         with self._mutex:
             batch, self._queue = self._queue, []
-            draft = _copy(self._doc) if self._relock is None else None
+            base = self._doc
         try:
-            if draft is not None:
-                for pending in batch:
-                    pending.change(draft)
-                stored = self._backend.write(draft)
+            if self._relock is None:
+                changes = _changes(base, batch)
+                if changes:
+                    serial = self._backend.write_records(base, changes)
+                    with self._mutex:
+                        _apply(self._doc.models, changes)
+                        self._doc = self._doc.model_copy(update={"serial": serial})
             else:
-                assert self._relock is not None
                 with self._relock():
                     current = self._backend.read()
-                    draft = _copy(current)
-                    for pending in batch:
-                        pending.change(draft)
+                    changes = _changes(current, batch)
                     # Nothing left to change (another command got there first): no write.
-                    stored = current if draft == current else self._backend.write(draft)
+                    if changes:
+                        serial = self._backend.write_records(current, changes)
+                        models = dict(current.models)
+                        _apply(models, changes)
+                        current = current.model_copy(update={"models": models, "serial": serial})
+                    with self._mutex:
+                        self._doc = current
         except BaseException as exc:
             for pending in batch:
                 pending.error, pending.done = exc, True
             raise
-        with self._mutex:
-            self._doc = stored
         for pending in batch:
             pending.done = True
 
@@ -123,7 +133,7 @@ class StateJournal:
         def change(doc: StateDocument) -> None:
             doc.models[name] = record
 
-        self.mutate(change)
+        self.mutate(name, change)
 
     def update(self, name: str, **fields: object) -> None:
         """Change some fields of an existing record."""
@@ -132,13 +142,13 @@ class StateJournal:
             current = doc.models[name]
             doc.models[name] = current.model_copy(update=fields)
 
-        self.mutate(change)
+        self.mutate(name, change)
 
     def remove(self, name: str) -> None:
         def change(doc: StateDocument) -> None:
             doc.models.pop(name, None)
 
-        self.mutate(change)
+        self.mutate(name, change)
 
     def change_record(self, name: str, change: Callable[[ModelRecord], ModelRecord | None]) -> bool:
         """Replace the record of ``name`` with ``change(current)``, as stored at write
@@ -172,10 +182,27 @@ class StateJournal:
                 doc.models[name] = current.model_copy(update=dict(changes))
                 applied.append(True)
 
-        self.mutate(change)
+        self.mutate(name, change)
         return bool(applied)
 
 
-def _copy(doc: StateDocument) -> StateDocument:
-    """A copy a change may edit without touching ``doc`` (see ``Change``)."""
-    return doc.model_copy(update={"models": dict(doc.models)})
+def _changes(base: StateDocument, batch: list[_Pending]) -> dict[str, ModelRecord | None]:
+    """The records ``batch`` changes in ``base`` (None: removed), without copying ``base``."""
+    names = list(dict.fromkeys(p.name for p in batch))
+    draft = StateDocument.model_construct(
+        formatVersion=base.formatVersion,
+        lineage=base.lineage,
+        serial=base.serial,
+        models={n: base.models[n] for n in names if n in base.models},
+    )
+    for pending in batch:
+        pending.change(draft)
+    return {n: draft.models.get(n) for n in names if draft.models.get(n) is not base.models.get(n)}
+
+
+def _apply(models: dict[str, ModelRecord], changes: Mapping[str, ModelRecord | None]) -> None:
+    for name, record in changes.items():
+        if record is None:
+            models.pop(name, None)
+        else:
+            models[name] = record

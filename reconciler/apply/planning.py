@@ -5,6 +5,7 @@ Kept apart from ``workflows`` (apply, destroy) so a plan does not import the exe
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,9 +36,19 @@ def plan_run(
     options: PlanOptions,
     lock_timeout: float,
     warn: Warn,
+    lock: bool = True,
 ) -> Planned:
-    """``reconciler plan``: load, refresh, diff. Holds the lock only while reading."""
-    with locked(backend, command="plan", timeout=lock_timeout, warn=warn):
+    """``reconciler plan``: load, refresh, diff. Holds the lock only while reading.
+
+    ``lock`` False (``plan --lock=false``) reads without it, as Terraform's
+    ``-lock=false``: a writer may be halfway, so the plan may be out of date.
+    """
+    holding = (
+        locked(backend, command="plan", timeout=lock_timeout, warn=warn)
+        if lock
+        else contextlib.nullcontext()
+    )
+    with holding:
         desired, state, live = gather(client=client, backend=backend, paths=paths)
     plan = checked_plan(client=client, desired=desired, live=live, state=state, options=options)
     return Planned(

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import gc
 import importlib
-import logging
 import os
 import sys
-import traceback
 from typing import Any
 
 import click
@@ -46,10 +44,74 @@ COMMANDS: dict[str, str] = {
     "emulator": "reconciler.cli.emulator_cmd:emulator",
 }
 
+# command name -> its one-line help, so that `--help` and shell completion list
+# the commands without importing them (a command module pulls in pydantic,
+# httpx, ...: about 0.5 s). tests/test_startup.py checks they match the
+# commands' own help; a command missing here is simply imported to ask it.
+SUMMARIES: dict[str, str] = {
+    "apply": "Make the live tuned models match the manifests (or carry out a saved plan).",
+    "destroy": "Delete the managed tuned models (all, or the --target ones).",
+    "emulator": "The local Gemini API emulator (tuned models, operations, generateContent).",
+    "eval": "Evaluate the ACTIVE managed models (all with an evaluation, or NAME...) now.",
+    "force-unlock": "Remove a stuck state lock (PostgreSQL: end the holder's database session).",
+    "import": "Bring the live model tunedModels/ID under management as manifest NAME.",
+    "inventory": "Every live tuned model: managed, drifted, in-flight, failed, unmanaged, missing.",
+    "plan": "Show what apply would do to make the live tuned models match the manifests.",
+    "schema": "Print the JSON Schema of the manifests (for editors: yaml-language-server).",
+    "show": "One model: fields, operation progress, tuning snapshots and loss curve.",
+    "state": "Inspect, forget, export or import the state.",
+    "validate": "Check manifests and datasets (default: manifests/); no network.",
+    "wait": "Wait for in-flight tuning operations (all, or NAME...) to finish.",
+}
+
 
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        if name and name not in COMMANDS and not name.startswith("-"):
+            import difflib  # only on this error path
+
+            close = difflib.get_close_matches(name, sorted(COMMANDS), n=1)
+            if close:
+                ctx.fail(f"No such command {name!r}. Did you mean {close[0]!r}?")
+        return super().resolve_command(ctx, args)
+
+    def _summary(self, ctx: click.Context, name: str, limit: int) -> str:
+        # A stand-in command shortens the summary exactly as click shortens help.
+        command = (
+            click.Command(name, help=SUMMARIES[name])
+            if name in SUMMARIES
+            else self.get_command(ctx, name)
+        )
+        return command.get_short_help_str(limit) if command else ""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, self._summary(ctx, name, limit)) for name in names])
+
+    def shell_complete(
+        self, ctx: click.Context, incomplete: str
+    ) -> list[click.shell_completion.CompletionItem]:
+        from click.shell_completion import CompletionItem
+
+        items = [
+            CompletionItem(name, help=self._summary(ctx, name, 45))
+            for name in self.list_commands(ctx)
+            if name.startswith(incomplete)
+        ]
+        # The group's own options (click.Command's completion, not Group's, which
+        # would import every command for its help).
+        items.extend(click.Command.shell_complete(self, ctx, incomplete))
+        return items
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = COMMANDS.get(cmd_name)
@@ -69,6 +131,11 @@ class LazyGroup(click.Group):
     default="https://generativelanguage.googleapis.com",
     show_default=True,
     help="Base URL of the Gemini API (or of a local emulator).",
+)
+@click.option(
+    "--endpoint-moved",
+    is_flag=True,
+    help="The API the state was made with moved to --endpoint: use and record it there.",
 )
 @click.option(
     "--api-key",
@@ -101,6 +168,7 @@ class LazyGroup(click.Group):
 def cli(
     ctx: click.Context,
     endpoint: str,
+    endpoint_moved: bool,
     api_key: str | None,
     access_token: str | None,
     user_project: str | None,
@@ -112,6 +180,7 @@ def cli(
     api_key = api_key or os.environ.get("GEMINI_API_KEY") or os.environ.get("GOOGLE_API_KEY")
     ctx.obj = Globals(
         endpoint=endpoint,
+        endpoint_moved=endpoint_moved,
         api_key=api_key or None,
         access_token=access_token or None,
         user_project=user_project or None,
@@ -120,6 +189,8 @@ def cli(
         verbose=verbose,
     )
     if verbose:
+        import logging
+
         logging.basicConfig(
             level=logging.DEBUG if verbose > 1 else logging.INFO,
             format="%(asctime)s %(name)s %(message)s",
@@ -169,6 +240,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except ReconcilerError as exc:
         if _wants_traceback(args):
+            import traceback
+
             traceback.print_exc()
         click.echo(f"Error: {exc.message}", err=True)
         if exc.hint:
@@ -179,6 +252,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except Exception as exc:  # a bug: say so plainly, traceback on request
         if _wants_traceback(args):
+            import traceback
+
             traceback.print_exc()
         click.echo(f"Error: internal error: {type(exc).__name__}: {exc}", err=True)
         click.echo("hint: rerun with -v for a traceback, and please report it", err=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -79,17 +80,16 @@ def _finish(report: ApplyReport | None, *, verb: str) -> int:
             click.echo(
                 f"{result.action.address}: {result.outcome.value}: {result.detail}", err=True
             )
-    line = f"{verb} complete: {summarize(report)}"
     if report.ok:
-        click.echo(line)
+        click.echo(f"{verb} complete: {summarize(report)}")
         return 0
     if report.timed_out and not any(r.outcome is Outcome.FAILED for r in report.results):
-        click.echo(line)
+        # Not "complete": tuning goes on on the server, and the command exits 1.
         raise ApplyError(
-            "timed out waiting for tuning; the operations are kept in state",
+            f"timed out waiting for tuning; the operations are kept in state: {summarize(report)}",
             hint="`reconciler wait` follows them, or a later plan/apply picks them up",
         )
-    raise ApplyError(line.replace(" complete:", " finished with errors:"))
+    raise ApplyError(f"{verb} finished with errors: {summarize(report)}")
 
 
 def execution_options(func: F) -> F:
@@ -121,8 +121,20 @@ def execution_options(func: F) -> F:
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @execution_options
-@click.option("--target", "targets", multiple=True, metavar="NAME")
-@click.option("--replace", "replace", multiple=True, metavar="NAME")
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="NAME",
+    help="Apply only NAME (repeatable) and what it is tuned from.",
+)
+@click.option(
+    "--replace",
+    "replace",
+    multiple=True,
+    metavar="NAME",
+    help="Replace NAME (repeatable) even if nothing changed: delete it and tune it again.",
+)
 @lock_timeout_option
 def apply(
     paths: tuple[str, ...],
@@ -178,7 +190,13 @@ def apply(
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--target", "targets", multiple=True, metavar="NAME")
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="NAME",
+    help="Destroy only NAME (repeatable).",
+)
 @click.option("--parallelism", type=click.IntRange(1, 256), default=8, show_default=True)
 @lock_timeout_option
 def destroy(
@@ -188,13 +206,19 @@ def destroy(
     parallelism: int,
     lock_timeout: float,
 ) -> int:
-    """Delete the managed tuned models (all, or the --target ones)."""
+    """Delete the managed tuned models (all, or the --target ones).
+
+    The state says what to delete. The manifests (default manifests/, if it
+    exists) only add their lifecycle.preventDestroy protection.
+    """
     g = get_globals()
-    with connected(g, manifests=paths or DEFAULT_PATHS) as (client, backend):
+    if not paths:
+        paths = tuple(p for p in DEFAULT_PATHS if os.path.exists(p))
+    with connected(g, manifests=paths) as (client, backend):
         run = apply_run(
             client=client,
             backend=backend,
-            paths=paths or DEFAULT_PATHS,
+            paths=paths,
             saved_plan=None,
             options=PlanOptions(targets=frozenset(targets)),
             execution=ExecutionOptions(parallelism=parallelism, wait=False),

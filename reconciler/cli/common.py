@@ -10,10 +10,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from reconciler.api import Credentials, GeminiClient
-from reconciler.applied import StateDocument
+from reconciler.applied import GEMINI_BACKEND, StateDocument
 from reconciler.cli.context import Globals
 from reconciler.errors import CredentialsError
 from reconciler.state import StateBackend, open_backend
+from reconciler.state.bound import ApiBoundBackend
 
 
 def make_client(g: Globals) -> GeminiClient:
@@ -51,8 +52,14 @@ def connected(
 
     ``manifests``: the paths the command will load. Without a credential, their
     errors are reported first: they are the ones to fix without the network.
+    The backend refuses a state recorded for another API (see ``state.bound``).
     """
-    backend = open_backend(g.state_location)
+    backend = ApiBoundBackend(
+        inner=open_backend(g.state_location),
+        backend=GEMINI_BACKEND,
+        endpoint=g.endpoint,
+        moved=g.endpoint_moved,
+    )
     try:
         try:
             client = make_client(g)

@@ -6,9 +6,13 @@ import errno
 
 import click
 
-from reconciler.emulator import EmulatorConfig, serve
-from reconciler.emulator.config import DEFAULT_STEP_SECONDS
-from reconciler.errors import UsageError
+from reconciler.extras import require
+
+require("emulator")  # before the emulator's own imports fail less clearly
+
+from reconciler.emulator import EmulatorConfig, serve  # noqa: E402
+from reconciler.emulator.config import DEFAULT_STEP_SECONDS  # noqa: E402
+from reconciler.errors import UsageError  # noqa: E402
 
 
 @click.group()

@@ -63,7 +63,7 @@ def _public_endpoint(endpoint: str) -> str:
     "filter_text",
     default=None,
     metavar="TEXT",
-    help="The API's full-text filter (display name, description). Missing models are then not listed.",
+    help="The API's full-text filter (display name, description); ids containing TEXT match too. Missing models are then not listed.",
 )
 def inventory(fmt: str, filter_text: str | None) -> None:
     """Every live tuned model: managed, drifted, in-flight, failed, unmanaged, missing."""
@@ -87,11 +87,9 @@ def inventory(fmt: str, filter_text: str | None) -> None:
         generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         output = render_html(result, generated_at=generated, endpoint=_public_endpoint(g.endpoint))
     else:
-        width = max(shutil.get_terminal_size((160, 24)).columns, 80)
         output = render.render_table(
             result,
             color=g.color,
-            width=width,
             fit_width=_known_width(),
             unicode=_stdout_takes_unicode(),
         )

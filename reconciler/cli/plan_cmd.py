@@ -74,6 +74,15 @@ def write_private_file(path: str, text: str) -> None:
     is_flag=True,
     help="List unchanged models too (the text format only counts them).",
 )
+@click.option(
+    "--lock",
+    type=click.BOOL,
+    default=True,
+    show_default=True,
+    metavar="BOOLEAN",
+    help="--lock=false reads the state without its lock (e.g. while an apply waits at "
+    "its prompt); the plan may then miss a write in progress.",
+)
 @lock_timeout_option
 def plan(
     paths: tuple[str, ...],
@@ -84,6 +93,7 @@ def plan(
     replace: tuple[str, ...],
     refresh_only: bool,
     show_unchanged: bool,
+    lock: bool,
     lock_timeout: float,
 ) -> int:
     """Show what apply would do to make the live tuned models match the manifests."""
@@ -99,6 +109,7 @@ def plan(
             options=options,
             lock_timeout=lock_timeout,
             warn=warn,
+            lock=lock,
         )
     if fmt == "json":
         click.echo(render_plan_json(planned.plan), nl=False)

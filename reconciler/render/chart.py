@@ -15,6 +15,7 @@ boundaries marked -- for three places people look:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -133,10 +134,33 @@ def _epoch_notes(marks: Sequence[tuple[int, int]], *, room: int) -> list[str]:
     ]
 
 
-def _ticks(lo: float, hi: float, count: int) -> list[float]:
+def nice_ticks(lo: float, hi: float, *, at_most: int, whole: bool = False) -> list[float]:
+    """Evenly spaced round values within [lo, hi]: steps of 1, 2 or 5 times a power
+    of ten (whole numbers only when ``whole``), at most ``at_most`` of them. Pure.
+
+    Plain fractions of the range give labels like 4.67 and 3.196, or uneven
+    integer steps (1, 4, 6, 9, 12) once rounded.
+    """
     if hi <= lo:
-        return [lo]
-    return [lo + (hi - lo) * i / (count - 1) for i in range(count)]
+        return [round(lo) if whole else lo]
+    power = 10.0 ** (math.floor(math.log10((hi - lo) / max(at_most, 1))) - 1)
+    while True:  # the smallest round step that gives at most at_most ticks
+        for multiple in (1, 2, 5):
+            step = multiple * power
+            if whole and step < 1:
+                continue
+            first = math.ceil(lo / step - 1e-9)
+            last = math.floor(hi / step + 1e-9)
+            if last - first + 1 <= at_most:
+                decimals = max(0, -math.floor(math.log10(step) + 1e-9))
+                return [round(i * step, decimals) for i in range(first, last + 1)]
+        power *= 10
+
+
+def tick_label(value: float) -> str:
+    """A tick value as written on the axis: no trailing zeros, no float noise. Pure."""
+    text = f"{value:.6f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
 
 
 def svg_chart(
@@ -180,15 +204,15 @@ def svg_chart(
     out.append(
         f'<line class="axis y-axis" x1="{left}" y1="{top}" x2="{left}" y2="{base_y}" stroke="#333"/>'
     )
-    for value in _ticks(lo, hi, 4):
+    for value in nice_ticks(lo, hi, at_most=5):
         y = sy(value)
         out.append(
-            f'<text class="tick" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{_fmt(value)}</text>'
+            f'<text class="tick" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{tick_label(value)}</text>'
         )
-    for value in sorted({round(v) for v in _ticks(x0, x1, 5)}):
+    for value in nice_ticks(x0, x1, at_most=6, whole=True):
         x = sx(value)
         out.append(
-            f'<text class="tick" x="{x:.1f}" y="{base_y + 16}" text-anchor="middle">{value}</text>'
+            f'<text class="tick" x="{x:.1f}" y="{base_y + 16}" text-anchor="middle">{tick_label(value)}</text>'
         )
     out.append(
         f'<text class="axis-label" x="{left + plot_w / 2:.1f}" y="{height - 6}" text-anchor="middle">step</text>'
@@ -225,6 +249,9 @@ def write_plot(snapshots: Sequence[Snapshot], *, path: Path, title: str) -> Path
             "no loss curve to plot: the model has no tuning snapshots yet",
             hint="wait for tuning to report its first steps (`reconciler wait`)",
         )
+    from reconciler.extras import require
+
+    require("plot")
     import matplotlib
 
     matplotlib.use("Agg", force=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 from reconciler.jsontext import pretty
@@ -233,20 +233,19 @@ def render_table(
     inventory: InventoryView,
     *,
     color: bool,
-    width: int = 160,
     fit_width: int | None = None,
     unicode: bool = True,
 ) -> str:
-    """A table for people: rich with colours on a terminal, plain aligned text otherwise.
+    """An aligned table for people; with ``color``, a bold header and coloured statuses.
 
-    The plain table keeps every column in full unless ``fit_width`` is given
-    (the width of a real terminal, or ``COLUMNS``): output piped to a script
-    must not lose cells to a width nobody asked for.
+    Every column is kept in full unless ``fit_width`` is given (the width of a
+    real terminal, or ``COLUMNS``): output piped to a script must not lose cells
+    to a width nobody asked for. Colour is added after the cells are fitted and
+    padded, so a coloured table has exactly the plain one's layout: no cell
+    wraps in a terminal.
     """
     if not inventory.rows:
         return "No tuned models.\n" + summary_line(inventory) + "\n"
-    if color:
-        return _rich_table(inventory, width=width)
     rows = [list(TABLE_HEADERS)] + [table_cells(row) for row in inventory.rows]
     widths = [max(len(r[i]) for r in rows) for i in range(len(TABLE_HEADERS))]
     if fit_width is not None:
@@ -257,12 +256,36 @@ def render_table(
         }
         widths = fit_columns(widths, width=fit_width, empty=empty)
     mark = "\u2026" if unicode else "~"
+    paint = _painter() if color else None
+    last = max(i for i, w in enumerate(widths) if w > 0)
     lines = []
-    for r in rows:
-        cells = [_clip(cell, w, mark) for cell, w in zip(r, widths, strict=True) if w > 0]
-        kept = [w for w in widths if w > 0]
-        lines.append("  ".join(c.ljust(w) for c, w in zip(cells, kept, strict=True)).rstrip())
+    for number, r in enumerate(rows):
+        cells = []
+        for index, (cell, w) in enumerate(zip(r, widths, strict=True)):
+            if w == 0:
+                continue
+            text = _clip(cell, w, mark)
+            text = text if index == last else text.ljust(w)
+            if paint is not None and number == 0:
+                text = paint(text, "bold")
+            elif paint is not None and index == 1:
+                text = paint(text, STATUS_STYLES.get(cell, ""))
+            cells.append(text)
+        lines.append((" " * _GAP).join(cells).rstrip())
     return "\n".join(lines) + "\n\n" + summary_line(inventory) + "\n"
+
+
+def _painter() -> Callable[[str, str], str]:
+    """``paint(text, style)``: text wrapped in the ANSI codes of a rich style name."""
+    from rich.color import ColorSystem  # only when colour is on: keeps plain runs fast
+    from rich.style import Style
+
+    def paint(text: str, style: str) -> str:
+        if not style:
+            return text
+        return Style.parse(style).render(text, color_system=ColorSystem.STANDARD)
+
+    return paint
 
 
 _GAP = 2  # spaces between plain table columns
@@ -323,26 +346,6 @@ def _clip(cell: str, width: int, mark: str) -> str:
     if len(cell) <= width:
         return cell
     return cell[: max(width - len(mark), 0)] + mark
-
-
-def _rich_table(inventory: InventoryView, *, width: int) -> str:
-    from rich.console import Console  # only when colour is on: keeps plain runs fast
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(show_lines=False, header_style="bold")
-    for header in TABLE_HEADERS:
-        table.add_column(header, overflow="fold")
-    for row in inventory.rows:
-        cells: list[Text | str] = list(table_cells(row))
-        cells[1] = Text(str(row.status), style=STATUS_STYLES.get(str(row.status), ""))
-        table.add_row(*cells)
-    console = Console(file=io.StringIO(), force_terminal=True, width=width, color_system="standard")
-    console.print(table)
-    console.print(summary_line(inventory), highlight=False)
-    output = console.file.getvalue()  # type: ignore[attr-defined]
-    assert isinstance(output, str)
-    return output
 
 
 def _md(text: str) -> str:

@@ -94,6 +94,8 @@ def _action_lines(action: Action, *, drift: bool = False) -> list[str]:
         if not drift and _forces_replacement(action, change):
             line += "  # forces replacement"
         lines.append(line)
+    if action.kind is ActionKind.UPDATE and action.update_mask and not drift:
+        lines.append(f"# updateMask: {','.join(action.update_mask)}")  # what the PATCH names
     if action.kind is ActionKind.REPLACE and not drift:
         lines.append(f"# replaced because: {'; '.join(action.reasons)}")
     elif action.kind is not ActionKind.UPDATE:  # an update's reasons repeat its changes

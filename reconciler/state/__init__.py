@@ -29,6 +29,9 @@ def open_backend(location: str) -> StateBackend:
     Opening connects to nothing; the first read or lock does.
     """
     if is_postgres(location):
+        from reconciler.extras import require
+
+        require("postgres")
         from reconciler.state.postgres import PostgresBackend
 
         return PostgresBackend(location)

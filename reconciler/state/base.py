@@ -2,8 +2,9 @@
 
 A backend stores one ``StateDocument`` and one writer lock. Readers (plan,
 inventory) call ``read()`` without the lock; writers (apply, destroy, import,
-``state rm``/``push``) hold ``lock()`` for their whole run and call ``write()``
-many times (write-ahead intents). Every write is a compare-and-swap on the
+``state rm``/``push``) hold ``lock()`` for their whole run and call
+``write_records()`` many times (write-ahead intents: one journal entry each) or
+``write()`` (the whole document). Every write is a compare-and-swap on the
 serial, so a writer that lost its lock or read an old document is refused
 instead of overwriting someone else's work.
 
@@ -15,13 +16,14 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from reconciler.applied import STATE_FORMAT_VERSION, StateDocument
+from reconciler.applied import STATE_FORMAT_VERSION, ModelRecord, StateDocument
 from reconciler.errors import StateConflictError, StateCorruptError, StateError
 
 # How long a waiting writer sleeps between attempts: short at first (a lock is
@@ -122,6 +124,16 @@ class StateBackend(Protocol):
 
     def write(self, doc: StateDocument) -> StateDocument:
         """Store ``doc`` (read at ``doc.serial``) as serial+1; needs the lock; CAS on the serial."""
+        ...
+
+    def write_records(self, doc: StateDocument, changes: Mapping[str, ModelRecord | None]) -> int:
+        """Store ``doc`` (read at ``doc.serial``) with the model records ``changes``
+        replaced (None: removed) as serial+1, and return that serial.
+
+        The same rules as ``write``; the backend stores only what changed (a
+        journal entry), so the cost does not grow with the number of models.
+        ``doc`` itself is not changed.
+        """
         ...
 
     def check_lock(self) -> None:

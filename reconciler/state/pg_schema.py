@@ -116,13 +116,21 @@ def tables_exist(conn: psycopg.Connection[Any], *, schema: str) -> bool:
     return bool(row and row[0])
 
 
+def journal_exists(conn: psycopg.Connection[Any], *, schema: str) -> bool:
+    """Whether the ``state_journal`` table exists (databases made by older versions lack it)."""
+    row = conn.execute(
+        "SELECT to_regclass(%s) IS NOT NULL", [f'"{schema}".state_journal']
+    ).fetchone()
+    return bool(row and row[0])
+
+
 def create_tables(conn: psycopg.Connection[Any], *, schema: str, display: str) -> None:
     """Create the schema and tables unless they exist; safe when many writers start at once.
 
     Existing tables are detected first, so a role without CREATE rights works
     on tables an administrator made.
     """
-    if tables_exist(conn, schema=schema):
+    if tables_exist(conn, schema=schema) and journal_exists(conn, schema=schema):
         return
     statements = [
         sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)),
@@ -142,6 +150,15 @@ def create_tables(conn: psycopg.Connection[Any], *, schema: str, display: str) -
             " written_at timestamptz NOT NULL DEFAULT now(), written_by text NOT NULL,"
             " PRIMARY KEY (workspace, serial))"
         ).format(table(schema, "state_history")),
+        # One row per state write since the document was last rewritten: the
+        # changed model records (null: removed) and the document's own fields
+        # (all but serial and models), turning ``serial`` into serial+1.
+        sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {} (workspace text NOT NULL, serial bigint NOT NULL,"
+            " lineage text NOT NULL, fields jsonb NOT NULL, models jsonb NOT NULL,"
+            " written_at timestamptz NOT NULL DEFAULT now(), written_by text NOT NULL,"
+            " PRIMARY KEY (workspace, serial))"
+        ).format(table(schema, "state_journal")),
     ]
     for statement in statements:
         for attempt in range(CREATE_ATTEMPTS):

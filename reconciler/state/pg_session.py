@@ -248,6 +248,11 @@ class PostgresSession:
                 held = self._try_lock(conn, command)
                 if held is not None:
                     self._held = held
+                    try:
+                        self._acquired(conn)
+                    except BaseException:
+                        held.release()
+                        raise
                     return held
                 remaining = deadline - self._clock()
                 if remaining <= 0:
@@ -255,12 +260,23 @@ class PostgresSession:
                 self._sleep(min(delay, remaining))
                 delay = min(delay * 2, POLL_MAX_SECONDS)
 
+    def _acquired(self, conn: psycopg.Connection[Any]) -> None:
+        """Called once the lock is taken (the backend folds a crashed run's journal in)."""
+
+    def _releasing(self, conn: psycopg.Connection[Any]) -> None:
+        """Called just before the lock is given up, while this session still holds it."""
+
     def _release(self, held: PostgresLock) -> None:
-        if self._held is held:
-            self._held = None
         conn = self._conn
         if conn is None or conn.closed or conn.broken:
+            if self._held is held:
+                self._held = None
             return  # the session is gone, and the server dropped its lock with it
+        try:
+            self._releasing(conn)
+        finally:
+            if self._held is held:
+                self._held = None
         with contextlib.suppress(psycopg.Error):
             conn.execute(
                 sql.SQL("DELETE FROM {} WHERE workspace = %s AND lock_id = %s").format(

@@ -26,6 +26,15 @@ class SlowCountingBackend:
         self.writes.append(stored)
         return stored
 
+    def write_records(self, doc: StateDocument, changes: dict[str, ModelRecord | None]) -> int:
+        models = dict(doc.models)
+        for name, record in changes.items():
+            if record is None:
+                models.pop(name, None)
+            else:
+                models[name] = record
+        return self.write(doc.model_copy(update={"models": models})).serial
+
 
 def test_concurrent_puts_are_all_stored_in_fewer_writes() -> None:
     backend = SlowCountingBackend()

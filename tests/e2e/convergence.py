@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,6 +90,61 @@ def apply_with_kills(
             delay = rng.uniform(0.0, 0.4)
             time.sleep(delay)
             if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                killed += 1
+                log.kills += 1
+                log.delays_ms.append(round(delay * 1000))
+                log.stderr.append(out.read_text(errors="replace"))
+                continue
+        code = proc.wait(timeout=120)
+        log.stderr.append(out.read_text(errors="replace"))
+        if code == 0:
+            log.completed_runs += 1
+            return
+        killed = kills  # a run failed on its own: stop killing and let it converge
+    raise AssertionError(f"apply did not converge in {max_runs} runs:\n{log.stderr[-1]}")
+
+
+def _wait_for_path(proc: subprocess.Popen[bytes], found: Callable[[], bool], limit: float) -> bool:
+    """Poll until ``found()`` (True), the process ends or ``limit`` seconds pass (False)."""
+    deadline = time.monotonic() + limit
+    while proc.poll() is None and time.monotonic() < deadline:
+        if found():
+            return True
+        time.sleep(0.001)
+    return False
+
+
+def apply_with_journal_kills(
+    ws: Workspace, *, rng: random.Random, kills: int, log: CrashLog, max_runs: int = 60
+) -> None:
+    """Like ``apply_with_kills``, on the file backend, aiming at the journal.
+
+    Half the kills come a few milliseconds after the journal appears (runs of
+    appends), half the moment a compaction has its new snapshot half-made (a
+    ``.state.json.*.tmp`` file exists: at the end of a run, or when a run folds
+    in the journal a killed one left). ``log.delays_ms`` gets -1 for the latter.
+    """
+    directory = Path(ws.state).parent
+    journal = directory / "state.json.journal"
+
+    def compacting() -> bool:
+        return any(directory.glob(".state.json.*.tmp"))
+
+    killed = 0
+    for run in range(max_runs):
+        out = ws.root / f"apply-{log.kills}-{run}.log"
+        proc = start_apply(ws, out, "--parallelism", "4")
+        if killed < kills:
+            if rng.random() < 0.5:
+                hit = _wait_for_path(proc, journal.exists, 30)
+                delay = rng.uniform(0.0, 0.03)
+                time.sleep(delay)
+            else:
+                hit = _wait_for_path(proc, compacting, 30)
+                delay = -0.001
+            if hit and proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()
                 killed += 1

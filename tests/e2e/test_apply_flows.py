@@ -140,13 +140,16 @@ def test_a_failed_tuning_is_reported_and_the_next_plan_replaces_it(ws: Workspace
     result = ws.apply()
 
     assert result.returncode == 1
-    assert "TunedModel/alpha: failed: tuning failed: Tuning failed:" in result.stderr
+    assert "TunedModel/alpha: failed: tuning failed: the training job stopped" in result.stderr
+    assert "Tuning failed" not in result.stderr  # the API's own words are not repeated
     assert "Error: Apply finished with errors: 1 created" not in result.stderr
     assert "1 failed" in result.stderr
     assert ws.live()["alpha"]["state"] == "FAILED"
     record = ws.state_doc()["models"]["alpha"]
     assert record["operation"] is None
-    assert record["lastError"].startswith("tuning failed: Tuning failed")
+    assert record["lastError"] == (
+        "tuning failed: the training job stopped with an internal error."
+    )
     action = ws.actions()["alpha"]
     assert action["action"] == "replace"
     assert len(action["reasons"]) == 1

@@ -4,6 +4,8 @@ Ten models (two tuned from others) against an emulator with 80 ms latency, so
 kills land before, during and after create requests and state writes. Each
 round starts from nothing, kills several runs, then applies until a run exits
 0 and checks the result; rounds repeat until at least 20 runs were killed.
+A third test aims its kills at the state file's journal: while entries are
+appended, and while a compaction rewrites the snapshot.
 """
 
 from __future__ import annotations
@@ -14,7 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.convergence import CrashLog, apply_with_kills, assert_converged, write_ten_models
+from tests.e2e.convergence import (
+    CrashLog,
+    apply_with_journal_kills,
+    apply_with_kills,
+    assert_converged,
+    write_ten_models,
+)
 from tests.e2e.workspace import Workspace
 from tests.support.postgres import (
     PostgresServer,
@@ -33,7 +41,11 @@ def slow_emulator() -> Iterator[ServedEmulator]:
 
 
 def crash_rounds(
-    *, emulator: ServedEmulator, make_workspace: Callable[[int], Workspace], seed: int
+    *,
+    emulator: ServedEmulator,
+    make_workspace: Callable[[int], Workspace],
+    seed: int,
+    drive: Callable[..., None] = apply_with_kills,
 ) -> CrashLog:
     rng = random.Random(seed)
     log = CrashLog()
@@ -43,7 +55,7 @@ def crash_rounds(
         emulator.reset()
         ws = make_workspace(round_)
         write_ten_models(ws)
-        apply_with_kills(ws, rng=rng, kills=KILLS_PER_ROUND, log=log)
+        drive(ws, rng=rng, kills=KILLS_PER_ROUND, log=log)
         assert_converged(ws)
         round_ += 1
     print(f"{log.kills} kills, {round_} rounds, {log.stale_lock_takeovers} stale-lock takeovers")
@@ -65,6 +77,24 @@ def test_killed_applies_on_file_state_converge_without_duplicates(
     for round_dir in tmp_path.glob("round-*"):
         backup = round_dir / ".reconciler" / "state.json.backup"
         assert backup.read_text(encoding="utf-8").lstrip().startswith("{")
+
+
+def test_kills_during_journal_appends_and_compaction_converge(
+    tmp_path: Path, slow_emulator: ServedEmulator
+) -> None:
+    def workspace(round_: int) -> Workspace:
+        return Workspace(root=tmp_path / f"round-{round_}", emulator=slow_emulator)
+
+    log = crash_rounds(
+        emulator=slow_emulator,
+        make_workspace=workspace,
+        seed=20261130,
+        drive=apply_with_journal_kills,
+    )
+
+    assert log.kills >= MIN_KILLS
+    # Both aims were hit: runs of journal appends, and a snapshot half-rewritten.
+    assert -1 in log.delays_ms and any(d >= 0 for d in log.delays_ms)
 
 
 @pytest.fixture(scope="module")

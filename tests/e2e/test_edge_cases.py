@@ -25,7 +25,11 @@ def test_apply_timeout_keeps_the_operation_and_wait_finishes_it(ws: Workspace) -
     result = ws.apply("--timeout", "0.3s")
 
     assert result.returncode == 1
-    assert "Error: timed out waiting for tuning; the operations are kept in state" in result.stderr
+    assert (
+        "Error: timed out waiting for tuning; the operations are kept in state: "
+        "1 created, 0 updated, 0 replaced, 0 deleted; 0 failed, 0 skipped, 1 still tuning."
+    ) in result.stderr
+    assert "Apply complete" not in result.stdout + result.stderr
     operation = ws.state_doc()["models"]["slow"]["operation"]
     assert operation.startswith("tunedModels/slow/operations/")
     assert ws.live()["slow"]["state"] == "CREATING"

@@ -3,7 +3,7 @@
 Rerunning apply while it exits non-zero must converge with no duplicate and no
 lost model: a create whose answer was lost is retried, answered 409, and
 adopted (the executor's rule), and a run that gave up leaves intents the next
-run resolves.
+run resolves. On the file backend and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pytest
 
 from tests.e2e.convergence import assert_converged, start_apply, write_ten_models
 from tests.e2e.workspace import Workspace
+from tests.support.postgres import PostgresServer, serve_postgres
 from tests.support.servers import ServedEmulator, serve_emulator
 
 MAX_RUNS = 12
@@ -26,10 +27,24 @@ def faulty_emulator() -> Iterator[ServedEmulator]:
         yield server
 
 
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PostgresServer]:
+    yield from serve_postgres()
+
+
+@pytest.fixture(params=["file", pytest.param("postgres", marks=pytest.mark.postgres)])
+def state(request: pytest.FixtureRequest) -> str:
+    """'' for the default state file, or a PostgreSQL URI."""
+    if request.param == "file":
+        return ""
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.unique_uri()
+
+
 def test_apply_converges_through_injected_faults(
-    tmp_path: Path, faulty_emulator: ServedEmulator
+    tmp_path: Path, faulty_emulator: ServedEmulator, state: str
 ) -> None:
-    ws = Workspace(root=tmp_path, emulator=faulty_emulator)
+    ws = Workspace(root=tmp_path, emulator=faulty_emulator, state=state)
     write_ten_models(ws)
 
     codes = []

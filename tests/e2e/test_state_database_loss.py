@@ -55,16 +55,23 @@ def terminate_reconciler_sessions(server: PostgresServer) -> int:
 
 
 def stored_models(server: PostgresServer, ws: Workspace) -> int:
-    """How many model records the run has stored so far (0 before its first write)."""
+    """How many model records the run has stored so far (0 before its first write):
+    those in the document and those in the journal rows written since."""
     schema = ws.state.split("schema=")[1].split("&")[0]
     with psycopg.connect(server.uri(), autocommit=True, application_name="state-loss-test") as conn:
         try:
             row = conn.execute(
                 f'SELECT document FROM "{schema}".states WHERE workspace = %s', ["default"]
             ).fetchone()
+            journal = conn.execute(
+                f'SELECT models FROM "{schema}".state_journal WHERE workspace = %s', ["default"]
+            ).fetchall()
         except psycopg.errors.UndefinedTable:
             return 0
-    return len(row[0]["models"]) if row else 0
+    names = set(row[0]["models"]) if row else set()
+    for (changed,) in journal:
+        names |= set(changed)
+    return len(names)
 
 
 def wait_until_mid_run(proc_out: Path, server: PostgresServer, ws: Workspace) -> None:

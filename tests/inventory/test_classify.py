@@ -228,6 +228,25 @@ def test_collect_with_a_filter_passes_it_and_omits_missing() -> None:
     state = _state(gone=ModelRecord(name="tunedModels/gone", applied=_spec()))
     client = _FakeClient([_live("a", display_name="Alpha"), _live("b", display_name="Beta")], {})
     inventory = collect_inventory(client=client, state=state, filter="Alp")
-    assert client.list_calls == [("Alp", 1000)]
+    assert client.list_calls == [("Alp", 1000), (None, 1000)]  # the second for ids
     assert inventory.filter == "Alp"
     assert [(r.name, r.status.value) for r in inventory.rows] == [("tunedModels/a", "unmanaged")]
+
+
+def test_a_filter_also_matches_model_ids() -> None:
+    live = [_live(f"batch-{n}", display_name="Nightly summariser") for n in (1, 2, 3)]
+    client = _FakeClient([*live, _live("other", display_name="A batch job")], {})
+    inventory = collect_inventory(client=client, state=_state(), filter="batch")
+    assert [r.name for r in inventory.rows] == [
+        "tunedModels/batch-1",
+        "tunedModels/batch-2",
+        "tunedModels/batch-3",
+        "tunedModels/other",  # the API's own match, on its display name
+    ]
+
+
+def test_a_filter_with_an_api_only_term_is_left_to_the_api() -> None:
+    client = _FakeClient([_live("owner-model", display_name="X")], {})
+    inventory = collect_inventory(client=client, state=_state(), filter="owner:me")
+    assert client.list_calls == [("owner:me", 1000)]
+    assert inventory.rows == ()

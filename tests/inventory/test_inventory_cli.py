@@ -188,3 +188,11 @@ def test_an_unreadable_state_is_one_error_line_and_exit_1(project: Project) -> N
     assert result.stdout == ""
     assert result.stderr.startswith("Error: ")
     assert "broken.json" in result.stderr
+
+
+def test_filter_matches_model_ids_too(project: Project) -> None:
+    """The API filters display names and descriptions; an id is matched as well."""
+    document = json.loads(_inventory(project, "--format", "json", "--filter", "tunedModels/strang"))
+    assert [(m["name"], m["status"]) for m in document["models"]] == [
+        ("tunedModels/stranger", "unmanaged")
+    ]

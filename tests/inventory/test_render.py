@@ -120,7 +120,7 @@ def test_table_colour_only_when_asked() -> None:
     )
     plain = render_table(inventory, color=False)
     assert "\x1b[" not in plain
-    coloured = render_table(inventory, color=True, width=200)
+    coloured = render_table(inventory, color=True)
     assert "\x1b[" in coloured
     assert "tunedModels/a" in coloured and "unmanaged" in coloured and "missing" in coloured
     assert coloured.rstrip().endswith("2 models: 1 unmanaged, 1 missing")

@@ -50,6 +50,7 @@ The reconciler will perform the following actions:
 
   ~ update in-place TunedModel/increment
       displayName: "Old" -> "Increment"
+      # updateMask: displayName
 
   + create TunedModel/new-a
       # new in the manifests

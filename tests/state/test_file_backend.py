@@ -55,7 +55,7 @@ def test_writes_are_canonical_json_with_growing_serial_and_a_backup(path: Path) 
     data = json.loads(path.read_text())
     assert data["serial"] == 2 and data["formatVersion"] == 1 and data["lineage"] == first.lineage
     # A fixed order, so diffs stay small: the document's fields as defined, models by name.
-    assert list(data) == ["formatVersion", "lineage", "serial", "models"]
+    assert list(data) == ["formatVersion", "lineage", "serial", "backend", "endpoint", "models"]
     assert list(data["models"]) == ["a", "b"]
     assert list(data["models"]["a"])[:3] == ["name", "applied", "pendingCreate"]
     assert path.read_text() == json.dumps(data, indent=2) + "\n"

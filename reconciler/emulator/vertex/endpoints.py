@@ -68,8 +68,13 @@ def _endpoint(call: Call) -> TuningJobRecord:
     project = catalog.project_number(call.params["project"])
     name = f"projects/{project}/locations/{call.params['location']}/endpoints/{call.params['endpoint']}"
     record = call.emulator.vertex.by_endpoint(name)
-    if record is None or progress(record, call.now).state != SUCCEEDED:
+    gone = record is None or record.endpoint_deleted_at is not None
+    if gone or record is None or progress(record, call.now).state != SUCCEEDED:
         raise ApiError(404, f"Endpoint `{name}` not found.")
+    if record.undeployed_at is not None:
+        raise ApiError(
+            400, f"Endpoint `{name}` has no deployed model.", status="FAILED_PRECONDITION"
+        )
     return record
 
 

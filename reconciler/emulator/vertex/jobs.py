@@ -9,7 +9,7 @@ job queue, run and finish without sleeping. One tuning step takes
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.emulator.wire import rfc3339
@@ -48,6 +48,15 @@ class TuningJobRecord:
     endpoint_location: str
     fail_at_step: int | None = None
     cancel_time: float | None = None
+    # The produced Model's mutable fields, and what was removed of Model and Endpoint.
+    model_display_name: str = ""
+    model_description: str = ""
+    version_description: str = ""
+    model_labels: dict[str, str] = field(default_factory=dict)
+    model_update_time: float | None = None
+    undeployed_at: float | None = None
+    endpoint_deleted_at: float | None = None
+    model_deleted_at: float | None = None
 
     @property
     def name(self) -> str:
@@ -134,11 +143,16 @@ class JobStore:
     def __init__(self) -> None:
         self._jobs: dict[str, TuningJobRecord] = {}
         self._by_endpoint: dict[str, TuningJobRecord] = {}
+        self._by_model: dict[str, TuningJobRecord] = {}
+        # Long-running operations of Model and Endpoint calls, by name (all done at once).
+        self.operations: dict[str, dict[str, Any]] = {}
         self._next_seq = 1
 
     def clear(self) -> None:
         self._jobs.clear()
         self._by_endpoint.clear()
+        self._by_model.clear()
+        self.operations.clear()
         self._next_seq = 1
 
     def next_seq(self) -> int:
@@ -149,12 +163,17 @@ class JobStore:
     def put(self, record: TuningJobRecord) -> None:
         self._jobs[record.name] = record
         self._by_endpoint[record.endpoint] = record
+        self._by_model[record.model.removesuffix("@1")] = record
 
     def get(self, name: str) -> TuningJobRecord | None:
         return self._jobs.get(name)
 
     def by_endpoint(self, endpoint: str) -> TuningJobRecord | None:
         return self._by_endpoint.get(endpoint)
+
+    def by_model(self, model: str) -> TuningJobRecord | None:
+        """The job whose Model is ``model`` (named without its ``@version``)."""
+        return self._by_model.get(model)
 
     def newest_first(self) -> Iterator[TuningJobRecord]:
         return iter(sorted(self._jobs.values(), key=lambda r: r.seq, reverse=True))

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from reconciler.emulator.call import Handler
-from reconciler.emulator.vertex import endpoints, tuning_jobs
+from reconciler.emulator.vertex import artifacts, endpoints, tuning_jobs
 
 _JOBS = "/projects/{project}/locations/{location}/tuningJobs"
 _ENDPOINT = "/projects/{project}/locations/{location}/endpoints/{endpoint}"
+_MODEL = "/projects/{project}/locations/{location}/models/{model}"
+_OPERATION = "/projects/{project}/locations/{location}/operations/{op}"
 
 ROUTES: list[tuple[str, str, Handler, bool]] = [
     route
@@ -18,5 +20,12 @@ ROUTES: list[tuple[str, str, Handler, bool]] = [
         ("POST", f"/{version}{_JOBS}/{{job}}:cancel", tuning_jobs.cancel, False),
         ("POST", f"/{version}{_ENDPOINT}:generateContent", endpoints.generate, False),
         ("POST", f"/{version}{_ENDPOINT}:streamGenerateContent", endpoints.generate, True),
+        ("GET", f"/{version}{_ENDPOINT}", artifacts.get_endpoint, False),
+        ("DELETE", f"/{version}{_ENDPOINT}", artifacts.delete_endpoint, False),
+        ("POST", f"/{version}{_ENDPOINT}:undeployModel", artifacts.undeploy, False),
+        ("GET", f"/{version}{_MODEL}", artifacts.get_model, False),
+        ("PATCH", f"/{version}{_MODEL}", artifacts.patch_model, False),
+        ("DELETE", f"/{version}{_MODEL}", artifacts.delete_model, False),
+        ("GET", f"/{version}{_OPERATION}", artifacts.get_operation, False),
     )
 ]

@@ -88,6 +88,15 @@ def create(call: Call) -> Response:
         endpoint_id=em.random_numeric_id(),
         endpoint_location=serving.get(location, location),
     )
+    asked_name = str(asked.request.get("tunedModelDisplayName") or "")
+    record.model_display_name = asked_name or f"{asked.base_model}-{record.job_id}"
+    record.model_description = str(asked.request.get("description") or "")
+    record.model_labels = {
+        **record.labels,
+        # Names the emulator gives the labels the service puts on a tuned Model.
+        "google-vertex-llm-tuning-base-model-id": asked.base_model.replace(".", "-"),
+        "google-vertex-llm-tuning-job-id": record.job_id,
+    }
     # Decided once, at create, from the seeded stream, as for Gemini API tuning.
     if em.tuning_rng.random() < em.config.tuning_fail_rate:
         record.fail_at_step = max(1, steps // 2)

@@ -17,15 +17,24 @@ def test_every_cloud_route_succeeds(trained: Served) -> None:
         assert created.status_code == 200, created.text
         name = created.json()["name"]
         trained.clock.advance(100)
-        endpoint = http.get(f"/{version}/{name}").json()["tunedModel"]["endpoint"]
+        tuned = http.get(f"/{version}/{name}").json()["tunedModel"]
+        endpoint, model = tuned["endpoint"], tuned["model"]
+        deployed = http.get(f"/{version}/{endpoint}").json()["deployedModels"][0]["id"]
         for method, path, body in [
             ("GET", jobs, None),
             ("POST", f"/{version}/{name}:cancel", {}),
             ("POST", f"/{version}/{endpoint}:generateContent", ASK),
             ("POST", f"/{version}/{endpoint}:streamGenerateContent?alt=sse", ASK),
+            ("GET", f"/{version}/{model}", None),
+            ("PATCH", f"/{version}/{model}?updateMask=description", {"description": "d"}),
+            ("POST", f"/{version}/{endpoint}:undeployModel", {"deployedModelId": deployed}),
+            ("DELETE", f"/{version}/{endpoint}", None),
+            ("DELETE", f"/{version}/{model}", None),
         ]:
             r = http.request(method, path, json=body)
             assert r.status_code == 200, f"{method} {path}: {r.status_code} {r.text}"
+        operation = r.json()["name"]
+        assert http.get(f"/{version}/{operation}").status_code == 200
     for method, path in [
         ("GET", f"/storage/v1/b/{BUCKET}"),
         ("GET", f"/storage/v1/b/{BUCKET}/o"),
