@@ -162,7 +162,7 @@ class StateJournal:
                 doc.models[name] = updated
                 applied.append(True)
 
-        self.mutate(mutation)
+        self.mutate(name, mutation)
         return bool(applied)
 
     def conclude_tuning(
