@@ -58,6 +58,7 @@ SUMMARIES: dict[str, str] = {
     "inventory": "Every live tuned model: managed, drifted, in-flight, failed, unmanaged, missing.",
     "plan": "Show what apply would do to make the live tuned models match the manifests.",
     "schema": "Print the JSON Schema of the manifests (for editors: yaml-language-server).",
+    "output": "Print the serving live name of each managed model (or of NAME...).",
     "show": "One model: fields, operation progress, tuning snapshots and loss curve.",
     "state": "Inspect, forget, export or import the state.",
     "validate": "Check manifests and datasets (default: manifests/); no network.",
