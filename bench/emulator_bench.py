@@ -1,9 +1,11 @@
-"""Emulator throughput over real HTTP: list pages of 1000 models (10,000 loaded) and gets.
+"""Emulator throughput over real HTTP: list pages of 1000 models (10,000 loaded), gets, generateContent.
 
     python bench/emulator_bench.py [--models N] [--seconds S]
 
 Starts ``reconciler emulator serve --port 0`` in a subprocess, loads the models
 through the API, then measures requests per second from one keep-alive client.
+The generateContent figures tell an evaluation run (which asks a tuned model
+every example of a held-out set) whether the emulator could be its bottleneck.
 """
 
 from __future__ import annotations
@@ -89,9 +91,30 @@ def run(report: Report, *, models: int = 10_000, seconds: float = 3.0) -> None:
             def get_one() -> None:
                 http.get(f"/v1beta/tunedModels/bench-{models // 2}").raise_for_status()
 
+            prompt = {"contents": [{"role": "user", "parts": [{"text": "3"}]}]}
+
+            def generate_tuned() -> None:
+                http.post(
+                    f"/v1beta/tunedModels/bench-{models // 2}:generateContent", json=prompt
+                ).raise_for_status()
+
+            json_mode = {
+                **prompt,
+                "generationConfig": {"responseMimeType": "application/json", "responseSchema": {
+                    "type": "OBJECT",
+                    "properties": {"answer": {"type": "STRING"}, "score": {"type": "INTEGER"}},
+                    "required": ["answer"],
+                }},
+            }  # fmt: skip
+
+            def generate_json() -> None:
+                http.post(f"/v1beta/{BASE}:generateContent", json=json_mode).raise_for_status()
+
             report("list page of 1000", _rate(seconds, list_page), "req/s")
             report(f"list all {models} (pages of 1000)", _rate(seconds, list_all), "walks/s")
             report("get", _rate(seconds, get_one), "req/s")
+            report("generateContent (tuned model)", _rate(seconds, generate_tuned), "req/s")
+            report("generateContent (JSON schema)", _rate(seconds, generate_json), "req/s")
     finally:
         proc.terminate()
         proc.wait(timeout=10)

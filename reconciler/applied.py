@@ -135,6 +135,11 @@ class ModelRecord(BaseModel):
     candidate: ModelRecord | None = None
     retired: list[str] = Field(default_factory=list)
 
+    def failed_gate(self) -> EvaluationRecord | None:
+        """The serving model's last evaluation when it missed a threshold with ``gate: true``."""
+        last = self.evaluations.get(self.name)
+        return last if last is not None and last.gate and not last.passed else None
+
 
 class StateDocument(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from reconciler.applied import ModelRecord, StateDocument
+from reconciler.applied import EvaluationRecord, ModelRecord, StateDocument
 from reconciler.diff import mutable_drift
 from reconciler.errors import NotFoundError, UsageError
 from reconciler.live import CREATING, FAILED, LiveModel, OperationStatus, Snapshot
@@ -92,6 +92,7 @@ class InventoryRow:
     # generation and for unmanaged models.
     generation: str | None = None
     snapshots: tuple[Snapshot, ...] = field(default=(), compare=False)
+    evaluation: EvaluationRecord | None = None  # this live model's last evaluation, if any
 
     @property
     def detail(self) -> str:
@@ -285,6 +286,7 @@ def classify(
             row = _generation_row(row, model=model, found=others[model.name])
         elif managed is not None:
             manifest_name, record = managed
+            row = replace(row, evaluation=record.evaluations.get(model.name))
             row = _managed_row(
                 row,
                 model=model,

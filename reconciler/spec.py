@@ -245,6 +245,16 @@ class DesiredState:
 # the tuned-model id) live in ``reconciler.manifests``, which can point at the
 # offending line.
 
+# Numeric ranges as the API has them. The Gemini API's v1beta OpenAPI
+# document (schemas Hyperparameters and TunedModel) declares epochCount, batchSize and topK
+# "format: int32", learningRate, learningRateMultiplier, temperature and topP
+# "format: float" (a finite 32-bit float), and temperature's range as
+# "[0.0,1.0], inclusive"; readerProjectNumbers are "format: int64" strings.
+# A value outside these ranges cannot even be encoded on the wire.
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+FLOAT32_MAX = 3.4028234663852886e38
+
 MANIFEST_KINDS: tuple[str, ...] = ("TunedModel", "Dataset", "Hyperparameters", "Evaluation")
 METRIC_TYPES: tuple[str, ...] = ("exactMatch", "contains", "regex", "similarity")
 # generationConfig.stopSequences: the API accepts at most five.
@@ -281,13 +291,25 @@ class ObjectMeta(_ManifestModel):
 
 
 class HyperparametersSpec(_ManifestModel):
-    epochCount: int | None = Field(default=None, ge=1, description="Passes over the data.")
-    batchSize: int | None = Field(default=None, ge=1, description="Examples per step.")
+    epochCount: int | None = Field(
+        default=None, ge=1, le=INT32_MAX, description="Passes over the data."
+    )
+    batchSize: int | None = Field(
+        default=None, ge=1, le=INT32_MAX, description="Examples per step."
+    )
     learningRate: float | None = Field(
-        default=None, gt=0, description="Not together with learningRateMultiplier."
+        default=None,
+        gt=0,
+        le=FLOAT32_MAX,
+        allow_inf_nan=False,
+        description="Not together with learningRateMultiplier.",
     )
     learningRateMultiplier: float | None = Field(
-        default=None, gt=0, description="Not together with learningRate."
+        default=None,
+        gt=0,
+        le=FLOAT32_MAX,
+        allow_inf_nan=False,
+        description="Not together with learningRate.",
     )
 
 
@@ -399,9 +421,9 @@ class TunedModelSpec(_ManifestModel):
     tunedModelSource: str | None = Field(
         default=None, description="A TunedModel manifest name, or tunedModels/<id>; or baseModel."
     )
-    temperature: float | None = Field(default=None, ge=0, le=1)
-    topP: float | None = Field(default=None, ge=0, le=1)
-    topK: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
+    topP: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
+    topK: int | None = Field(default=None, ge=1, le=INT32_MAX)
     readerProjectNumbers: list[str | int] | None = None
     tuningTask: TuningTaskSpec
     lifecycle: LifecycleSpec | None = None

@@ -2,7 +2,8 @@
 
 Starts ``reconciler emulator serve`` on a free loopback port, then runs the real
 CLI as a user would, echoing each command first: validate, plan, apply (with
-progress while the example models tune), inventory, and show with a loss curve.
+progress while the example models tune, and an evaluation gate that passes),
+inventory, eval, and show with a loss curve.
 It works in ``demo-out/`` (gitignored), on a scratch copy of ``manifests/``, so
 the user's tree and state stay untouched. The emulator is always stopped, also
 when a step fails or the user presses Ctrl-C: the demo never leaves a server
@@ -167,6 +168,7 @@ def main() -> int:
         run("plan", env=env)
         run("apply", "--auto-approve", env=env)
         run("inventory", env=env)
+        run("eval", env=env)
         run("show", PLOTTED_MODEL, "--plot", f"{PLOTTED_MODEL}-loss.svg", env=env)
         summary(url=url)
         return 0

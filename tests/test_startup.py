@@ -81,4 +81,5 @@ def test_summaries_are_the_commands_own_help() -> None:
     for name in SUMMARIES:
         command = cli.get_command(ctx, name)
         assert command is not None
-        assert command.get_short_help_str(300) == SUMMARIES[name], name
+        own = command.get_short_help_str(300)
+        assert own == SUMMARIES[name], f"SUMMARIES[{name!r}] in reconciler/cli/__init__.py: {own!r}"

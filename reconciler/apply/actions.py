@@ -14,7 +14,7 @@ Runs on the executor's worker threads. The protocol (see ``executor``):
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from reconciler.api import GeminiClient
 from reconciler.applied import ModelRecord
@@ -54,11 +54,13 @@ class ActionRunner:
         journal: StateJournal,
         datasets: Mapping[str, LoadedDataset],
         reporter: Reporter,
+        evaluate: Callable[[Action], ActionResult] | None = None,
     ) -> None:
         self.client = client
         self.journal = journal
         self.datasets = datasets
         self.reporter = reporter
+        self.evaluate = evaluate  # carries out ``evaluate`` actions (``gating``)
 
     def perform(self, action: Action) -> ActionResult | None:
         """Run one action; None means "tuning started, follow it"."""
@@ -72,6 +74,9 @@ class ActionRunner:
                 return self.update(action)
             if action.kind in CREATING_KINDS:
                 return self.create(action)
+            if action.kind is ActionKind.EVALUATE and self.evaluate is not None:
+                self.settle(action)
+                return self.evaluate(action)
             return self.settle(action)
         except StateError:
             raise  # without a durable record, going on would orphan models
@@ -146,6 +151,19 @@ class ActionRunner:
         if spec.dataset is None or spec.dataset.name not in self.datasets:
             return ActionResult(action, Outcome.FAILED, "training data is not loaded")
         examples = self.datasets[spec.dataset.name].examples
+        source = self.journal.record(action.depends_on) if action.depends_on else None
+        failed = source.failed_gate() if source is not None else None
+        if failed is not None:
+            # Tuning from a model that failed its evaluation would build on it.
+            missed = ", ".join(
+                f"{m.type} {m.score:.2f} < {m.threshold:.2f}" for m in failed.failed_metrics
+            )
+            return ActionResult(
+                action,
+                Outcome.SKIPPED,
+                f"source model {action.depends_on} is below a threshold of its evaluation "
+                f"{failed.evaluation}: {missed}",
+            )
         sent = self.with_serving_source(action, spec)
         if action.kind is ActionKind.REPLACE and action.successor is not None:
             try:

@@ -11,7 +11,9 @@ by the sha256 of the exact generateContent request body. So:
   generation, a PATCH) has another ``updateTime`` and so another file; the
   file also names its model, endpoint and time, and a file whose names do not
   match is ignored;
-* a model without an ``updateTime`` is never cached.
+* a model without an ``updateTime`` is never cached;
+* at most ``MAX_FILES`` model versions are kept (the least recently written
+  are removed after a write).
 
 Writes are atomic (a temporary file opened with ``O_EXCL | O_NOFOLLOW``,
 fsync, rename over the target, which replaces a symlink rather than writing
@@ -36,6 +38,10 @@ CACHE_DIR = Path(".reconciler", "cache", "answers-v1")
 # files are not read (a wrong or hostile file must not exhaust memory).
 MAX_FILE_BYTES = 64 * 1024 * 1024
 GITIGNORE_TEXT = "# written by reconciler: local caches, safe to delete\ncache/\n"
+# Model versions kept: a file per version evaluated, so old generations and
+# versions replaced long ago would otherwise pile up. The least recently
+# written go first.
+MAX_FILES = 200
 
 
 def body_key(body: Mapping[str, Any]) -> str:
@@ -47,8 +53,9 @@ def body_key(body: Mapping[str, Any]) -> str:
 class AnswerCache:
     """Answers by (endpoint, model, update time) and request body. Build with ``open_answer_cache``."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, max_files: int = MAX_FILES) -> None:
         self.directory = directory
+        self.max_files = max_files
 
     def _file(self, *, endpoint: str, model: str, update_time: str) -> Path:
         identity = json.dumps([endpoint, model, update_time], separators=(",", ":"))
@@ -91,6 +98,19 @@ class AnswerCache:
         with contextlib.suppress(OSError):
             _make_directory(self.directory)
             _write_atomically(path, data)
+            self._prune(keep=path.name)
+
+    def _prune(self, *, keep: str) -> None:
+        """Remove the least recently written files beyond ``max_files`` (never ``keep``)."""
+        entries = []
+        for entry in os.scandir(self.directory):
+            if entry.name.endswith(".json") and entry.is_file(follow_symlinks=False):
+                entries.append((entry.stat(follow_symlinks=False).st_mtime, entry.name))
+        excess = len(entries) - self.max_files
+        for _, name in sorted(entries)[: max(excess, 0)]:
+            if name != keep:
+                with contextlib.suppress(OSError):
+                    os.unlink(self.directory / name)
 
 
 def open_answer_cache(root: Path) -> AnswerCache | None:

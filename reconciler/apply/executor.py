@@ -66,9 +66,10 @@ class _Run:
         options: ExecutionOptions,
         clock: Callable[[], float],
         gate: Gate,
+        evaluate: Callable[[Action], ActionResult] | None,
     ) -> None:
         self.runner = ActionRunner(
-            client=client, journal=journal, datasets=datasets, reporter=reporter
+            client=client, journal=journal, datasets=datasets, reporter=reporter, evaluate=evaluate
         )
         self.client = client
         self.journal = journal
@@ -169,13 +170,14 @@ def execute_plan(
     sleep: Callable[[float], None] = time.sleep,
     on_only_tuning: Callable[[], None] | None = None,
     gate: Gate = no_gate,
+    evaluate: Callable[[Action], ActionResult] | None = None,
 ) -> ApplyReport:
     """Run every action of ``plan``; returns what happened to each.
 
     ``on_only_tuning`` is called once, when every request has been sent and
     recorded and only tunings are left to follow (apply gives the state lock up
     there). ``gate`` is handed to ``conclude_tuning`` for every model that
-    becomes ACTIVE.
+    becomes ACTIVE; ``evaluate`` carries out ``evaluate`` actions.
     """
     run = _Run(
         plan=plan,
@@ -186,6 +188,7 @@ def execute_plan(
         options=options,
         clock=clock,
         gate=gate,
+        evaluate=evaluate,
     )
     pending = list(run.order)
     running: dict[Future[ActionResult | None], Action] = {}

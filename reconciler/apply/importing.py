@@ -24,11 +24,12 @@ def import_run(
     paths: Sequence[str],
     lock_timeout: float,
     warn: Warn,
+    allow_outside_root: bool = False,
 ) -> ModelRecord:
     """``reconciler import NAME tunedModels/ID``: record a live model as applied under NAME."""
     if not model_name.startswith("tunedModels/"):
         raise UsageError(f"{model_name}: expected a tuned model name like tunedModels/my-model")
-    desired = load_desired(paths)
+    desired = load_desired(paths, allow_outside_root=allow_outside_root)
     if name not in desired.models:
         close = difflib.get_close_matches(name, sorted(desired.models), n=1)
         raise UsageError(

@@ -37,6 +37,7 @@ def plan_run(
     lock_timeout: float,
     warn: Warn,
     lock: bool = True,
+    allow_outside_root: bool = False,
 ) -> Planned:
     """``reconciler plan``: load, refresh, diff. Holds the lock only while reading.
 
@@ -49,7 +50,9 @@ def plan_run(
         else contextlib.nullcontext()
     )
     with holding:
-        desired, state, live = gather(client=client, backend=backend, paths=paths)
+        desired, state, live = gather(
+            client=client, backend=backend, paths=paths, allow_outside_root=allow_outside_root
+        )
     plan = checked_plan(client=client, desired=desired, live=live, state=state, options=options)
     return Planned(
         plan=plan,

@@ -68,7 +68,11 @@ def _ctrl_c_deferred() -> Iterator[None]:
 
 
 def gather(
-    *, client: GeminiClient, backend: StateBackend, paths: Sequence[str]
+    *,
+    client: GeminiClient,
+    backend: StateBackend,
+    paths: Sequence[str],
+    allow_outside_root: bool = False,
 ) -> tuple[DesiredState, StateDocument, list[LiveModel]]:
     """Manifests, state and every live tuned model (one paginated list, no per-model GET).
 
@@ -80,7 +84,7 @@ def gather(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="refresh") as pool:
         listing = pool.submit(lambda: list(client.list_tuned_models(snapshots=False)))
         try:
-            desired = load_desired(paths)
+            desired = load_desired(paths, allow_outside_root=allow_outside_root)
             state = backend.read()
         except BaseException:
             listing.exception()  # let the listing end before the client closes

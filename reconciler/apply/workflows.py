@@ -27,6 +27,7 @@ from reconciler.apply.executor import (
     execute_plan,
     stale_operation,
 )
+from reconciler.apply.gating import EvaluationGate
 from reconciler.apply.journal import StateJournal
 from reconciler.apply.outcomes import abandoned_replacement, accepted_values
 from reconciler.apply.planning import Planned, plan_run, saved_plan_json
@@ -114,6 +115,7 @@ def apply_run(
     warn: Warn,
     command: str = "apply",
     destroy: bool = False,
+    allow_outside_root: bool = False,
 ) -> ApplyRun:
     """``reconciler apply`` (from manifests or a saved plan) and ``reconciler destroy``."""
     if saved_plan is not None:
@@ -127,7 +129,9 @@ def apply_run(
         _check_manifest_paths_here(saved, plan_file=saved_plan)
     with contextlib.ExitStack() as holding:
         holding.enter_context(locked(backend, command=command, timeout=lock_timeout, warn=warn))
-        desired, state, live = gather(client=client, backend=backend, paths=paths)
+        desired, state, live = gather(
+            client=client, backend=backend, paths=paths, allow_outside_root=allow_outside_root
+        )
         if saved_plan is not None:
             state = _adopt_fresh_lineage(state, saved.plan)
             hashes = {name: ds.hash for name, ds in desired.datasets.items()}
@@ -158,6 +162,12 @@ def apply_run(
             holding.close()
 
         reporter = reporter_factory()
+        evaluations = EvaluationGate(
+            client=client,
+            desired=desired,
+            record_of=journal.record,
+            parallelism=execution.parallelism,
+        )
         try:
             report = execute_plan(
                 plan=plan,
@@ -167,6 +177,8 @@ def apply_run(
                 reporter=reporter,
                 options=execution,
                 on_only_tuning=release_while_tuning,
+                gate=evaluations.gate,
+                evaluate=lambda action: evaluations.evaluate(action, journal),
             )
         except KeyboardInterrupt:
             # The pool has let the requests already sent finish and record

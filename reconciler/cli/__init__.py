@@ -51,7 +51,7 @@ COMMANDS: dict[str, str] = {
 SUMMARIES: dict[str, str] = {
     "apply": "Make the live tuned models match the manifests (or carry out a saved plan).",
     "destroy": "Delete the managed tuned models (all, or the --target ones).",
-    "emulator": "The local Gemini API emulator (tuned models, operations, generateContent).",
+    "emulator": "The local API emulator: Gemini API tuned models, Vertex AI tuning jobs, Cloud Storage.",
     "eval": "Evaluate the ACTIVE managed models (all with an evaluation, or NAME...) now.",
     "force-unlock": "Remove a stuck state lock (PostgreSQL: end the holder's database session).",
     "import": "Bring the live model tunedModels/ID under management as manifest NAME.",

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
+from reconciler.apply.gating import gate_for_wait
 from reconciler.apply.importing import import_run
 from reconciler.apply.outcomes import ApplyReport, ExecutionOptions, Outcome
 from reconciler.apply.progress import make_reporter
@@ -16,7 +17,7 @@ from reconciler.apply.waiting import wait_run
 from reconciler.apply.workflows import apply_run, is_saved_plan
 from reconciler.cli.common import connected
 from reconciler.cli.context import Globals, get_globals
-from reconciler.cli.options import DURATION, lock_timeout_option
+from reconciler.cli.options import DURATION, allow_outside_root_option, lock_timeout_option
 from reconciler.cli.plan_cmd import DEFAULT_PATHS, warn
 from reconciler.errors import ApplyError, UsageError
 from reconciler.plan import Plan, PlanOptions
@@ -64,6 +65,8 @@ def summarize(report: ApplyReport) -> str:
         f"{done.get('replace', 0)} replaced",
         f"{done.get('delete', 0)} deleted",
     ]
+    if done.get("evaluate"):
+        parts.append(f"{done['evaluate']} evaluated")
     tail = [
         f"{report.count(Outcome.FAILED)} failed",
         f"{report.count(Outcome.SKIPPED)} skipped",
@@ -135,6 +138,7 @@ def execution_options(func: F) -> F:
     metavar="NAME",
     help="Replace NAME (repeatable) even if nothing changed: delete it and tune it again.",
 )
+@allow_outside_root_option
 @lock_timeout_option
 def apply(
     paths: tuple[str, ...],
@@ -145,6 +149,7 @@ def apply(
     poll_interval: float,
     targets: tuple[str, ...],
     replace: tuple[str, ...],
+    allow_outside_root: bool,
     lock_timeout: float,
 ) -> int:
     """Make the live tuned models match the manifests (or carry out a saved plan).
@@ -162,11 +167,15 @@ def apply(
             "--target and --replace cannot change a saved plan", hint="plan again with them"
         )
     manifests = None if saved else paths or DEFAULT_PATHS
-    with connected(g, manifests=manifests) as (client, backend):
+    with connected(g, manifests=manifests, allow_outside_root=allow_outside_root) as (
+        client,
+        backend,
+    ):
         run = apply_run(
             client=client,
             backend=backend,
             paths=paths or DEFAULT_PATHS,
+            allow_outside_root=allow_outside_root,
             saved_plan=saved,
             options=PlanOptions(targets=frozenset(targets), replace=frozenset(replace)),
             execution=ExecutionOptions(
@@ -198,12 +207,14 @@ def apply(
     help="Destroy only NAME (repeatable).",
 )
 @click.option("--parallelism", type=click.IntRange(1, 256), default=8, show_default=True)
+@allow_outside_root_option
 @lock_timeout_option
 def destroy(
     paths: tuple[str, ...],
     auto_approve: bool,
     targets: tuple[str, ...],
     parallelism: int,
+    allow_outside_root: bool,
     lock_timeout: float,
 ) -> int:
     """Delete the managed tuned models (all, or the --target ones).
@@ -214,11 +225,15 @@ def destroy(
     g = get_globals()
     if not paths:
         paths = tuple(p for p in DEFAULT_PATHS if os.path.exists(p))
-    with connected(g, manifests=paths) as (client, backend):
+    with connected(g, manifests=paths, allow_outside_root=allow_outside_root) as (
+        client,
+        backend,
+    ):
         run = apply_run(
             client=client,
             backend=backend,
             paths=paths,
+            allow_outside_root=allow_outside_root,
             saved_plan=None,
             options=PlanOptions(targets=frozenset(targets)),
             execution=ExecutionOptions(parallelism=parallelism, wait=False),
@@ -240,8 +255,15 @@ def destroy(
 @click.argument("name")
 @click.argument("model_name", metavar="tunedModels/ID")
 @click.argument("paths", nargs=-1, type=click.Path())
+@allow_outside_root_option
 @lock_timeout_option
-def import_(name: str, model_name: str, paths: tuple[str, ...], lock_timeout: float) -> int:
+def import_(
+    name: str,
+    model_name: str,
+    paths: tuple[str, ...],
+    allow_outside_root: bool,
+    lock_timeout: float,
+) -> int:
     """Bring the live model tunedModels/ID under management as manifest NAME."""
     g = get_globals()
     with connected(g) as (client, backend):
@@ -251,6 +273,7 @@ def import_(name: str, model_name: str, paths: tuple[str, ...], lock_timeout: fl
             name=name,
             model_name=model_name,
             paths=paths or DEFAULT_PATHS,
+            allow_outside_root=allow_outside_root,
             lock_timeout=lock_timeout,
             warn=warn,
         )
@@ -266,13 +289,30 @@ def import_(name: str, model_name: str, paths: tuple[str, ...], lock_timeout: fl
 @click.argument("names", nargs=-1)
 @click.option("--timeout", type=DURATION, default=None, help="Give up after this long (e.g. 30m).")
 @click.option("--poll-interval", type=DURATION, default="1s", hidden=True)
+@click.option(
+    "--manifests",
+    "paths",
+    multiple=True,
+    type=click.Path(),
+    metavar="PATH",
+    help="Manifests whose evaluations gate the models that finish (default: manifests/ if present).",
+)
 @lock_timeout_option
 def wait(
-    names: tuple[str, ...], timeout: float | None, poll_interval: float, lock_timeout: float
+    names: tuple[str, ...],
+    timeout: float | None,
+    poll_interval: float,
+    paths: tuple[str, ...],
+    lock_timeout: float,
 ) -> int:
-    """Wait for in-flight tuning operations (all, or NAME...) to finish."""
+    """Wait for in-flight tuning operations (all, or NAME...) to finish.
+
+    A model that becomes ACTIVE is evaluated, as apply does, when its manifest
+    has an evaluation; below a threshold (with gate: true) it counts as failed.
+    """
     g = get_globals()
     with connected(g) as (client, backend):
+        gate = gate_for_wait(client=client, backend=backend, paths=paths or None)
         result = wait_run(
             client=client,
             backend=backend,
@@ -282,6 +322,7 @@ def wait(
             lock_timeout=lock_timeout,
             warn=warn,
             poll_interval=poll_interval,
+            gate=gate,
         )
     if not result.models:
         click.echo("Nothing is tuning.")

@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+import click
+
 from reconciler.api import Credentials, GeminiClient
-from reconciler.applied import GEMINI_BACKEND, StateDocument
+from reconciler.applied import GEMINI_BACKEND, StateDocument, normalized_endpoint, same_api
 from reconciler.cli.context import Globals
 from reconciler.errors import CredentialsError
 from reconciler.state import StateBackend, open_backend
@@ -36,17 +38,27 @@ def read_state(g: Globals) -> StateDocument:
     """The current state document, read without the lock (readers never block writers).
 
     A location with no state yet reads as an empty document; nothing is written.
+    A state recorded for another API is read all the same (these commands only
+    report), with a warning: its models would likely all look missing.
     """
     backend = open_backend(g.state_location)
     try:
-        return backend.read()
+        doc = backend.read()
     finally:
         backend.close()
+    if doc.models and doc.endpoint and not same_api(doc.endpoint, g.endpoint):
+        click.echo(
+            f"Warning: the state {backend.display} belongs to the API at {doc.endpoint}, "
+            f"not {normalized_endpoint(g.endpoint)}: its models are compared with this API's "
+            "(if the API moved, `reconciler --endpoint-moved apply` records it)",
+            err=True,
+        )
+    return doc
 
 
 @contextmanager
 def connected(
-    g: Globals, *, manifests: Sequence[str] | None = None
+    g: Globals, *, manifests: Sequence[str] | None = None, allow_outside_root: bool = False
 ) -> Iterator[tuple[GeminiClient, StateBackend]]:
     """The client and the state backend of a command, both closed when it ends.
 
@@ -67,7 +79,8 @@ def connected(
             if manifests is not None:
                 from reconciler.apply.refresh import load_desired  # only on this path
 
-                load_desired(manifests)  # raises ManifestError listing what is wrong
+                # raises ManifestError listing what is wrong
+                load_desired(manifests, allow_outside_root=allow_outside_root)
             raise
         with client:
             yield client, backend

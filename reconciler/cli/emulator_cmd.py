@@ -11,13 +11,17 @@ from reconciler.extras import require
 require("emulator")  # before the emulator's own imports fail less clearly
 
 from reconciler.emulator import EmulatorConfig, serve  # noqa: E402
-from reconciler.emulator.config import DEFAULT_STEP_SECONDS  # noqa: E402
+from reconciler.emulator.config import (  # noqa: E402
+    DEFAULT_STEP_SECONDS,
+    MAX_LATENCY_MS,
+    MAX_STEP_SECONDS,
+)
 from reconciler.errors import UsageError  # noqa: E402
 
 
 @click.group()
 def emulator() -> None:
-    """The local Gemini API emulator (tuned models, operations, generateContent)."""
+    """The local API emulator: Gemini API tuned models, Vertex AI tuning jobs, Cloud Storage."""
 
 
 @emulator.command("serve")
@@ -26,14 +30,14 @@ def emulator() -> None:
 @click.option(
     "--latency-ms",
     default=0.0,
-    type=click.FloatRange(min=0),
+    type=click.FloatRange(0, MAX_LATENCY_MS),
     help="Delay added to every API request.",
 )
 @click.option(
     "--step-seconds",
     default=DEFAULT_STEP_SECONDS,
     show_default=True,
-    type=click.FloatRange(min=0),
+    type=click.FloatRange(0, MAX_STEP_SECONDS),
     help="Simulated seconds per tuning step; 0 finishes tuning at once.",
 )
 @click.option(
@@ -49,10 +53,21 @@ def emulator() -> None:
     help="Fraction of tunings that end FAILED.",
 )
 @click.option(
-    "--api-key", default=None, help="Accept only this key (default: accept any credentials)."
+    "--api-key",
+    default=None,
+    envvar="RECONCILER_EMULATOR_API_KEY",
+    show_envvar=True,
+    help=(
+        "Accept only this key on API requests and on /emulator/ changes (default: accept "
+        "any credentials). A command line is visible to every user of the machine (ps): "
+        "prefer the environment variable."
+    ),
 )
 @click.option(
-    "--db", "db_path", default=None, help="SQLite file that keeps models across restarts."
+    "--db",
+    "db_path",
+    default=None,
+    help="SQLite file that keeps models, tuning jobs and stored objects across restarts.",
 )
 @click.option(
     "--seed", default=None, type=int, help="Seed for ids, faults and failures (reproducible runs)."
@@ -68,16 +83,20 @@ def serve_cmd(
     db_path: str | None,
     seed: int | None,
 ) -> None:
-    """Serve the v1beta tuned-model API and the /emulator/ control surface."""
-    config = EmulatorConfig(
-        latency_ms=latency_ms,
-        fault_rate=fault_rate,
-        step_seconds=step_seconds,
-        tuning_fail_rate=tuning_fail_rate,
-        api_key=api_key,
-        db_path=db_path,
-        seed=seed,
-    )
+    """Serve the Gemini API (v1beta tunedModels), Vertex AI tuning jobs and the Cloud Storage
+    calls that upload datasets, all on one port, and the /emulator/ control surface."""
+    try:
+        config = EmulatorConfig(
+            latency_ms=latency_ms,
+            fault_rate=fault_rate,
+            step_seconds=step_seconds,
+            tuning_fail_rate=tuning_fail_rate,
+            api_key=api_key,
+            db_path=db_path,
+            seed=seed,
+        )
+    except ValueError as exc:  # NaN passes click's range checks
+        raise UsageError(f"invalid emulator setting: {exc}") from None
     try:
         serve(config, host=host, port=port)
     except OSError as exc:

@@ -73,6 +73,16 @@ def lock_timeout_option(func: F) -> F:
     )(func)
 
 
+def allow_outside_root_option(func: F) -> F:
+    """``--allow-outside-root`` on the commands that load manifests, as ``validate`` has it."""
+    return click.option(
+        "--allow-outside-root",
+        is_flag=True,
+        help="Let manifests and dataset files be read through symlinks (or paths) leading "
+        "outside the current directory (the repository root).",
+    )(func)
+
+
 def open_state(globals_: Globals) -> StateBackend:
     """The state backend named by ``--state`` / RECONCILER_STATE."""
     return open_backend(globals_.state_location)

@@ -10,7 +10,7 @@ import click
 from reconciler.apply.planning import plan_run, saved_plan_json
 from reconciler.cli.common import connected
 from reconciler.cli.context import get_globals
-from reconciler.cli.options import lock_timeout_option
+from reconciler.cli.options import allow_outside_root_option, lock_timeout_option
 from reconciler.plan import PlanOptions
 from reconciler.render.plan import render_plan_json, render_plan_markdown, render_plan_text
 
@@ -69,6 +69,7 @@ def write_private_file(path: str, text: str) -> None:
 @click.option(
     "--refresh-only", is_flag=True, help="Report drift between state and live models only."
 )
+@allow_outside_root_option
 @click.option(
     "--show-unchanged",
     is_flag=True,
@@ -93,6 +94,7 @@ def plan(
     replace: tuple[str, ...],
     refresh_only: bool,
     show_unchanged: bool,
+    allow_outside_root: bool,
     lock: bool,
     lock_timeout: float,
 ) -> int:
@@ -101,11 +103,15 @@ def plan(
     options = PlanOptions(
         targets=frozenset(targets), replace=frozenset(replace), refresh_only=refresh_only
     )
-    with connected(g, manifests=paths or DEFAULT_PATHS) as (client, backend):
+    with connected(g, manifests=paths or DEFAULT_PATHS, allow_outside_root=allow_outside_root) as (
+        client,
+        backend,
+    ):
         planned = plan_run(
             client=client,
             backend=backend,
             paths=paths or DEFAULT_PATHS,
+            allow_outside_root=allow_outside_root,
             options=options,
             lock_timeout=lock_timeout,
             warn=warn,

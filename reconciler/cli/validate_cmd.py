@@ -26,7 +26,8 @@ DEFAULT_PATH = "manifests"
 @click.option(
     "--allow-outside-root",
     is_flag=True,
-    help="Let dataset files live outside the current directory (the repository root).",
+    help="Let manifests and dataset files be read through symlinks (or paths) leading "
+    "outside the current directory (the repository root).",
 )
 def validate(paths: tuple[Path, ...], output_format: str, allow_outside_root: bool) -> int:
     """Check manifests and datasets (default: manifests/); no network. Exit 0 valid, 1 invalid."""

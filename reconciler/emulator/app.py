@@ -1,8 +1,8 @@
-"""Assemble the ASGI app: the API gateway in front of the control routes."""
+"""Assemble the ASGI app: the API gateway (a route table) in front of the control routes."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
@@ -11,14 +11,22 @@ from starlette.middleware import Middleware
 from reconciler.emulator.config import EmulatorConfig
 from reconciler.emulator.control import control_routes
 from reconciler.emulator.gateway import ApiGateway
+from reconciler.emulator.routes import ROUTES, Route
 from reconciler.emulator.state import Clock, Emulator
 
 
-def create_app(config: EmulatorConfig | None = None, *, clock: Clock | None = None) -> Starlette:
+def create_app(
+    config: EmulatorConfig | None = None,
+    *,
+    clock: Clock | None = None,
+    routes: Sequence[Route] = ROUTES,
+) -> Starlette:
     """A fresh emulator as a Starlette app (serve it with uvicorn or use httpx.ASGITransport).
 
     ``clock`` returns epoch seconds; tests pass a fake one so tuning progress
-    moves when they say, with no sleeps. ``app.state.emulator`` is the instance.
+    moves when they say, with no sleeps. ``routes`` is the API it serves (the
+    Gemini API by default; another surface is another table, or this one
+    extended). ``app.state.emulator`` is the instance.
     """
     emulator = Emulator(config or EmulatorConfig(), clock=clock)
 
@@ -29,7 +37,7 @@ def create_app(config: EmulatorConfig | None = None, *, clock: Clock | None = No
 
     app = Starlette(
         routes=control_routes(emulator),
-        middleware=[Middleware(ApiGateway, emulator=emulator)],
+        middleware=[Middleware(ApiGateway, emulator=emulator, routes=routes)],
         lifespan=lifespan,
     )
     app.state.emulator = emulator

@@ -42,15 +42,22 @@ class EmulatorConfig:
         )
 
 
+# Upper bounds that keep one setting from hanging the server: a request delayed
+# for ever also holds up a clean shutdown, and a step longer than a day would put
+# the timestamps of a long tuning past the year 9999.
+MAX_LATENCY_MS = 60_000.0
+MAX_STEP_SECONDS = 86_400.0
+
+
 def check_runtime_values(
     *, latency_ms: float, fault_rate: float, step_seconds: float, tuning_fail_rate: float
 ) -> None:
-    """Raise ValueError naming the first out-of-range setting."""
-    if latency_ms < 0:
-        raise ValueError("latencyMs must be >= 0")
+    """Raise ValueError naming the first out-of-range setting (NaN is out of every range)."""
+    if not 0.0 <= latency_ms <= MAX_LATENCY_MS:
+        raise ValueError(f"latencyMs must be within [0, {MAX_LATENCY_MS:g}]")
     if not 0.0 <= fault_rate <= 1.0:
         raise ValueError("faultRate must be within [0, 1]")
-    if step_seconds < 0:
-        raise ValueError("stepSeconds must be >= 0")
+    if not 0.0 <= step_seconds <= MAX_STEP_SECONDS:
+        raise ValueError(f"stepSeconds must be within [0, {MAX_STEP_SECONDS:g}]")
     if not 0.0 <= tuning_fail_rate <= 1.0:
         raise ValueError("tuningFailRate must be within [0, 1]")

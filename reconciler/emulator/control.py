@@ -1,16 +1,26 @@
-"""The ``/emulator/`` control surface: stats, reset, run-time config (never counted or faulted)."""
+"""The ``/emulator/`` control surface: stats, reset, run-time config, the clock.
+
+Never counted or faulted. Reads (``GET``) need no credentials, so a readiness
+probe works as it is; with ``--api-key``, every request that changes something
+(reset, a config change, moving the clock) needs the key, exactly as an API
+request does: otherwise anyone who can reach the port could wipe or stall the
+emulator a test suite relies on.
+"""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
+from reconciler.emulator import body
 from reconciler.emulator.config import check_runtime_values
+from reconciler.emulator.credentials import check_credentials
 from reconciler.emulator.state import Emulator
+from reconciler.emulator.wire import ApiError, json_response, rfc3339
 
 _CONFIG_FIELDS = {
     "latencyMs": "latency_ms",
@@ -19,51 +29,95 @@ _CONFIG_FIELDS = {
     "tuningFailRate": "tuning_fail_rate",
 }
 
+ControlHandler = Callable[[Request], Awaitable[Response]]
+
 
 def control_routes(emulator: Emulator) -> list[Route]:
+    def guarded(handler: ControlHandler) -> ControlHandler:
+        """Answers a google.rpc.Status for a bad request; changes need the API key."""
+
+        async def endpoint(request: Request) -> Response:
+            try:
+                if request.method != "GET":
+                    check_credentials(request, emulator.config.api_key)
+                return await handler(request)
+            except ApiError as error:
+                return error.response()
+
+        return endpoint
+
     async def stats(request: Request) -> Response:
-        return JSONResponse(emulator.stats.as_json())
+        return json_response(emulator.stats.as_json())
 
     async def reset(request: Request) -> Response:
         emulator.reset()
-        return JSONResponse({})
+        return json_response({})
 
     async def config(request: Request) -> Response:
         if request.method == "GET":
-            return JSONResponse(emulator.config_json())
-        try:
-            changes = json.loads(await request.body() or b"{}")
-            values = _validated(emulator, changes)
-        except (ValueError, TypeError) as error:
-            return JSONResponse(
-                {"error": {"code": 400, "message": str(error), "status": "INVALID_ARGUMENT"}},
-                status_code=400,
-            )
+            return json_response(emulator.config_json())
+        values = _config_changes(emulator, await _object(request))
         for attribute, value in values.items():
             setattr(emulator.config, attribute, value)
-        return JSONResponse(emulator.config_json())
+        return json_response(emulator.config_json())
+
+    async def clock(request: Request) -> Response:
+        if request.method == "POST":
+            changes = await _object(request)
+            unknown = sorted(set(changes) - {"advanceSeconds"})
+            if unknown:
+                raise ApiError(
+                    400, f"unknown field(s): {', '.join(unknown)}; known: advanceSeconds"
+                )
+            try:
+                emulator.advance_clock(_number(changes.get("advanceSeconds", 0), "advanceSeconds"))
+            except ValueError as error:
+                raise ApiError(400, str(error)) from None
+        now = emulator.now()
+        return json_response(
+            {"now": rfc3339(now), "epochSeconds": now, "advancedSeconds": emulator.clock_offset}
+        )
 
     return [
-        Route("/emulator/stats", stats, methods=["GET"]),
-        Route("/emulator/reset", reset, methods=["POST"]),
-        Route("/emulator/config", config, methods=["GET", "PUT"]),
+        Route("/emulator/stats", guarded(stats), methods=["GET"]),
+        Route("/emulator/reset", guarded(reset), methods=["POST"]),
+        Route("/emulator/config", guarded(config), methods=["GET", "PUT"]),
+        Route("/emulator/clock", guarded(clock), methods=["GET", "POST"]),
     ]
 
 
-def _validated(emulator: Emulator, changes: Any) -> dict[str, float]:
-    if not isinstance(changes, dict):
-        raise ValueError("expected a JSON object")
+async def _object(request: Request) -> dict[str, Any]:
+    """The JSON object in the body, read with the API's limits (depth, size, finite numbers)."""
+    raw = await request.body()
+    value = body.parse(raw) if raw.strip() else {}
+    if not isinstance(value, dict):
+        raise ApiError(400, "expected a JSON object")
+    return value
+
+
+def _number(value: Any, name: str) -> float:
+    try:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise TypeError
+        return float(value)
+    except (TypeError, OverflowError):
+        raise ApiError(400, f"{name} must be a number") from None
+
+
+def _config_changes(emulator: Emulator, changes: dict[str, Any]) -> dict[str, float]:
+    """The whole new configuration, checked before any of it is applied."""
     unknown = sorted(set(changes) - set(_CONFIG_FIELDS))
     if unknown:
-        raise ValueError(
-            f"unknown setting(s): {', '.join(unknown)}; known: {', '.join(_CONFIG_FIELDS)}"
+        raise ApiError(
+            400, f"unknown setting(s): {', '.join(unknown)}; known: {', '.join(_CONFIG_FIELDS)}"
         )
     values = {
         attribute: getattr(emulator.config, attribute) for attribute in _CONFIG_FIELDS.values()
     }
     for key, value in changes.items():
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError(f"{key} must be a number")
-        values[_CONFIG_FIELDS[key]] = float(value)
-    check_runtime_values(**values)
+        values[_CONFIG_FIELDS[key]] = _number(value, key)
+    try:
+        check_runtime_values(**values)
+    except ValueError as error:
+        raise ApiError(400, str(error)) from None
     return values

@@ -12,19 +12,19 @@ partial-response selector here, so no handler can forget it (``partial_response`
 from __future__ import annotations
 
 import asyncio
-import hmac
-import json
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from reconciler.emulator import partial_response
+from reconciler.emulator import body, partial_response
 from reconciler.emulator.call import Call
-from reconciler.emulator.routes import match
+from reconciler.emulator.credentials import check_credentials
+from reconciler.emulator.routes import ROUTES, Route, match
 from reconciler.emulator.state import Emulator
-from reconciler.emulator.wire import ApiError, camelize
+from reconciler.emulator.wire import ApiError
 from reconciler.emulator.wire import camel as camelize_key
 
 RETRY_DELAY = "0.05s"  # short, so client retry tests stay fast
@@ -32,17 +32,6 @@ RETRY_DELAY = "0.05s"  # short, so client retry tests stay fast
 RETRY_AFTER = "0"
 BEFORE_FAULTS = ("429", "503")
 AFTER_FAULTS = ("500", "drop")
-
-INVALID_KEY_MESSAGE = "API key not valid. Please pass a valid API key."
-NO_CREDENTIALS_MESSAGE = (
-    "Method doesn't allow unregistered callers (callers without established identity). "
-    "Please use API Key or other form of API consumer identity to call this API."
-)
-BAD_TOKEN_MESSAGE = (
-    "Request had invalid authentication credentials. Expected OAuth 2 access token, login "
-    "cookie or other valid authentication credential. See "
-    "https://developers.google.com/identity/sign-in/web/devconsole-project."
-)
 
 
 class ConnectionDropped(Exception):
@@ -67,52 +56,15 @@ def fault_error(kind: str) -> ApiError:
     )
 
 
-def check_credentials(request: Request, expected: str | None) -> None:
-    """Without --api-key anything goes; with it, the real service's answers for each case.
-
-    No credentials at all gets 403 PERMISSION_DENIED, as Google's front end answers
-    a call without a key; a Bearer token is accepted only if it equals the key.
-    """
-    if expected is None:
-        return
-    key = request.headers.get("x-goog-api-key") or request.query_params.get("key")
-    if key is not None:
-        if not hmac.compare_digest(key.encode(), expected.encode()):
-            raise ApiError(
-                400,
-                INVALID_KEY_MESSAGE,
-                details=[
-                    {
-                        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                        "reason": "API_KEY_INVALID",
-                        "domain": "googleapis.com",
-                        "metadata": {"service": "generativelanguage.googleapis.com"},
-                    },
-                    {
-                        "@type": "type.googleapis.com/google.rpc.LocalizedMessage",
-                        "locale": "en-US",
-                        "message": INVALID_KEY_MESSAGE,
-                    },
-                ],
-            )
-        return
-    authorization = request.headers.get("authorization", "")
-    if authorization:
-        token = authorization.removeprefix("Bearer ").strip()
-        if not authorization.startswith("Bearer ") or not hmac.compare_digest(
-            token.encode(), expected.encode()
-        ):
-            raise ApiError(401, BAD_TOKEN_MESSAGE)
-        return
-    raise ApiError(403, NO_CREDENTIALS_MESSAGE)
-
-
 class ApiGateway:
     """Serves every path outside /emulator/; hands /emulator/* to the wrapped app."""
 
-    def __init__(self, app: ASGIApp, *, emulator: Emulator) -> None:
+    def __init__(
+        self, app: ASGIApp, *, emulator: Emulator, routes: Sequence[Route] = ROUTES
+    ) -> None:
         self.app = app
         self.emulator = emulator
+        self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -121,7 +73,7 @@ class ApiGateway:
             return
         em = self.emulator
         request = Request(scope, receive)
-        route, params = match(request.method, path)
+        route, params = match(request.method, path, self.routes)
         em.stats.requests[route.template if route else f"{request.method} (unmatched)"] += 1
         if em.config.latency_ms > 0:
             await asyncio.sleep(em.config.latency_ms / 1000.0)
@@ -140,12 +92,14 @@ class ApiGateway:
                 emulator=em,
                 params=params,
                 query=query,
-                body={} if route.raw else await _json_body(request),
+                body={}
+                if route.raw
+                else await _json_body(request, camel_case=not route.body_as_sent),
                 int_enums=_int_enums(query),
                 now=em.now(),
                 path=path,
                 fields=fields,
-                raw_body=await request.body() if route.raw else b"",
+                raw_body=await _bounded(request, body.MAX_RAW_BODY_BYTES) if route.raw else b"",
                 content_type=request.headers.get("content-type", ""),
                 base_url=str(request.base_url),
             )
@@ -184,18 +138,26 @@ def _int_enums(query: dict[str, str]) -> bool:
     )
 
 
-async def _json_body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "Invalid JSON payload received. Unexpected token.") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "Invalid JSON payload received. Expected an object.")
-    result: dict[str, Any] = camelize(body)
-    return result
+async def _json_body(request: Request, *, camel_case: bool) -> dict[str, Any]:
+    """The body as an object, read no further than the size limit (a 400 beyond it)."""
+    raw = await _bounded(request, body.MAX_BODY_BYTES)
+    return body.object_body(raw, camel_case=camel_case)
+
+
+async def _bounded(request: Request, limit: int) -> bytes:
+    """The request body, read no further than ``limit`` bytes (a 400 beyond it)."""
+    too_large = ApiError(400, f"Request payload size exceeds the limit: {limit} bytes.")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def _drop(send: Send) -> None:

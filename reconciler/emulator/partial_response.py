@@ -156,10 +156,15 @@ def parse(text: str) -> FieldMask:
     return FieldMask(tree)
 
 
+# Deeper selections than any response has; the bound keeps the parser off the stack limit.
+MAX_DEPTH = 100
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
         self.pos = 0
+        self.depth = 0
 
     def selection(self, *, nested: bool = False) -> Tree:
         tree: Tree = {}
@@ -188,9 +193,16 @@ class _Parser:
             self.pos += 1
             path.append(self.name())
             self.skip_spaces()
+            if self.depth + len(path) > MAX_DEPTH:
+                raise self.error(f"nested deeper than {MAX_DEPTH} levels")
         if self.peek() == "(":
             self.pos += 1
-            return path, self.selection(nested=True)
+            self.depth += len(path)
+            if self.depth > MAX_DEPTH:
+                raise self.error(f"nested deeper than {MAX_DEPTH} levels")
+            inner = self.selection(nested=True)
+            self.depth -= len(path)
+            return path, inner
         return path, None
 
     def name(self) -> str:
@@ -215,7 +227,8 @@ class _Parser:
         return self.error(f"unexpected {self.peek()!r} at position {self.pos}")
 
     def error(self, reason: str) -> ApiError:
-        return ApiError(400, f"Invalid field selection {self.text!r}: {reason}.")
+        shown = self.text if len(self.text) <= 200 else self.text[:200] + "..."
+        return ApiError(400, f"Invalid field selection {shown!r}: {reason}.")
 
 
 # --------------------------------------------------------------------------- selecting

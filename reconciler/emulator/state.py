@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.emulator.cloud_db import CloudRecords
 from reconciler.emulator.config import EmulatorConfig
 from reconciler.emulator.gcs.objects import ObjectStore
 from reconciler.emulator.store import Store
@@ -17,6 +18,9 @@ from reconciler.emulator.vertex.jobs import JobStore
 Clock = Callable[[], float]
 
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+# The emulator's clock may be moved forward (``POST /emulator/clock``) but not
+# past this (9000-01-01T00:00:00Z): timestamps must stay writable in RFC 3339.
+LATEST_TIME = 221_845_392_000.0
 
 
 @dataclass
@@ -41,10 +45,15 @@ class Emulator:
         self.config = config
         self.clock: Clock = clock or time.time
         self.store = Store(db_path=config.db_path)
-        # Vertex AI tuning jobs and Cloud Storage objects live in memory only.
-        self.vertex = JobStore()
-        self.gcs = ObjectStore()
+        # Vertex AI tuning jobs and Cloud Storage objects, in the same --db file if any.
+        connection = self.store.connection
+        records = CloudRecords(connection) if connection is not None else None
+        self.vertex = JobStore(records)
+        self.gcs = ObjectStore(records)
         self.stats = Stats()
+        # Seconds added to the clock by POST /emulator/clock; never reset, so time
+        # only moves forward, as the models' timestamps assume.
+        self.clock_offset = 0.0
         self.seed = (
             config.seed if config.seed is not None else random.SystemRandom().randrange(2**32)
         )
@@ -67,7 +76,16 @@ class Emulator:
         self._reseed()
 
     def now(self) -> float:
-        return self.clock()
+        return self.clock() + self.clock_offset
+
+    def advance_clock(self, seconds: float) -> float:
+        """Move the emulator's time forward by ``seconds`` (tuning progresses); the new time."""
+        if not 0.0 <= seconds <= LATEST_TIME - self.now():
+            raise ValueError(
+                "advanceSeconds must be a number >= 0 that keeps the clock before the year 9000"
+            )
+        self.clock_offset += seconds
+        return self.now()
 
     def random_id(self, length: int = 12) -> str:
         return "".join(self.id_rng.choice(_ID_ALPHABET) for _ in range(length))

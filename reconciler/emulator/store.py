@@ -33,6 +33,11 @@ class Store:
                 self._models[record.model_id] = record
                 self._next_seq = max(self._next_seq, record.seq + 1)
 
+    @property
+    def connection(self) -> sqlite3.Connection | None:
+        """The SQLite connection (``--db``), shared with the Vertex AI and Cloud Storage stores."""
+        return self._db
+
     def close(self) -> None:
         if self._db is not None:
             self._db.close()

@@ -15,7 +15,7 @@ from reconciler.emulator import catalog, permissions, validation
 from reconciler.emulator.call import Call, missing_model
 from reconciler.emulator.partial_response import FieldMask, selected_text
 from reconciler.emulator.render import operation, tuned_model, tuned_model_text
-from reconciler.emulator.tuning import ACTIVE, TunedModelRecord, progress
+from reconciler.emulator.tuning import ACTIVE, TunedModelRecord, progress, total_steps
 from reconciler.emulator.wire import ApiError, invalid, json_response, raw_json_response
 
 MUTABLE = {
@@ -44,6 +44,13 @@ def create(call: Call) -> Response:
     examples = validation.examples(task)
     assert isinstance(task, dict)
     hyperparameters = validation.hyperparameters(task.get("hyperparameters"))
+    validation.check_steps(
+        total_steps(
+            examples=len(examples),
+            epochs=hyperparameters["epochCount"],
+            batch=hyperparameters["batchSize"],
+        )
+    )
     if model_id and em.store.get(model_id) is not None:
         raise ApiError(409, f"Tuned model tunedModels/{model_id} already exists.")
     if not model_id:

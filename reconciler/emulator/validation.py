@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -11,6 +12,12 @@ TUNED_MODEL_ID = re.compile(r"[a-z]([a-z0-9-]{0,38}[a-z0-9])?")
 MAX_DISPLAY_NAME = 40
 MAX_OUTPUT_CHARS = 5000  # per example, as AI Studio enforces
 MAX_INPUT_CHARS = 40000
+
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+FLOAT32_MAX = 3.4028234663852886e38
+# The emulator keeps every tuning snapshot it reports; a tuning of more steps
+# than this (real ones run hundreds) would cost minutes of CPU and gigabytes.
+MAX_TUNING_STEPS = 10_000
 
 DEFAULT_EPOCHS = 5
 DEFAULT_BATCH = 4
@@ -41,14 +48,17 @@ def string(value: Any, field: str) -> str:
 
 
 def number(value: Any, field: str, *, low: float, high: float | None = None) -> float | None:
+    """A proto float: a JSON number or numeric string, finite and within float32's range."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise invalid(f"Invalid value at '{field}' (TYPE_FLOAT), {value!r}")
     try:
         result = float(value)
-    except ValueError:
-        raise invalid(f"Invalid value at '{field}' (TYPE_FLOAT), {value!r}") from None
+        if not math.isfinite(result) or abs(result) > FLOAT32_MAX:
+            raise ValueError
+    except (ValueError, OverflowError):
+        raise invalid(f"Invalid value at '{field}' (TYPE_FLOAT), {_shown(value)}") from None
     if result < low or (high is not None and result > high):
         bound = f"[{low:g}, {high:g}]" if high is not None else f">= {low:g}"
         raise invalid(f"{field} must be in {bound}, got {result:g}.")
@@ -64,8 +74,10 @@ def integer(value: Any, field: str, *, low: int) -> int | None:
         result = int(value)
         if isinstance(value, float) and result != value:
             raise ValueError
-    except (TypeError, ValueError):
-        raise invalid(f"Invalid value at '{field}' (TYPE_INT32), {value!r}") from None
+        if not INT32_MIN <= result <= INT32_MAX:
+            raise ValueError
+    except (TypeError, ValueError, OverflowError):
+        raise invalid(f"Invalid value at '{field}' (TYPE_INT32), {_shown(value)}") from None
     if result < low:
         raise invalid(f"{field} must be >= {low}, got {result}.")
     return result
@@ -136,6 +148,20 @@ def examples(task: Any) -> list[tuple[str, str]]:
             raise invalid(f"{where}.text_input is longer than {MAX_INPUT_CHARS} characters.")
         pairs.append((item["textInput"], output))
     return pairs
+
+
+def check_steps(steps: int) -> None:
+    if steps > MAX_TUNING_STEPS:
+        raise invalid(
+            f"The tuning would run {steps} steps (examples x epoch_count / batch_size); "
+            f"the emulator runs at most {MAX_TUNING_STEPS}."
+        )
+
+
+def _shown(value: Any) -> str:
+    """A refused value as the message shows it: short, whatever was sent."""
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 40 else text[:40] + "..."
 
 
 def base_model_not_found(name: str) -> ApiError:

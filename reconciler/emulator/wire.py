@@ -112,6 +112,16 @@ ENUM_NUMBERS = {
     "FAILED": 3,
     "STOP": 1,
     "MAX_TOKENS": 2,
+    # generateContent answers: HarmCategory, HarmProbability, Modality,
+    # ExecutableCode.Language, CodeExecutionResult.Outcome
+    "HARM_CATEGORY_HARASSMENT": 7,
+    "HARM_CATEGORY_HATE_SPEECH": 8,
+    "HARM_CATEGORY_SEXUALLY_EXPLICIT": 9,
+    "HARM_CATEGORY_DANGEROUS_CONTENT": 10,
+    "NEGLIGIBLE": 1,
+    "TEXT": 1,
+    "PYTHON": 1,
+    "OUTCOME_OK": 1,
     # Permission.GranteeType and Permission.Role
     "USER": 1,
     "GROUP": 2,

@@ -11,21 +11,21 @@ and its cache (``_cache``) are separate modules; import from here.
 from __future__ import annotations
 
 from reconciler.manifests._cache import CACHE_DIR, MAX_CACHE_ENTRIES
+from reconciler.manifests._discover import discover_files
 from reconciler.manifests._load import (
     DatasetStats,
     LoadResult,
-    discover_files,
     inspect_manifests,
     load_manifests,
 )
 from reconciler.manifests._rules import did_you_mean
-from reconciler.manifests._yaml import MAX_FILE_BYTES, MAX_NODES_PER_DOCUMENT
+from reconciler.manifests._yaml import MAX_FILE_BYTES, MAX_VALUES_PER_FILE
 
 __all__ = [
     "CACHE_DIR",
     "MAX_CACHE_ENTRIES",
     "MAX_FILE_BYTES",
-    "MAX_NODES_PER_DOCUMENT",
+    "MAX_VALUES_PER_FILE",
     "DatasetStats",
     "LoadResult",
     "did_you_mean",

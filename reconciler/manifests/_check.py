@@ -20,6 +20,7 @@ from reconciler.manifests._yaml import RawDocument
 from reconciler.spec import (
     API_VERSION,
     DISPLAY_NAME_MAX_CHARS,
+    INT32_MAX,
     MANIFEST_KINDS,
     MANIFEST_MODELS,
     METRIC_TYPES,
@@ -48,14 +49,16 @@ _EXPECTED = {
 }
 # The kind a by-name-or-inline field refers to, by the field's name.
 _REFERENCED_KINDS = {"trainingData": "Dataset", "dataset": "Dataset", "evaluation": "Evaluation"}
+_INT32_RANGE = f"an integer from 1 to {INT32_MAX:,} (the API's int32)"
+_FLOAT32_RANGE = "a number > 0 and at most 3.4e38 (the API's 32-bit float)"
 _RANGES = {
     "temperature": "between 0.0 and 1.0",
     "topP": "between 0.0 and 1.0",
-    "topK": "an integer >= 1",
-    "epochCount": "an integer >= 1",
-    "batchSize": "an integer >= 1",
-    "learningRate": "a number > 0",
-    "learningRateMultiplier": "a number > 0",
+    "topK": _INT32_RANGE,
+    "epochCount": _INT32_RANGE,
+    "batchSize": _INT32_RANGE,
+    "learningRate": _FLOAT32_RANGE,
+    "learningRateMultiplier": _FLOAT32_RANGE,
     "threshold": "between 0.0 and 1.0",
     "maxOutputTokens": "an integer >= 1",
 }
@@ -167,7 +170,13 @@ def _from_pydantic(error: ErrorDetails, doc: RawDocument, root: type[BaseModel])
             f"`{path}` must be {_EXPECTED[kind]}, got {describe(value)}",
             field=path,
         )
-    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+    if kind in (
+        "greater_than",
+        "greater_than_equal",
+        "less_than",
+        "less_than_equal",
+        "finite_number",
+    ):
         ctx = error.get("ctx", {})
         ranged = _RANGES.get(name) if "generationConfig" not in loc else None
         bound = ranged or " ".join(

@@ -17,11 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import Diagnostic, ManifestError, SourceLocation
-from reconciler.manifests._cache import ManifestCache, open_cache
+from reconciler.manifests import _yaml
+from reconciler.manifests._cache import CACHE_DIR, ManifestCache, open_cache
 from reconciler.manifests._check import check_document
+from reconciler.manifests._discover import discover_files
 from reconciler.manifests._evaluation import datasets_named_by, resolve_evaluations
 from reconciler.manifests._resolve import DataContext, Located, resolve
 from reconciler.manifests._yaml import RawDocument, read_documents
+from reconciler.repofiles import FileTooLarge, UnreadableFile, read_regular_file
 from reconciler.spec import (
     DatasetManifest,
     DesiredState,
@@ -29,8 +32,6 @@ from reconciler.spec import (
     HyperparametersManifest,
     TunedModelManifest,
 )
-
-MANIFEST_SUFFIXES = (".yaml", ".yml")
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,9 @@ class LoadResult:
     files: int = 0
     documents: int = 0
     dataset_stats: list[DatasetStats] = field(default_factory=list)
+    # Documents written per kind, valid or not (inline datasets counted with
+    # Datasets): the summary counts what the user wrote, not only what passed.
+    declared: dict[str, int] = field(default_factory=dict)
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -63,11 +67,11 @@ class LoadResult:
 
     @property
     def models(self) -> int:
-        return len(self.desired.models)
+        return self.declared.get("TunedModel", len(self.desired.models))
 
     @property
     def datasets(self) -> int:
-        return len(self.desired.datasets)
+        return self.declared.get("Dataset", len(self.desired.datasets))
 
     @property
     def examples(self) -> int:
@@ -80,7 +84,7 @@ class LoadResult:
 
     @property
     def hyperparameter_sets(self) -> int:
-        return self.desired.hyperparameter_sets
+        return self.declared.get("Hyperparameters", self.desired.hyperparameter_sets)
 
     def summary(self) -> dict[str, Any]:
         """The counts `validate` prints, as JSON-ready values."""
@@ -160,7 +164,7 @@ def _inspect(
     paths: Sequence[Path], *, root: Path, allow_outside_root: bool, use_cache: bool
 ) -> LoadResult:
     diagnostics: list[Diagnostic] = []
-    files = discover_files(paths, diagnostics)
+    files = discover_files(paths, diagnostics, root=root, allow_outside_root=allow_outside_root)
     cache = open_cache(root) if use_cache else None
     real_files: dict[str, Path] = {}
     models: list[Located[TunedModelManifest]] = []
@@ -171,6 +175,7 @@ def _inspect(
     empty_files: list[Diagnostic] = []  # reported after resolving: a warning must not hide others
     invalid = False
     invalid_names: dict[str, set[str]] = {}
+    declared = dict.fromkeys(("TunedModel", "Dataset", "Hyperparameters", "Evaluation"), 0)
     for real, display in files:
         real_files[display] = real
         docs, problems = _read(real, display, cache)
@@ -183,6 +188,7 @@ def _inspect(
                 Diagnostic(SourceLocation(display), "no documents", severity="warning")
             )
         for doc in docs:
+            _count_declared(doc, declared)
             manifest, found = check_document(doc)
             diagnostics.extend(found)
             if manifest is None:
@@ -219,6 +225,9 @@ def _inspect(
     diagnostics.extend(empty_files)
     if cache is not None:
         cache.prune()
+        if cache.refused is not None:
+            where = SourceLocation(CACHE_DIR.parts[0])
+            diagnostics.append(Diagnostic(where, cache.refused, severity="warning"))
     diagnostics.sort(key=_reading_order)
     desired = DesiredState(
         models=resolved.models,
@@ -232,6 +241,7 @@ def _inspect(
         files=len(files),
         documents=documents,
         dataset_stats=_stats(desired),
+        declared=declared,
     )
 
 
@@ -239,6 +249,28 @@ def _reading_order(diagnostic: Diagnostic) -> tuple[str, int, int]:
     """By file, then line; whole-file notes (line 0, e.g. "N more problems") last in their file."""
     loc = diagnostic.location
     return (loc.file, loc.line or 1 << 62, loc.column)
+
+
+# Where a document may hold an inline dataset (a mapping instead of a Dataset's name).
+_INLINE_DATASETS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "TunedModel": (("spec", "tuningTask", "trainingData"), ("spec", "evaluation", "dataset")),
+    "Evaluation": (("spec", "dataset"),),
+}
+
+
+def _count_declared(doc: RawDocument, declared: dict[str, int]) -> None:
+    """Count a document by the kind it says it is (an inline dataset counts as a Dataset)."""
+    value = doc.value
+    kind = value.get("kind") if isinstance(value, dict) else None
+    if not isinstance(kind, str) or kind not in declared:
+        return
+    declared[kind] += 1
+    for path in _INLINE_DATASETS.get(kind, ()):
+        inner: Any = value
+        for key in path:
+            inner = inner.get(key) if isinstance(inner, dict) else None
+        if isinstance(inner, dict):
+            declared["Dataset"] += 1
 
 
 def _note_invalid(doc: RawDocument, invalid_names: dict[str, set[str]]) -> None:
@@ -250,51 +282,15 @@ def _note_invalid(doc: RawDocument, invalid_names: dict[str, set[str]]) -> None:
             invalid_names.setdefault(str(value.get("kind")), set()).add(name)
 
 
-def discover_files(paths: Sequence[Path], diagnostics: list[Diagnostic]) -> list[tuple[Path, str]]:
-    """(real path, path as shown) of every manifest file, sorted, each once."""
-    found: list[tuple[Path, str]] = []
-    seen: set[Path] = set()
-    for given in paths:
-        if given.is_dir():
-            candidates = sorted(
-                p
-                for p in given.rglob("*")
-                if p.suffix in MANIFEST_SUFFIXES and p.is_file() and not _hidden(p, given)
-            )
-            if not candidates:
-                diagnostics.append(
-                    Diagnostic(
-                        SourceLocation(str(given)),
-                        "no manifest files (*.yaml, *.yml) in this directory",
-                        severity="warning",
-                    )
-                )
-        elif given.is_file():
-            candidates = [given]
-        else:
-            diagnostics.append(Diagnostic(SourceLocation(str(given)), "no such file or directory"))
-            continue
-        for path in candidates:
-            real = path.resolve()
-            if real not in seen:
-                seen.add(real)
-                found.append((path, path.as_posix()))
-    return found
-
-
-def _hidden(path: Path, base: Path) -> bool:
-    """Skip dot-directories (.git, .reconciler) inside a searched directory."""
-    return any(part.startswith(".") for part in path.relative_to(base).parts)
-
-
 def _read(
     real: Path, display: str, cache: ManifestCache | None
 ) -> tuple[list[RawDocument], list[Diagnostic]]:
     try:
-        data = real.read_bytes()
-    except OSError as exc:
-        message = f"cannot read manifest file: {exc.strerror or exc}"
-        return [], [Diagnostic(SourceLocation(display), message)]
+        data = read_regular_file(real, max_bytes=_yaml.MAX_FILE_BYTES, what="manifest file")
+    except FileTooLarge as exc:
+        return [], [Diagnostic(SourceLocation(display), _yaml.too_large_message(exc.size))]
+    except UnreadableFile as exc:
+        return [], [Diagnostic(SourceLocation(display), str(exc))]
     if cache is None or not cache.covers(real):
         return read_documents(data, display=display)
     key = hashlib.sha256(data).hexdigest()

@@ -14,15 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from reconciler.datafiles import read_data_file
 from reconciler.datasets import (
     build_dataset,
+    canonical_text,
     check_examples,
-    read_data_file,
     resolve_data_file,
 )
 from reconciler.errors import Diagnostic, SourceLocation
 from reconciler.manifests._rules import did_you_mean
 from reconciler.manifests._yaml import RawDocument
+from reconciler.repofiles import resolved_root
 from reconciler.spec import (
     AppliedSpec,
     DatasetManifest,
@@ -170,6 +172,13 @@ def resolve(
     out.diagnostics.extend(_cycles(out.models, model_docs))
     if not complete:
         return out
+    # A duplicate TunedModel is an error already; what it names is not unused.
+    for model_item in models:
+        named = model_item.manifest.spec.tuningTask
+        if isinstance(named.trainingData, str):
+            used_datasets.add(named.trainingData)
+        if isinstance(named.hyperparameters, str):
+            used_hypers.add(named.hyperparameters)
     unused = [
         ("Dataset", name, item.doc)
         for name, item in dataset_docs.items()
@@ -314,27 +323,29 @@ def _load_dataset(
                         field=f"{path}.examples.{index}.output",
                     )
                 )
-            examples.append(Example(example.textInput, example.output, where))
+            examples.append(
+                Example(canonical_text(example.textInput), canonical_text(example.output), where)
+            )
     elif spec.file is not None:
         real_manifest = context.real_files[doc.file]
         display = posixpath.normpath(posixpath.join(posixpath.dirname(doc.file), spec.file))
-        data_path, outside = resolve_data_file(
+        data_path, refused = resolve_data_file(
             spec.file,
             manifest_dir=real_manifest.parent,
             root=context.root,
             allow_outside_root=context.allow_outside_root,
         )
-        if outside is not None:
+        if refused is not None:
             out.diagnostics.append(
                 Diagnostic(
                     doc.location(f"{path}.file"),
-                    outside,
+                    refused.message,
                     field=f"{path}.file",
-                    hint="keep training data inside the repository, or pass --allow-outside-root",
+                    hint=refused.hint,
                 )
             )
             return None
-        inside = data_path.is_relative_to(context.root.resolve())
+        inside = data_path.is_relative_to(resolved_root(context.root))
         if inside and (posixpath.isabs(spec.file) or os.path.isabs(spec.file)):
             problems.append(
                 _absolute_path_warning(

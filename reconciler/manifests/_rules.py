@@ -16,6 +16,7 @@ from reconciler.errors import Diagnostic
 from reconciler.manifests._yaml import RawDocument
 from reconciler.spec import (
     CREATE_BEFORE_DESTROY_NAME_MAX_CHARS,
+    INT64_MAX,
     MUTABLE_FIELDS,
     TUNED_MODEL_ID_MAX_CHARS,
     TUNED_MODEL_ID_PATTERN,
@@ -107,12 +108,25 @@ def _tuned_model(spec: dict[str, Any], doc: RawDocument) -> list[Diagnostic]:
             )
     numbers = spec.get("readerProjectNumbers")
     for index, number in enumerate(numbers if isinstance(numbers, list) else ()):
-        if isinstance(number, str) and not number.isdigit():
-            path = f"spec.readerProjectNumbers.{index}"
+        path = f"spec.readerProjectNumbers.{index}"
+        if isinstance(number, str) and not (number.isascii() and number.isdigit()):
             found.append(
                 Diagnostic(
                     doc.location(path),
                     f"`{path}` must be a project number (digits), got `{number}`",
+                    field=path,
+                )
+            )
+        elif (
+            isinstance(number, str | int)
+            and not isinstance(number, bool)
+            and not 0 < int(number) <= INT64_MAX
+        ):
+            found.append(
+                Diagnostic(
+                    doc.location(path),
+                    f"`{path}` must be a project number from 1 to {INT64_MAX:,} "
+                    f"(the API's int64), got {number}",
                     field=path,
                 )
             )

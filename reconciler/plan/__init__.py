@@ -17,6 +17,8 @@ Action kinds (PRODUCT.md "Plan semantics"):
 * ``delete``   -- in state, no longer in the manifests. A model the state does
   not manage is never deleted.
 * ``wait``     -- a create is still in flight (CREATING): no second create.
+* ``evaluate`` -- the model's evaluation changed, or never ran on the serving
+  model: run it, change no model (``evaluations``).
 * ``noop``     -- nothing differs; reported, not skipped.
 
 Refresh-only plans (``--refresh-only``) do not look at what the manifests

@@ -17,6 +17,7 @@ class ActionKind(StrEnum):
     RECREATE = "recreate"
     DELETE = "delete"
     WAIT = "wait"
+    EVALUATE = "evaluate"
     NOOP = "noop"
 
 
@@ -28,6 +29,7 @@ TITLES: Mapping[ActionKind, str] = {
     ActionKind.RECREATE: "+ recreate",
     ActionKind.DELETE: "- delete",
     ActionKind.WAIT: "… wait",
+    ActionKind.EVALUATE: "? evaluate",
     ActionKind.NOOP: "  noop",
 }
 

@@ -33,6 +33,7 @@ from reconciler.plan.actions import (
     Plan,
     PlanOptions,
 )
+from reconciler.plan.evaluations import with_evaluations
 from reconciler.plan.ordering import (
     execution_order,
     parent_of,
@@ -388,6 +389,7 @@ class Planner:
                     actions.append(self.plan_desired(self.desired.models[name]))
                 else:
                     actions.append(self.plan_removed(name, self.state.models[name]))
+            actions = with_evaluations(actions, desired=self.desired, state=self.state)
         if self.conflicts:
             count = len(self.conflicts)
             head = "plan has a conflict" if count == 1 else f"plan has {count} conflicts"

@@ -14,6 +14,7 @@ from reconciler.render.inventory import (
     STATUS_STYLES,
     TABLE_HEADERS,
     InventoryView,
+    shown_columns,
     summary_line,
     table_cells,
 )
@@ -60,25 +61,27 @@ def _badge(status: str) -> str:
 
 def render_html(inventory: InventoryView, *, generated_at: str, endpoint: str | None = None) -> str:
     """The audit page: inventory table with status badges, totals, and one chart per curve."""
-    head = "".join(f"<th>{escape(h.title())}</th>" for h in TABLE_HEADERS)
+    shown = shown_columns(inventory)
+    head = "".join(f"<th>{escape(TABLE_HEADERS[i].title())}</th>" for i in shown)
     body_rows = []
+    classes = (
+        "name",
+        "status",
+        "address",
+        "source",
+        "state",
+        "created",
+        "updated",
+        "display",
+        "evaluation",
+        "detail",
+    )
     for row in inventory.rows:
         cells = table_cells(row)
-        classes = (
-            "name",
-            "status",
-            "address",
-            "source",
-            "state",
-            "created",
-            "updated",
-            "display",
-            "detail",
-        )
         tds = []
-        for index, (css, cell) in enumerate(zip(classes, cells, strict=True)):
-            content = _badge(str(row.status)) if index == 1 else escape(cell)
-            tds.append(f'<td class="{css}">{content}</td>')
+        for index in shown:
+            content = _badge(str(row.status)) if index == 1 else escape(cells[index])
+            tds.append(f'<td class="{classes[index]}">{content}</td>')
         body_rows.append(
             f'<tr class="model" data-name="{escape(row.name)}" data-status="{escape(str(row.status))}">'
             + "".join(tds)

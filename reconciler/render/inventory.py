@@ -15,6 +15,7 @@ import io
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
+from reconciler.applied import EvaluationRecord
 from reconciler.jsontext import pretty
 from reconciler.live import Snapshot
 
@@ -34,6 +35,7 @@ CSV_COLUMNS = (
     "totalSteps",
     "percent",
     "error",
+    "evaluation",
 )
 
 TABLE_HEADERS = (
@@ -45,6 +47,7 @@ TABLE_HEADERS = (
     "CREATED",
     "UPDATED",
     "DISPLAY NAME",
+    "EVALUATION",
     "DETAIL",
 )
 
@@ -101,6 +104,8 @@ class RowView(Protocol):
     def latest_loss(self) -> float | None: ...
     @property
     def snapshots(self) -> tuple[Snapshot, ...]: ...
+    @property
+    def evaluation(self) -> EvaluationRecord | None: ...
 
 
 class InventoryView(Protocol):
@@ -166,6 +171,9 @@ def inventory_json(inventory: InventoryView) -> dict[str, Any]:
             "generation": row.generation,
             "snapshotCount": len(row.snapshots),
             "latestMeanLoss": row.latest_loss,
+            "evaluation": (
+                row.evaluation.model_dump(mode="json") if row.evaluation is not None else None
+            ),
         }
         for row in inventory.rows
     ]
@@ -205,6 +213,7 @@ def render_csv(inventory: InventoryView) -> str:
                 _cell(progress.get("totalSteps")),
                 _cell(progress.get("percent")),
                 row.error or "",
+                evaluation_cell(row.evaluation) if row.evaluation is not None else "",
             ]
         )
     return buffer.getvalue()
@@ -212,6 +221,22 @@ def render_csv(inventory: InventoryView) -> str:
 
 def _cell(value: object) -> str:
     return "" if value is None else str(value)
+
+
+def evaluation_cell(record: EvaluationRecord | None) -> str:
+    """``pass``, or ``below: exactMatch 0.50 < 0.90`` (``reported`` when its gate is off)."""
+    if record is None:
+        return "-"
+    if record.passed:
+        return "pass"
+    missed = ", ".join(f"{m.type} {m.score:.2f} < {m.threshold:.2f}" for m in record.failed_metrics)
+    return f"{'below' if record.gate else 'below (no gate)'}: {missed}"
+
+
+def shown_columns(inventory: InventoryView) -> list[int]:
+    """Indexes of ``TABLE_HEADERS`` to show: EVALUATION only when some model has one."""
+    evaluated = any(row.evaluation is not None for row in inventory.rows)
+    return [i for i, header in enumerate(TABLE_HEADERS) if evaluated or header != "EVALUATION"]
 
 
 def table_cells(row: RowView) -> list[str]:
@@ -225,6 +250,7 @@ def table_cells(row: RowView) -> list[str]:
         short_time(row.create_time) or "-",
         short_time(row.update_time) or "-",
         row.display_name or "-",
+        evaluation_cell(row.evaluation),
         row.detail,
     ]
 
@@ -246,15 +272,23 @@ def render_table(
     """
     if not inventory.rows:
         return "No tuned models.\n" + summary_line(inventory) + "\n"
-    rows = [list(TABLE_HEADERS)] + [table_cells(row) for row in inventory.rows]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(TABLE_HEADERS))]
+    shown = shown_columns(inventory)
+    rows = [[TABLE_HEADERS[i] for i in shown]] + [
+        [cells[i] for i in shown] for cells in (table_cells(row) for row in inventory.rows)
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(shown))]
     if fit_width is not None:
         empty = {
-            header
-            for i, header in enumerate(TABLE_HEADERS)
+            TABLE_HEADERS[index]
+            for i, index in enumerate(shown)
             if all(r[i] in ("", "-") for r in rows[1:])
         }
-        widths = fit_columns(widths, width=fit_width, empty=empty)
+        widths = fit_columns(
+            [_width_or_hidden(widths, shown, i) for i in range(len(TABLE_HEADERS))],
+            width=fit_width,
+            empty=empty,
+        )
+        widths = [widths[i] for i in shown]
     mark = "\u2026" if unicode else "~"
     paint = _painter() if color else None
     last = max(i for i, w in enumerate(widths) if w > 0)
@@ -273,6 +307,11 @@ def render_table(
             cells.append(text)
         lines.append((" " * _GAP).join(cells).rstrip())
     return "\n".join(lines) + "\n\n" + summary_line(inventory) + "\n"
+
+
+def _width_or_hidden(widths: Sequence[int], shown: Sequence[int], index: int) -> int:
+    """The width of column ``index`` of ``TABLE_HEADERS`` (0 when it is not shown)."""
+    return widths[shown.index(index)] if index in shown else 0
 
 
 def _painter() -> Callable[[str, str], str]:
@@ -300,7 +339,7 @@ _GAP = 2  # spaces between plain table columns
 _FIT_STEPS: tuple[tuple[str, tuple[str, ...], int], ...] = (
     ("drop", ("UPDATED",), 0),
     ("drop", ("CREATED",), 0),
-    ("drop-empty", ("ADDRESS", "SOURCE", "STATE", "DISPLAY NAME", "DETAIL"), 0),
+    ("drop-empty", ("ADDRESS", "SOURCE", "STATE", "DISPLAY NAME", "EVALUATION", "DETAIL"), 0),
     ("shorten", ("DETAIL", "DISPLAY NAME"), 12),
     ("shorten", ("SOURCE",), 16),
     ("drop", ("ADDRESS",), 0),
@@ -354,13 +393,14 @@ def _md(text: str) -> str:
 
 def render_markdown(inventory: InventoryView) -> str:
     """A GitHub-flavoured markdown table plus the totals, for issues and pull requests."""
-    lines = ["| " + " | ".join(h.title() for h in TABLE_HEADERS) + " |"]
-    lines.append("|" + "---|" * len(TABLE_HEADERS))
+    shown = shown_columns(inventory)
+    lines = ["| " + " | ".join(TABLE_HEADERS[i].title() for i in shown) + " |"]
+    lines.append("|" + "---|" * len(shown))
     for row in inventory.rows:
         cells = [_md(cell) for cell in table_cells(row)]
         cells[0] = f"`{cells[0]}`"
         cells[1] = f"**{cells[1]}**"
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append("| " + " | ".join(cells[i] for i in shown) + " |")
     lines.append("")
     lines.append(f"**Totals:** {summary_line(inventory)}")
     return "\n".join(lines) + "\n"

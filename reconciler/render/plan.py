@@ -31,6 +31,7 @@ _COLORS: dict[ActionKind, str] = {
     ActionKind.REPLACE: "35",
     ActionKind.DELETE: "31",
     ActionKind.WAIT: "36",
+    ActionKind.EVALUATE: "34",
     ActionKind.NOOP: "2",
 }
 
@@ -68,6 +69,8 @@ def summary_line(plan: Plan) -> str:
     )
     if counts["wait"]:
         line += f", {counts['wait']} to wait"
+    if counts["evaluate"]:
+        line += f", {counts['evaluate']} to evaluate"
     leftovers = sum(len(action.cleanup) for action in plan.actions)
     if leftovers:
         line += f", {leftovers} old {'generation' if leftovers == 1 else 'generations'} to delete"

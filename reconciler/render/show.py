@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from reconciler.applied import EvaluationRecord
 from reconciler.jsontext import pretty
 from reconciler.live import LiveModel, OperationStatus, Snapshot
 from reconciler.render.chart import terminal_chart
@@ -117,6 +118,8 @@ def render_show_text(
         lines += _section(
             "Operation", [("name", operation.name), ("progress", operation_summary(operation))]
         )
+    if row.evaluation is not None:
+        lines += evaluation_section(row.evaluation)
     if snapshots:
         lines += [f"Tuning snapshots ({len(snapshots)})", *snapshot_table(snapshots), ""]
         chart = terminal_chart(snapshots, width=chart_width, unicode=unicode)
@@ -125,6 +128,22 @@ def render_show_text(
     else:
         lines += ["Tuning snapshots", "  none yet", ""]
     return "\n".join(lines)
+
+
+def evaluation_section(record: EvaluationRecord) -> list[str]:
+    """The model's last evaluation: result, when, on what data, and each metric."""
+    gate = "" if record.gate else " (gate: false, reported only)"
+    pairs = [
+        ("evaluation", record.evaluation),
+        ("result", ("passed" if record.passed else "below a threshold") + gate),
+        ("run", short_time(record.time) or "-"),
+        ("dataset", f"{record.examples} examples, {record.datasetHash}"),
+    ]
+    for metric in record.metrics:
+        name = metric.type + (f" /{metric.pattern}/" if metric.pattern is not None else "")
+        verdict = "pass" if metric.passed else "FAIL"
+        pairs.append((name, f"{metric.score:.2f} (threshold {metric.threshold:.2f}) {verdict}"))
+    return _section("Evaluation", pairs)
 
 
 def _snapshot_json(snap: Snapshot) -> dict[str, Any]:
@@ -183,5 +202,8 @@ def render_show_json(
             else {"code": operation.error_code, "message": operation.error_message},
         },
         "snapshots": [_snapshot_json(s) for s in snapshots],
+        "evaluation": (
+            row.evaluation.model_dump(mode="json") if row.evaluation is not None else None
+        ),
     }
     return pretty(document) + "\n"

@@ -42,6 +42,11 @@ commit_state() {
   git config user.name "reconciler"
   git config user.email "reconciler@users.noreply.github.com"
   git add "$state"
+  # A journal is left only by a run that was killed before folding it into the
+  # state file: it is part of the state until the next writer does so.
+  if [ -e "$state.journal" ] || git ls-files --error-unmatch "$state.journal" >/dev/null 2>&1; then
+    git add -A -- "$state.journal"
+  fi
   if git diff --cached --quiet; then echo "The state did not change."; return 0; fi
   git commit -q -m "reconciler: state after ${command} of ${GITHUB_SHA:-$(git rev-parse HEAD)}"
   local branch="${GITHUB_REF_NAME:-main}"
@@ -129,7 +134,9 @@ run_wait() {
 }
 
 run_eval() {
-  reconciler eval --format markdown "${args[@]}" | tee -a "$summary"
+  local manifests=() path
+  for path in "${paths[@]}"; do manifests+=(--manifests "$path"); done
+  reconciler eval --format markdown "${manifests[@]}" "${args[@]}" | tee -a "$summary"
 }
 
 run_drift() {

@@ -50,6 +50,9 @@ def test_demo_runs_to_completion_and_stops_its_emulator(tmp_path: Path) -> None:
     assert re.search(r"tunedModels/increment\s+managed\s+.*ACTIVE", out)
     assert "models ACTIVE: 4 (french-words, greeter, increment, increment-refined)" in out
     assert "Loss curve" in out
+    # french-words passed its evaluation gate at apply; eval reruns it from the cache.
+    assert re.search(r"french-words\s+french-check\s+exactMatch\s+1\.00\s+0\.90\s+pass", out)
+    assert "Evaluated 1 model: 1 passed, 0 below a threshold, 0 failed to run." in out
 
     plot = tmp_path / "demo-out" / "increment-loss.svg"
     assert plot.read_text().lstrip().startswith(("<?xml", "<svg"))

@@ -50,7 +50,7 @@ def test_apply_without_a_terminal_refuses_to_prompt(ws: Workspace) -> None:
 
 
 def test_no_wait_returns_while_tuning_and_wait_follows_it_to_active(ws: Workspace) -> None:
-    ws.emulator.configure(stepSeconds=1)  # 6 steps: about 6 s of tuning
+    ws.emulator.configure(stepSeconds=3600)  # 6 steps; the clock moves only when told
     ws.write(dataset("numbers", NUMBERS), tuned_model("alpha", epochs=4))
 
     started = ws.apply("--no-wait")
@@ -61,6 +61,7 @@ def test_no_wait_returns_while_tuning_and_wait_follows_it_to_active(ws: Workspac
     record = ws.state_doc()["models"]["alpha"]
     assert record["operation"].startswith("tunedModels/alpha/operations/")
     assert ws.kinds() == {"alpha": "wait"}
+    ws.emulator.advance(6 * 3600)
     waited = ws.cli("wait", "--poll-interval", "0.05s")
     assert waited.returncode == 0, waited.stderr
     assert "TunedModel/alpha: ACTIVE" in waited.stdout
@@ -72,7 +73,7 @@ def test_no_wait_returns_while_tuning_and_wait_follows_it_to_active(ws: Workspac
 def test_wait_leaves_a_record_another_command_changed_while_it_waited(
     ws: Workspace, tmp_path: Path
 ) -> None:
-    ws.emulator.configure(stepSeconds=1)  # 6 steps: about 6 s of tuning
+    ws.emulator.configure(stepSeconds=3600)  # 6 steps; the clock moves only when told
     ws.write(dataset("numbers", NUMBERS), tuned_model("alpha", epochs=4))
     assert ws.apply("--no-wait").returncode == 0
     log = tmp_path / "wait.log"
@@ -106,6 +107,7 @@ def test_wait_leaves_a_record_another_command_changed_while_it_waited(
         edited.write_text(json.dumps(pulled))
         pushed = ws.cli("state", "push", "--force", str(edited))
         still_waiting = waiting.poll() is None
+        ws.emulator.advance(6 * 3600)  # now alpha finishes
         code = waiting.wait(timeout=60)
     finally:
         waiting.kill()

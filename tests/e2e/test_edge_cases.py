@@ -19,7 +19,9 @@ PATCH = "PATCH /v1beta/tunedModels/{id}"
 
 
 def test_apply_timeout_keeps_the_operation_and_wait_finishes_it(ws: Workspace) -> None:
-    ws.emulator.configure(stepSeconds=0.5)
+    # An hour a step on the emulator's clock, which moves only when told: the
+    # model is still tuning whenever the plan below runs, however loaded the machine.
+    ws.emulator.configure(stepSeconds=3600)
     ws.write(dataset("numbers", NUMBERS), tuned_model("slow", epochs=2))
 
     result = ws.apply("--timeout", "0.3s")
@@ -34,6 +36,7 @@ def test_apply_timeout_keeps_the_operation_and_wait_finishes_it(ws: Workspace) -
     assert operation.startswith("tunedModels/slow/operations/")
     assert ws.live()["slow"]["state"] == "CREATING"
     assert ws.kinds() == {"slow": "wait"}
+    ws.emulator.advance(3 * 3600)  # 3 steps: done
     waited = ws.cli("wait", "--poll-interval", "0.05s")
     assert waited.returncode == 0, waited.stderr
     assert "TunedModel/slow: ACTIVE" in waited.stdout

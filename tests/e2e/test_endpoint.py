@@ -96,3 +96,14 @@ def test_a_loopback_emulator_on_another_port_is_the_same_api(ws: Workspace) -> N
     _applied(ws)
     _record(ws, endpoint="http://localhost:1")
     assert ws.cli("plan", "--detailed-exitcode").returncode == 0
+
+
+def test_inventory_reads_a_state_of_another_api_with_a_warning(ws: Workspace) -> None:
+    _applied(ws)
+    _record(ws, endpoint=ELSEWHERE)
+    result = ws.cli("inventory", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert (
+        f"Warning: the state {ws.state} belongs to the API at {ELSEWHERE}, not "
+        f"{ws.emulator.url}: its models are compared with this API's"
+    ) in result.stderr

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -11,7 +13,9 @@ from tests.e2e.workspace import NUMBERS, Workspace, dataset, tuned_model
 GENERATE = "POST /v1beta/tunedModels/{id}:generateContent"
 
 
-def evaluation(name: str, examples: list[tuple[str, str]], **metric: Any) -> dict[str, Any]:
+def evaluation(
+    name: str, examples: list[tuple[str, str]], *, gate: bool = True, **metric: Any
+) -> dict[str, Any]:
     return {
         "apiVersion": "gemini.tuning/v1",
         "kind": "Evaluation",
@@ -20,8 +24,14 @@ def evaluation(name: str, examples: list[tuple[str, str]], **metric: Any) -> dic
             "dataset": {"examples": [{"textInput": i, "output": o} for i, o in examples]},
             "generationConfig": {"temperature": 0, "maxOutputTokens": 64},
             "metrics": [{"type": "exactMatch", "threshold": 0.9, **metric}],
+            "gate": gate,
         },
     }
+
+
+def forget_answers(ws: Workspace) -> None:
+    """Empty the answer cache (apply's gate filled it)."""
+    shutil.rmtree(ws.root / ".reconciler" / "cache")
 
 
 def with_evaluation(model: dict[str, Any], name: str) -> dict[str, Any]:
@@ -64,6 +74,8 @@ def test_eval_twice_sends_nothing_the_second_time_and_writes_junit(ws: Workspace
         evaluation("increment-check", NUMBERS),
     )
     assert ws.apply().returncode == 0
+    assert ws.requests(GENERATE) == 3  # the gate evaluated the new model
+    forget_answers(ws)
 
     first = ws.cli("eval", "--format", "json")
     sent = ws.requests(GENERATE)
@@ -76,9 +88,9 @@ def test_eval_twice_sends_nothing_the_second_time_and_writes_junit(ws: Workspace
     assert result["metrics"] == [
         {"type": "exactMatch", "threshold": 0.9, "score": 1.0, "passed": True}
     ]
-    assert sent == 3
+    assert sent == 6
     assert second.returncode == 0, second.stderr
-    assert ws.requests(GENERATE) == 3  # the rerun was answered from .reconciler/cache/
+    assert ws.requests(GENERATE) == 6  # the rerun was answered from .reconciler/cache/
     assert "increment  increment-check  exactMatch  1.00   0.90       pass" in second.stdout
     assert "(0 requests sent, 3 cached)" in second.stdout
 
@@ -93,9 +105,9 @@ def test_a_missed_threshold_exits_2_and_shows_the_worst_examples(ws: Workspace) 
     ws.write(
         dataset("numbers", NUMBERS),
         with_evaluation(tuned_model("increment"), "increment-check"),
-        evaluation("increment-check", holdout),
+        evaluation("increment-check", holdout, gate=False),
     )
-    assert ws.apply().returncode == 0
+    assert ws.apply().returncode == 0  # gate: false only reports
 
     result = ws.cli("eval")
     junit = ws.cli("eval", "--format", "junit")
@@ -119,9 +131,10 @@ def test_answers_of_one_model_are_never_reported_as_anothers(ws: Workspace) -> N
         dataset("doubles", [("1", "2"), ("seven", "fourteen")]),
         with_evaluation(tuned_model("increment"), "check"),
         with_evaluation(tuned_model("doubler", data="doubles"), "check"),
-        evaluation("check", shared),
+        evaluation("check", shared, gate=False),
     )
     assert ws.apply().returncode == 0
+    forget_answers(ws)
     assert ws.cli("eval", "increment").returncode == 0
 
     doubler = ws.cli("eval", "doubler", "--format", "json")
@@ -148,3 +161,89 @@ def test_naming_a_model_that_cannot_be_evaluated_is_an_error(ws: Workspace) -> N
     assert no_evaluation.returncode == 1
     assert "Error: TunedModel/plain has no evaluation" in no_evaluation.stderr
     assert ws.requests(GENERATE) == 0
+
+
+HOLDOUT_HALF_RIGHT = [("1", "2"), ("seven", "eight"), ("nine", "ten"), ("forty", "forty-one")]
+
+
+def test_a_model_below_its_gate_is_marked_and_nothing_is_tuned_from_it(ws: Workspace) -> None:
+    ws.write(
+        dataset("numbers", NUMBERS),
+        with_evaluation(tuned_model("increment"), "increment-check"),
+        tuned_model("child", source="increment"),
+        evaluation("increment-check", HOLDOUT_HALF_RIGHT),
+    )
+
+    first = ws.apply()
+
+    assert first.returncode == 1
+    assert (
+        "TunedModel/increment: failed: evaluation increment-check below threshold: "
+        "exactMatch 0.50 < 0.90" in first.stderr
+    )
+    assert "TunedModel/child: skipped: increment failed" in first.stderr
+    assert ws.live()["increment"]["state"] == "ACTIVE" and "child" not in ws.live()
+    record = ws.state_doc()["models"]["increment"]
+    [(live_name, result)] = record["evaluations"].items()
+    assert live_name == "tunedModels/increment"
+    assert result["passed"] is False and result["examples"] == 4 and result["time"]
+    assert result["metrics"] == [
+        {"type": "exactMatch", "threshold": 0.9, "score": 0.5, "passed": False, "pattern": None}
+    ]
+    assert record["lastError"] == (
+        "evaluation increment-check below threshold: exactMatch 0.50 < 0.90"
+    )
+
+    # show, inventory (a column) and the HTML report show it.
+    shown = ws.cli("show", "increment")
+    assert re.search(r"\n  result +below a threshold\n", shown.stdout)
+    assert re.search(r"\n  exactMatch +0\.50 \(threshold 0\.90\) FAIL\n", shown.stdout)
+    table = ws.cli("inventory").stdout
+    assert "EVALUATION" in table and "below: exactMatch 0.50 < 0.90" in table
+    html = ws.cli("inventory", "--format", "html").stdout
+    assert '<td class="evaluation">below: exactMatch 0.50 &lt; 0.90</td>' in html
+
+    # The evaluation is recorded: the next plan does not run it again, and the
+    # model tuned from it is still not created.
+    assert ws.kinds() == {"increment": "noop", "child": "create"}
+    again = ws.apply()
+    assert again.returncode == 1
+    assert "source model increment is below a threshold of its evaluation" in again.stderr
+    assert ws.creates() == {"increment": 1}
+
+    # A changed evaluation is an action of its own; passing it lets the rest go on.
+    ws.write(
+        dataset("numbers", NUMBERS),
+        with_evaluation(tuned_model("increment"), "increment-check"),
+        tuned_model("child", source="increment"),
+        evaluation("increment-check", HOLDOUT_HALF_RIGHT, threshold=0.5),
+    )
+    assert ws.kinds() == {"increment": "evaluate", "child": "create"}
+    sent = ws.requests(GENERATE)
+    third = ws.apply()
+    assert third.returncode == 0, third.stderr
+    assert "1 created, 0 updated, 0 replaced, 0 deleted, 1 evaluated" in third.stdout
+    assert ws.requests(GENERATE) == sent  # the answers were cached: only the threshold changed
+    assert ws.state_doc()["models"]["increment"]["lastError"] is None
+    assert ws.creates() == {"increment": 1, "child": 1}
+    assert ws.kinds() == {"increment": "noop", "child": "noop"}
+
+
+def test_wait_gates_a_model_that_finishes_tuning_like_apply(ws: Workspace) -> None:
+    ws.write(
+        dataset("numbers", NUMBERS),
+        with_evaluation(tuned_model("increment"), "increment-check"),
+        evaluation("increment-check", HOLDOUT_HALF_RIGHT),
+    )
+    assert ws.apply("--no-wait").returncode == 0
+
+    waited = ws.cli("wait", "--poll-interval", "0.05s")
+
+    assert waited.returncode == 1
+    assert (
+        "TunedModel/increment: evaluation increment-check below threshold: exactMatch 0.50 < 0.90"
+        in waited.stdout
+    )
+    record = ws.state_doc()["models"]["increment"]
+    assert record["operation"] is None
+    assert record["evaluations"]["tunedModels/increment"]["passed"] is False

@@ -113,7 +113,7 @@ def test_while_an_apply_follows_tuning_plans_and_other_writers_use_the_state(
         ws = Workspace(root=tmp_path, emulator=emulator, state=state)
         ws.write(dataset("numbers", NUMBERS), tuned_model("beta"))
         assert ws.apply().returncode == 0
-        emulator.configure(stepSeconds=1.0)  # alpha: 6 steps, about 6 s of tuning
+        emulator.configure(stepSeconds=3600)  # alpha: 6 steps; the clock moves only when told
         ws.write(dataset("numbers", NUMBERS), tuned_model("alpha", epochs=4), tuned_model("beta"))
         log = tmp_path / "apply.log"
         apply = start_apply(ws, log)
@@ -124,6 +124,7 @@ def test_while_an_apply_follows_tuning_plans_and_other_writers_use_the_state(
             during_plan = ws.cli("plan", "--format", "json", "--lock-timeout", "20s")
             during_rm = ws.cli("state", "rm", "beta", "--lock-timeout", "20s")
             still_tuning = apply.poll() is None
+            emulator.advance(6 * 3600)  # now alpha finishes
             code = apply.wait(timeout=60)
         finally:
             apply.kill()
@@ -151,7 +152,7 @@ def test_while_an_apply_follows_tuning_plans_and_other_writers_use_the_state(
 def test_a_record_removed_while_its_tuning_is_followed_is_not_written_back(
     tmp_path: Path,
 ) -> None:
-    with serve_emulator("--step-seconds", "1") as emulator:  # alpha: about 6 s of tuning
+    with serve_emulator("--step-seconds", "3600") as emulator:  # alpha: 6 steps, when told
         ws = Workspace(root=tmp_path, emulator=emulator)
         ws.write(dataset("numbers", NUMBERS), tuned_model("alpha", epochs=4))
         log = tmp_path / "apply.log"
@@ -159,6 +160,7 @@ def test_a_record_removed_while_its_tuning_is_followed_is_not_written_back(
         try:
             wait_for_text(log, b"TunedModel/alpha: tuning", apply)
             removed = ws.cli("state", "rm", "alpha", "--lock-timeout", "20s")
+            emulator.advance(6 * 3600)  # now alpha finishes
             code = apply.wait(timeout=60)
         finally:
             apply.kill()

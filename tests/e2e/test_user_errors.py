@@ -83,7 +83,7 @@ def test_wait_on_a_model_deleted_by_hand_says_apply_recreates_it(ws: Workspace) 
 def test_ctrl_c_during_apply_keeps_the_operation_and_the_next_apply_finishes(
     ws: Workspace,
 ) -> None:
-    ws.emulator.configure(stepSeconds=0.5)  # 6 steps: about 3 s of tuning
+    ws.emulator.configure(stepSeconds=3600)  # 6 steps; the clock moves only when told
     ws.write(dataset("numbers", NUMBERS), tuned_model("alpha", epochs=4))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RECONCILER_", "GEMINI_"))}
     env.update(ws.env(), NO_COLOR="1", PYTHONPATH=str(REPO_ROOT))
@@ -115,6 +115,7 @@ def test_ctrl_c_during_apply_keeps_the_operation_and_the_next_apply_finishes(
     assert record["operation"].startswith("tunedModels/alpha/operations/")
     assert not Path(ws.state + ".lock").exists()
     assert ws.kinds() == {"alpha": "wait"}
+    ws.emulator.advance(6 * 3600)
 
     again = ws.apply()
 

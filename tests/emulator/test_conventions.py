@@ -49,10 +49,12 @@ CASES: dict[str, tuple[dict[str, Any] | None, str]] = {
             ("POST", "/tunedModels/{id}/operations/{op}:cancel", ({}, "Empty")),
             ("POST", "/tunedModels/{id}:generateContent", (GENERATE, "GenerateContentResponse")),
             ("POST", "/tunedModels/{id}:streamGenerateContent", (GENERATE, "Chunks")),
+            ("POST", "/tunedModels/{id}:countTokens", (GENERATE, "CountTokensResponse")),
             ("GET", "/models", (None, "ListModelsResponse")),
             ("GET", "/models/{model}", (None, "Model")),
             ("POST", "/models/{model}:generateContent", (GENERATE, "GenerateContentResponse")),
             ("POST", "/models/{model}:streamGenerateContent", (GENERATE, "Chunks")),
+            ("POST", "/models/{model}:countTokens", (GENERATE, "CountTokensResponse")),
         ]
     },
 }
@@ -68,6 +70,7 @@ ENUM_AT: dict[str, Any] = {
     "ListPermissionsResponse": lambda b: b["permissions"][0]["granteeType"],
     "GenerateContentResponse": lambda b: b["candidates"][0]["finishReason"],
     "Chunks": lambda b: b[-1]["candidates"][0]["finishReason"],
+    "CountTokensResponse": lambda b: b["promptTokensDetails"][0]["modality"],
 }
 
 
@@ -216,3 +219,21 @@ def test_snake_case_page_parameters(client: TestClient) -> None:
     token = first["nextPageToken"]
     second = client.get(f"/v1beta/tunedModels?page_size=1&page_token={token}").json()
     assert [m["name"] for m in second["tunedModels"]] == ["tunedModels/b"]
+
+
+def test_another_route_table_is_served_through_the_same_gateway() -> None:
+    """The seam a second API surface (Vertex AI tuningJobs, say) plugs into."""
+    from starlette.responses import JSONResponse
+
+    from reconciler.emulator import EmulatorConfig, create_app
+    from reconciler.emulator.routes import ROUTES, route
+
+    extra = route("GET", "/v1/projects/{id}/tuningJobs", lambda call: JSONResponse({"id": call.params["id"]}))  # fmt: skip
+    app = create_app(EmulatorConfig(api_key=KEY, seed=1), routes=[*ROUTES, extra])
+    with TestClient(app) as client:
+        assert client.get("/v1/projects/p1/tuningJobs").status_code == 403  # the key is checked
+        served = client.get(f"/v1/projects/p1/tuningJobs?key={KEY}")
+        assert served.json() == {"id": "p1"}
+        assert client.get("/v1beta/tunedModels", headers={"x-goog-api-key": KEY}).is_success
+        stats = client.get("/emulator/stats").json()["requests"]
+        assert stats["GET /v1/projects/{id}/tuningJobs"] == 2

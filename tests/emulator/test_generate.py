@@ -27,12 +27,30 @@ def test_answers_with_the_closest_example(client: TestClient, clock: FakeClock) 
     ready(client, clock)
     r = client.post("/v1beta/tunedModels/inc:generateContent", json=prompt("two three"))
     assert r.status_code == 200
+    ratings = [
+        {"category": f"HARM_CATEGORY_{name}", "probability": "NEGLIGIBLE"}
+        for name in ("HATE_SPEECH", "DANGEROUS_CONTENT", "HARASSMENT", "SEXUALLY_EXPLICIT")
+    ]
     assert r.json() == {
         "candidates": [
-            {"content": {"parts": [{"text": "four"}], "role": "model"}, "finishReason": "STOP"}
+            {
+                "content": {"parts": [{"text": "four"}], "role": "model"},
+                "finishReason": "STOP",
+                "safetyRatings": ratings,
+            }
         ],
-        "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 1, "totalTokenCount": 4},
+        "promptFeedback": {"safetyRatings": ratings},
+        "usageMetadata": {
+            "promptTokenCount": 3,
+            "candidatesTokenCount": 1,
+            "totalTokenCount": 4,
+            "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 3}],
+        },
+        "modelVersion": "gemini-1.5-flash-001-tuning",
+        "responseId": r.json()["responseId"],
     }
+    again = client.post("/v1beta/tunedModels/inc:generateContent", json=prompt("two three"))
+    assert again.json()["responseId"] == r.json()["responseId"]
     v1 = client.post("/v1/tunedModels/inc:generateContent", json=prompt("eleven"))
     assert (
         v1.json()["candidates"][0]["content"]["parts"][0]["text"]

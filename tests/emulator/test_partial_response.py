@@ -235,6 +235,7 @@ PARTIAL: dict[str, tuple[str, Any]] = {
     ),
     "ListModelsResponse": ("models/name", {"models": [{"name": None}]}),
     "Model": ("name", {"name": None}),
+    "CountTokensResponse": ("totalTokens", {"totalTokens": None}),
 }
 
 

@@ -75,3 +75,24 @@ def test_a_symlink_in_place_of_the_file_is_replaced_not_written_through(tmp_path
 def test_the_body_key_ignores_key_order() -> None:
     assert body_key({"a": 1, "b": [1, 2]}) == body_key({"b": [1, 2], "a": 1})
     assert body_key({"a": 1}) != body_key({"a": 2})
+
+
+def test_only_the_most_recently_written_model_versions_are_kept(tmp_path: Path) -> None:
+    cache = open_answer_cache(tmp_path)
+    assert cache is not None
+    cache.max_files = 3
+    dated: set[Path] = set()
+    for version in range(5):
+        cache.save(
+            endpoint=EP, model="tunedModels/a", update_time=f"t{version}", answers={"k": "v"}
+        )
+        for path in set((tmp_path / CACHE_DIR).glob("*.json")) - dated:
+            os.utime(path, (1000 + version, 1000 + version))  # written in this order
+            dated.add(path)
+
+    kept = [
+        version
+        for version in range(5)
+        if cache.load(endpoint=EP, model="tunedModels/a", update_time=f"t{version}")
+    ]
+    assert kept == [2, 3, 4]

@@ -146,7 +146,7 @@ def test_every_workflow_uses_the_action_and_only_known_steps_are_skipped() -> No
     expected = {
         "plan.yml": ["validate", "plan"],
         "apply.yml": ["apply"],
-        "follow.yml": ["wait", "apply"],
+        "follow.yml": ["wait", "apply", "eval"],
         "drift.yml": ["drift"],
     }
     assert {p.name for p in WORKFLOWS.glob("*.yml")} == set(expected)
@@ -242,6 +242,8 @@ def test_pull_request_merge_follow_and_nightly_drift(
     _, follow = github.run_job("follow.yml", ref="main")
     assert follow.succeeded, follow.log
     assert "TunedModel/increment-refined: ACTIVE" in follow.summary
+    assert "### Evaluation" in follow.summary  # the gates' report (none configured here)
+    assert follow.step("Evaluate: Run reconciler").returncode == 0
     assert {m["state"] for m in _live(keyed_emulator).values()} == {"ACTIVE"}
     assert len(_live(keyed_emulator)) == 4
     assert _origin_state(github)["models"]["increment-refined"]["operation"] is None  # type: ignore[index]

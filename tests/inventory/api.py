@@ -6,7 +6,6 @@ make those changes the way someone else would.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import httpx
@@ -59,17 +58,6 @@ def get_model(url: str, model_id: str) -> dict[str, object]:
     data = response.json()
     assert isinstance(data, dict)
     return data
-
-
-def wait_for_first_snapshot(url: str, model_id: str, *, timeout: float = 10.0) -> None:
-    """Poll until a slow tuning has reported a step (the served emulator runs on real time)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        task = get_model(url, model_id).get("tuningTask")
-        if isinstance(task, dict) and task.get("snapshots"):
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{model_id} reported no tuning step within {timeout}s")
 
 
 def patch_display_name(url: str, model_id: str, display_name: str) -> None:

@@ -14,11 +14,12 @@ from reconciler.applied import ModelRecord
 from tests.inventory import api
 from tests.support.servers import ServedEmulator
 
-# The in-flight model: 240 examples x 5 epochs / batch 4 = 300 steps, at 0.2 s a
-# step it is still CREATING a minute later, long after the tests have read it.
+# The in-flight model: 240 examples x 5 epochs / batch 4 = 300 steps of an hour
+# each; the emulator's clock is moved one step on, so it has reported a step and
+# stays CREATING however long the tests take.
 SLOW_EXAMPLES = 240
 SLOW_TOTAL_STEPS = 300
-SLOW_STEP_SECONDS = 0.2
+SLOW_STEP_SECONDS = 3600.0
 FAILED_ERROR = "tuning failed: loss diverged (code 13)"
 
 EXPECTED_STATUS = {
@@ -77,5 +78,7 @@ def build_project(emulator: ServedEmulator, state_path: Path) -> Project:
     # Behind the reconciler's back:
     api.patch_display_name(url, "renamed", "Renamed by hand")
     api.delete_model(url, "gone")
-    api.wait_for_first_snapshot(url, "slow")
+    emulator.advance(SLOW_STEP_SECONDS)
+    task = api.get_model(url, "slow")["tuningTask"]
+    assert isinstance(task, dict) and len(task["snapshots"]) == 1
     return Project(emulator=emulator, state_path=state_path)

@@ -93,6 +93,7 @@ def test_csv_has_a_stable_header_and_one_row_per_model(project: Project) -> None
         "totalSteps",
         "percent",
         "error",
+        "evaluation",
     ]
     records = {r["name"]: r for r in csv.DictReader(io.StringIO(text))}
     assert {name: r["status"] for name, r in records.items()} == EXPECTED_STATUS

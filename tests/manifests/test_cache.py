@@ -5,14 +5,18 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import resource
 import shutil
+import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from reconciler.manifests import CACHE_DIR, _load, load_manifests
 from reconciler.manifests._cache import open_cache
+from tests.support.servers import REPO_ROOT, run_cli
 
 MODEL = (
     "apiVersion: gemini.tuning/v1\nkind: TunedModel\nmetadata: {{name: m{n}}}\nspec:\n"
@@ -119,3 +123,78 @@ def test_a_symlinked_reconciler_directory_leading_outside_disables_the_cache(
     result = load_manifests([repo / "m"], root=repo)
     assert result.models == 2
     assert list(outside.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "link", [".reconciler/.gitignore", ".reconciler/cache/.gitignore", ".reconciler/cache"]
+)
+def test_a_symlink_where_the_cache_writes_is_never_written_through(
+    tmp_path: Path, link: str
+) -> None:
+    repo, outside = tmp_path / "repo", tmp_path / "outside"
+    outside.mkdir()
+    _write_models(repo / "manifests", range(2))
+    (repo / link).parent.mkdir(parents=True, exist_ok=True)
+    # Dangling: following it would create a file (or directory) outside the repository.
+    (repo / link).symlink_to(outside / "planted")
+
+    result = run_cli("validate", cwd=repo)
+
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.splitlines()[0] == (
+        f".reconciler: warning: `{link}` is a symlink: the manifest cache is not used, "
+        "so that nothing is written where the link leads"
+    )
+    assert list(outside.iterdir()) == []
+    assert (repo / link).is_symlink()
+    assert not (repo / CACHE_DIR).exists()
+
+
+def test_a_full_disk_leaves_no_empty_gitignore(tmp_path: Path) -> None:
+    """A file-size limit of a few bytes makes every write fail, as a full disk does."""
+    _write_models(tmp_path / "manifests", range(2))
+
+    def small_files() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of being killed
+        resource.setrlimit(resource.RLIMIT_FSIZE, (16, 16))
+
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "reconciler", "validate"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=small_files,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    left = sorted(p.relative_to(tmp_path).as_posix() for p in (tmp_path / ".reconciler").rglob("*"))
+    assert left == [], left  # an empty .gitignore would be staged by `git add -A`
+
+
+def test_an_entry_not_written_on_this_machine_is_never_trusted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A pull request can force-add files under the git-ignored cache: an entry
+    # at the right name claiming other documents must not change what plan sees.
+    repo = tmp_path / "repo"
+    _write_models(repo / "manifests", range(1))
+    key_home = tmp_path / "home-cache"
+    env = {"XDG_CACHE_HOME": str(key_home)}
+    first = run_cli("validate", "--format", "json", cwd=repo, env=env)
+    assert first.returncode == 0, first.stderr
+    (entry,) = (repo / CACHE_DIR).iterdir()
+    assert (key_home / "reconciler" / "cache.key").stat().st_mode & 0o777 == 0o600
+    sealed_text = entry.read_bytes()
+    documents = sealed_text.split(b"\n", 1)[1]
+    assert b'"m0"' in documents
+    forged = documents.replace(b'"m0"', b'"forged-model"')
+    another_key = b"0" * 64  # a seal made with some other key
+    for content in (forged, another_key + b"\n" + forged):
+        entry.write_bytes(content)
+        again = run_cli("validate", "--format", "json", cwd=repo, env=env)
+        assert again.returncode == 0, again.stderr
+        assert "forged-model" not in again.stdout
+        assert entry.read_bytes() == sealed_text  # parsed anew and sealed again

@@ -3,10 +3,17 @@
 Adding a case is adding a directory: ``<case>/manifests/*.yaml`` (and any data
 files) and ``<case>/expected.yaml`` with the diagnostics as `validate` prints
 them, the field each one names, and the summary counts.
+
+Symlinks and FIFOs are not checked in (a loop or a FIFO trips every tool that
+walks the repository): ``symlinks:`` (link: target) and ``fifos:`` (paths) in
+``expected.yaml`` list them, and such a case runs in a copy where they are
+made, with ``<case>/outside/`` copied next to it, outside its root.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +33,29 @@ def _expected(case: Path) -> dict[str, Any]:
     return data
 
 
+def _prepared(case: Path, expected: dict[str, Any], tmp_path: Path) -> Path:
+    """The directory to run the case in: itself, or a copy with its symlinks and FIFOs made."""
+    links = expected.get("symlinks") or {}
+    fifos = expected.get("fifos") or []
+    if not links and not fifos:
+        return case
+    root = tmp_path / "repo"
+    shutil.copytree(case, root, ignore=shutil.ignore_patterns("outside"))
+    if (case / "outside").is_dir():
+        shutil.copytree(case / "outside", tmp_path / "outside")
+    for link, target in links.items():
+        os.symlink(target, root / link)
+    for fifo in fifos:
+        (root / fifo).parent.mkdir(parents=True, exist_ok=True)
+        os.mkfifo(root / fifo)
+    return root
+
+
 @pytest.mark.parametrize("name", CASE_NAMES)
-def test_case(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_case(name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     case = CASES / name
     expected = _expected(case)
-    monkeypatch.chdir(case)
+    monkeypatch.chdir(_prepared(case, expected, tmp_path))
 
     result = inspect_manifests([Path("manifests")], root=Path("."), use_cache=False)
 
@@ -46,11 +71,11 @@ def test_case(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("name", CASE_NAMES)
 def test_load_manifests_raises_exactly_when_invalid(
-    name: str, monkeypatch: pytest.MonkeyPatch
+    name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     case = CASES / name
     expected = _expected(case)
-    monkeypatch.chdir(case)
+    monkeypatch.chdir(_prepared(case, expected, tmp_path))
     if expected["valid"]:
         result = load_manifests([Path("manifests")], root=Path("."), use_cache=False)
         assert result.models == expected["summary"]["models"]

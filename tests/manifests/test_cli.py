@@ -23,7 +23,7 @@ def test_example_repository_is_valid_text() -> None:
     result = run_cli("validate", cwd=REPO_ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip().splitlines()[-1] == (
-        "4 models, 3 datasets (48 examples), 1 hyperparameter set"
+        "4 models, 4 datasets (52 examples), 1 hyperparameter set, 1 evaluation"
     )
 
 
@@ -125,10 +125,54 @@ def test_schema_is_valid_and_accepts_the_examples() -> None:
         for path in sorted((REPO_ROOT / "manifests").glob("*.yaml"))
         for doc in YAML(typ="safe").load_all(path.read_text())
     ]
-    assert len(documents) == 7
+    assert len(documents) == 8
+    assert "Evaluation" in {doc["kind"] for doc in documents}
     for doc in documents:
         assert list(validator.iter_errors(doc)) == []
     wrong = {**documents[0], "spek": {}}
     assert list(validator.iter_errors(wrong)) != []
     # The copy the example manifests point editors at is up to date.
     assert json.loads((REPO_ROOT / "manifests" / "schema.json").read_text()) == schema
+
+
+def test_values_the_service_would_refuse_fail_validate(tmp_path: Path) -> None:
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "manifests" / "m.yaml").write_text(
+        "apiVersion: gemini.tuning/v1\nkind: TunedModel\nmetadata: {name: m}\nspec:\n"
+        "  baseModel: models/gemini-1.5-flash-001-tuning\n  tuningTask:\n"
+        "    trainingData: {examples: [{textInput: a, output: b}]}\n"
+        "    hyperparameters:\n"
+        "      epochCount: 99999999999999999999999999\n"
+        "      learningRate: .inf\n"
+    )
+
+    result = run_cli("validate", cwd=tmp_path)
+
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[:2] == [
+        "manifests/m.yaml:9:19: error: `spec.tuningTask.hyperparameters.epochCount` must be an "
+        "integer from 1 to 2,147,483,647 (the API's int32), got 99999999999999999999999999",
+        "manifests/m.yaml:10:21: error: `spec.tuningTask.hyperparameters.learningRate` must be a "
+        "number > 0 and at most 3.4e38 (the API's 32-bit float), got inf",
+    ]
+
+
+def test_the_summary_counts_every_document_written_not_only_the_valid_ones(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "manifests").mkdir()
+    model = (
+        "apiVersion: gemini.tuning/v1\nkind: TunedModel\nmetadata: {{name: {name}}}\nspec:\n"
+        "  baseModel: models/gemini-1.5-flash-001-tuning\n  topK: {top_k}\n"
+        "  tuningTask:\n    trainingData: {{examples: [{{textInput: a, output: b}}]}}\n"
+    )
+    docs = [model.format(name=f"m{n}", top_k=0 if n % 2 else 3) for n in range(4)]
+    (tmp_path / "manifests" / "m.yaml").write_text("---\n".join(docs))
+
+    result = run_cli("validate", cwd=tmp_path)
+
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[-2:] == [
+        "4 models, 4 datasets (2 examples), 0 hyperparameter sets",
+        "2 errors",
+    ]

@@ -90,11 +90,12 @@ def test_symlink_escape_is_refused(tmp_path: Path) -> None:
     (repo / "d.yaml").write_text(
         "apiVersion: gemini.tuning/v1\nkind: Dataset\nmetadata: {name: d}\nspec: {file: data/x.jsonl}\n"
     )
-    result = inspect_manifests([repo], root=repo, use_cache=False)
+    manifest = repo / "d.yaml"
+    result = inspect_manifests([manifest], root=repo, use_cache=False)
     assert [d.message for d in result.errors] == [
         "data file `data/x.jsonl` is outside the repository root"
     ]
-    allowed = inspect_manifests([repo], root=repo, allow_outside_root=True, use_cache=False)
+    allowed = inspect_manifests([manifest], root=repo, allow_outside_root=True, use_cache=False)
     assert allowed.errors == []
 
 

@@ -10,6 +10,7 @@ The compact case format (adding a case is adding a file)::
         dataset: {hash: sha256:bbb}        # merged over {name: <name>-data, hash: sha256:<name>, examples: 10}
         dependsOn: parent                  # also sets tunedModelSource: tunedModels/parent
         lifecycle: {preventDestroy: true, ignoreChanges: [description], replacement: createBeforeDestroy}
+        evaluation: {name: check, threshold: 0.9, gate: true}   # one exactMatch metric
     live:                       # LiveModel per entry (snake_case); mutable fields default to the manifest's
       - {id: increment, state: ACTIVE, display_name: Old}
     state:                      # StateDocument; a record's name defaults to tunedModels/<key>
@@ -17,6 +18,8 @@ The compact case format (adding a case is adding a file)::
       models:
         increment: {applied: {}}          # {} = the manifest's spec; keys given override it
         # candidate: {...} a record too, named tunedModels/<key>-<generation> by default
+        # evaluations: {tunedModels/increment: {evaluationHash: current}}
+        #   "current" = the hash of the manifest's evaluation; other fields default
     options: {targets: [], replace: [], refreshOnly: false}
     apiFacts:                   # the API's answers for the preflight; without it, no preflight
       baseModels: {models/x: {exists: true, tunable: false}}
@@ -40,7 +43,15 @@ from reconciler.applied import ModelRecord, StateDocument
 from reconciler.errors import SourceLocation
 from reconciler.live import LiveModel
 from reconciler.plan import BaseModelFacts, PlanOptions, PreflightFacts
-from reconciler.spec import AppliedSpec, DesiredModel, DesiredState, Lifecycle
+from reconciler.spec import (
+    AppliedSpec,
+    DatasetRef,
+    DesiredEvaluation,
+    DesiredModel,
+    DesiredState,
+    Lifecycle,
+    MetricCheck,
+)
 
 CASES_DIR = Path(__file__).resolve().parent.parent / "cases" / "plan"
 BASE_MODEL = "models/gemini-1.5-flash-001-tuning"
@@ -77,7 +88,9 @@ def _default_spec(name: str) -> dict[str, Any]:
 
 def _spec_fields(name: str, entry: dict[str, Any]) -> dict[str, Any]:
     fields = _default_spec(name)
-    body = {k: v for k, v in entry.items() if k not in {"name", "dependsOn", "lifecycle"}}
+    body = {
+        k: v for k, v in entry.items() if k not in {"name", "dependsOn", "lifecycle", "evaluation"}
+    }
     if "dependsOn" in entry:
         fields["baseModel"] = None
         fields["tunedModelSource"] = f"tunedModels/{entry['dependsOn']}"
@@ -107,8 +120,41 @@ def desired_state(entries: list[dict[str, Any]]) -> tuple[DesiredState, dict[str
                 create_before_destroy=lifecycle.get("replacement") == "createBeforeDestroy",
             ),
             depends_on=entry.get("dependsOn"),
+            evaluation=_evaluation(entry.get("evaluation")),
         )
     return DesiredState(models=models), spec_fields
+
+
+def _evaluation(data: dict[str, Any] | None) -> DesiredEvaluation | None:
+    if data is None:
+        return None
+    name = data.get("name", "check")
+    return DesiredEvaluation(
+        name=name,
+        dataset=DatasetRef(name=f"{name}-holdout", hash=f"sha256:{name}-holdout", examples=5),
+        metrics=(MetricCheck(type="exactMatch", threshold=float(data.get("threshold", 0.9))),),
+        gate=bool(data.get("gate", True)),
+    )
+
+
+def _evaluation_records(
+    key: str, raw: dict[str, Any], desired: DesiredState
+) -> dict[str, dict[str, Any]]:
+    model = desired.models.get(key)
+    records = {}
+    for live_name, entry in raw.items():
+        record = {
+            "evaluation": model.evaluation.name if model and model.evaluation else "check",
+            "evaluationHash": "sha256:old",
+            "datasetHash": "sha256:check-holdout",
+            "examples": 5,
+            **entry,
+        }
+        if record["evaluationHash"] == "current":
+            assert model is not None and model.evaluation is not None
+            record["evaluationHash"] = model.evaluation.hash
+        records[live_name] = record
+    return records
 
 
 def _recorded_spec(
@@ -124,26 +170,43 @@ def _recorded_spec(
 
 
 def _record(
-    key: str, raw: dict[str, Any], spec_fields: dict[str, dict[str, Any]], *, default_name: str
+    key: str,
+    raw: dict[str, Any],
+    spec_fields: dict[str, dict[str, Any]],
+    desired: DesiredState,
+    *,
+    default_name: str,
 ) -> ModelRecord:
     """A state record; ``candidate`` (createBeforeDestroy) is a record too, named
     ``tunedModels/<key>-<generation>`` unless given."""
     record = dict(raw)
     record.setdefault("name", default_name)
+    if "evaluations" in record:
+        record["evaluations"] = _evaluation_records(key, record["evaluations"], desired)
     record["applied"] = _recorded_spec(key, record.get("applied"), spec_fields)
     record["pendingCreate"] = _recorded_spec(key, record.get("pendingCreate"), spec_fields)
     if record.get("candidate") is not None:
         generation = record.get("generation", 2)
         record["candidate"] = _record(
-            key, record["candidate"], spec_fields, default_name=f"tunedModels/{key}-{generation}"
+            key,
+            record["candidate"],
+            spec_fields,
+            desired,
+            default_name=f"tunedModels/{key}-{generation}",
         )
     return ModelRecord.model_validate(record)
 
 
-def state_document(data: dict[str, Any], spec_fields: dict[str, dict[str, Any]]) -> StateDocument:
+def state_document(
+    data: dict[str, Any],
+    spec_fields: dict[str, dict[str, Any]],
+    desired: DesiredState | None = None,
+) -> StateDocument:
     records = {}
     for key, raw in (data.get("models") or {}).items():
-        records[key] = _record(key, raw, spec_fields, default_name=f"tunedModels/{key}")
+        records[key] = _record(
+            key, raw, spec_fields, desired or DesiredState(), default_name=f"tunedModels/{key}"
+        )
     return StateDocument(
         lineage=data.get("lineage", "00000000-0000-4000-8000-000000000001"),
         serial=data.get("serial", 1),
@@ -215,7 +278,7 @@ def case_inputs(case: dict[str, Any]) -> dict[str, Any]:
     return {
         "desired": desired,
         "live": live_models(case.get("live") or [], spec_fields),
-        "state": state_document(case.get("state") or {}, spec_fields),
+        "state": state_document(case.get("state") or {}, spec_fields, desired),
         "options": plan_options(case.get("options")),
         "preflight": preflight_facts(case.get("apiFacts")),
     }

@@ -22,6 +22,7 @@ def test_every_kind_has_a_title() -> None:
         "+ recreate",
         "- delete",
         "… wait",
+        "? evaluate",
         "  noop",
     ]
 
@@ -64,6 +65,7 @@ def test_summary_counts_every_kind_and_has_changes_ignores_noop() -> None:
         "recreate": 0,
         "delete": 0,
         "wait": 0,
+        "evaluate": 0,
         "noop": 1,
     }
     assert not steady.has_changes

@@ -195,6 +195,7 @@ def test_json_has_the_product_shape(plan: Plan) -> None:
         "recreate": 1,
         "delete": 1,
         "wait": 0,
+        "evaluate": 0,
         "noop": 1,
     }
     assert doc["state"] == {"lineage": "3f1c0d2e-0000-4000-8000-00000000abcd", "serial": 7}

@@ -29,16 +29,33 @@ class ServedEmulator:
     process: subprocess.Popen[bytes]
     api_key: str | None = None
 
+    def _headers(self) -> dict[str, str]:
+        """Changes to an emulator started with --api-key need the key, as API calls do."""
+        return {"x-goog-api-key": self.api_key} if self.api_key else {}
+
     def stats(self) -> dict[str, object]:
         data = httpx.get(f"{self.url}/emulator/stats", timeout=10).json()
         assert isinstance(data, dict)
         return data
 
     def reset(self) -> None:
-        httpx.post(f"{self.url}/emulator/reset", timeout=10).raise_for_status()
+        httpx.post(
+            f"{self.url}/emulator/reset", headers=self._headers(), timeout=10
+        ).raise_for_status()
 
     def configure(self, **config: object) -> None:
-        httpx.put(f"{self.url}/emulator/config", json=config, timeout=10).raise_for_status()
+        httpx.put(
+            f"{self.url}/emulator/config", json=config, headers=self._headers(), timeout=10
+        ).raise_for_status()
+
+    def advance(self, seconds: float) -> None:
+        """Move the emulator's clock forward: tuning progresses with no real waiting."""
+        httpx.post(
+            f"{self.url}/emulator/clock",
+            json={"advanceSeconds": seconds},
+            headers=self._headers(),
+            timeout=10,
+        ).raise_for_status()
 
 
 @contextmanager
@@ -49,10 +66,11 @@ def serve_emulator(
     port = free_port()
     args = [sys.executable, "-m", "reconciler", "emulator", "serve", "--host", "127.0.0.1"]
     args += ["--port", str(port), *extra_args]
+    env = {k: v for k, v in os.environ.items() if k != "RECONCILER_EMULATOR_API_KEY"}
     if api_key:
-        args += ["--api-key", api_key]
+        env["RECONCILER_EMULATOR_API_KEY"] = api_key  # not in argv, where ps shows it
     log = open(os.devnull, "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
+    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + startup_timeout

@@ -10,9 +10,12 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import quote
+
+from reconciler.emulator.cloud_db import CloudRecords
 
 # Cloud Storage takes objects up to 5 TiB; an in-memory emulator bounds them so
 # one upload cannot exhaust the machine (Vertex tuning files are at most 1 GB).
@@ -117,13 +120,21 @@ class StoredObject:
 class ObjectStore:
     """Objects by (bucket, name). Buckets exist as soon as something is written to them."""
 
-    def __init__(self) -> None:
+    def __init__(self, records: CloudRecords | None = None) -> None:
         self._objects: dict[tuple[str, str], StoredObject] = {}
         self._last_generation = 0
+        self._records = records
+        if records is not None:
+            for data in records.load("object"):
+                stored = _from_json(data)
+                self._objects[(stored.bucket, stored.name)] = stored
+                self._last_generation = max(self._last_generation, stored.generation)
 
     def clear(self) -> None:
         self._objects.clear()
         self._last_generation = 0
+        if self._records is not None:
+            self._records.clear()
 
     def get(self, bucket: str, name: str) -> StoredObject | None:
         return self._objects.get((bucket, name))
@@ -152,12 +163,26 @@ class ObjectStore:
             metadata=metadata,
         )
         self._objects[(bucket, name)] = stored
+        if self._records is not None:
+            self._records.save("object", f"{bucket}/{name}", _to_json(stored))
         return stored
 
     def delete(self, bucket: str, name: str) -> None:
         self._objects.pop((bucket, name), None)
+        if self._records is not None:
+            self._records.remove("object", f"{bucket}/{name}")
 
     def in_bucket(self, bucket: str) -> Iterator[StoredObject]:
         """The bucket's objects in name order, as the JSON API lists them."""
         names = sorted(name for (b, name) in self._objects if b == bucket)
         return (self._objects[(bucket, name)] for name in names)
+
+
+def _to_json(stored: StoredObject) -> dict[str, Any]:
+    data = asdict(stored)
+    data["data"] = base64.b64encode(stored.data).decode()
+    return data
+
+
+def _from_json(data: dict[str, Any]) -> StoredObject:
+    return StoredObject(**{**data, "data": base64.b64decode(data["data"])})

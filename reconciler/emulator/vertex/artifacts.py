@@ -153,6 +153,7 @@ def patch_model(call: Call) -> Response:
         else:
             record.version_description = text
     record.model_update_time = call.now
+    call.emulator.vertex.put(record)
     return json_response(model_json(record, call.now))
 
 
@@ -166,6 +167,7 @@ def delete_model(call: Call) -> Response:
             status="FAILED_PRECONDITION",
         )
     record.model_deleted_at = call.now
+    call.emulator.vertex.put(record)
     return _operation(call, "DeleteOperationMetadata", "google.protobuf.Empty")
 
 
@@ -181,6 +183,7 @@ def undeploy(call: Call) -> Response:
     if not deployed(record) or str(wanted) != deployed_model_id(record):
         raise ApiError(404, f"Deployed model {wanted} not found on endpoint {record.endpoint}.")
     record.undeployed_at = call.now
+    call.emulator.vertex.put(record)
     return _operation(
         call,
         "UndeployModelOperationMetadata",
@@ -197,6 +200,7 @@ def delete_endpoint(call: Call) -> Response:
             status="FAILED_PRECONDITION",
         )
     record.endpoint_deleted_at = call.now
+    call.emulator.vertex.put(record)
     return _operation(call, "DeleteOperationMetadata", "google.protobuf.Empty")
 
 
@@ -211,13 +215,13 @@ def _operation(call: Call, metadata: str, response: str) -> Response:
         "done": True,
         "response": {"@type": f"type.googleapis.com/{response}"},
     }
-    call.emulator.vertex.operations[name] = operation
+    call.emulator.vertex.add_operation(operation)
     return json_response(operation)
 
 
 def get_operation(call: Call) -> Response:
     name = f"{_parent(call)}/operations/{call.params['op']}"
-    operation = call.emulator.vertex.operations.get(name)
+    operation = call.emulator.vertex.operation(name)
     if operation is None:
         raise ApiError(404, f"Operation `{name}` not found.")
     return json_response(operation)

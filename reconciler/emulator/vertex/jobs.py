@@ -9,9 +9,10 @@ job queue, run and finish without sleeping. One tuning step takes
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from reconciler.emulator.cloud_db import CloudRecords
 from reconciler.emulator.wire import rfc3339
 
 PENDING = "JOB_STATE_PENDING"
@@ -69,6 +70,15 @@ class TuningJobRecord:
     @property
     def model(self) -> str:
         return f"projects/{self.project}/locations/{self.location}/models/{self.model_id}@1"
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TuningJobRecord:
+        data = dict(data)
+        data["examples"] = [tuple(e) for e in data["examples"]]
+        return cls(**data)
 
     @property
     def labels(self) -> dict[str, str]:
@@ -140,20 +150,30 @@ def job_json(record: TuningJobRecord, prog: JobProgress) -> dict[str, Any]:
 class JobStore:
     """Jobs by resource name, oldest first by ``seq``; tuned endpoints lead back to their job."""
 
-    def __init__(self) -> None:
+    def __init__(self, records: CloudRecords | None = None) -> None:
         self._jobs: dict[str, TuningJobRecord] = {}
         self._by_endpoint: dict[str, TuningJobRecord] = {}
         self._by_model: dict[str, TuningJobRecord] = {}
         # Long-running operations of Model and Endpoint calls, by name (all done at once).
-        self.operations: dict[str, dict[str, Any]] = {}
+        self._operations: dict[str, dict[str, Any]] = {}
         self._next_seq = 1
+        self._records = records
+        if records is not None:
+            for data in records.load("job"):
+                record = TuningJobRecord.from_json(data)
+                self._index(record)
+                self._next_seq = max(self._next_seq, record.seq + 1)
+            for operation in records.load("operation"):
+                self._operations[operation["name"]] = operation
 
     def clear(self) -> None:
         self._jobs.clear()
         self._by_endpoint.clear()
         self._by_model.clear()
-        self.operations.clear()
+        self._operations.clear()
         self._next_seq = 1
+        if self._records is not None:
+            self._records.clear()
 
     def next_seq(self) -> int:
         seq = self._next_seq
@@ -161,9 +181,23 @@ class JobStore:
         return seq
 
     def put(self, record: TuningJobRecord) -> None:
+        """Insert, or save a record changed in place (cancel, patch, undeploy, delete)."""
+        self._index(record)
+        if self._records is not None:
+            self._records.save("job", record.name, record.to_json())
+
+    def _index(self, record: TuningJobRecord) -> None:
         self._jobs[record.name] = record
         self._by_endpoint[record.endpoint] = record
         self._by_model[record.model.removesuffix("@1")] = record
+
+    def add_operation(self, operation: dict[str, Any]) -> None:
+        self._operations[operation["name"]] = operation
+        if self._records is not None:
+            self._records.save("operation", operation["name"], operation)
+
+    def operation(self, name: str) -> dict[str, Any] | None:
+        return self._operations.get(name)
 
     def get(self, name: str) -> TuningJobRecord | None:
         return self._jobs.get(name)

@@ -72,8 +72,12 @@ def create(call: Call) -> Response:
         stats["totalTruncatedExampleCount"] = str(len(training.truncated))
         stats["truncatedExampleIndices"] = [str(i) for i in training.truncated]
     serving = catalog.MULTI_REGION_SERVING.get(asked.base_model, {})
+    # A restart with --db and the same --seed replays the id stream: skip ids in use.
+    job_id = em.random_numeric_id()
+    while em.vertex.get(f"{catalog.parent(project, location)}/tuningJobs/{job_id}") is not None:
+        job_id = em.random_numeric_id()
     record = TuningJobRecord(
-        job_id=em.random_numeric_id(),
+        job_id=job_id,
         seq=em.vertex.next_seq(),
         project=project,
         location=location,
@@ -88,6 +92,10 @@ def create(call: Call) -> Response:
         endpoint_id=em.random_numeric_id(),
         endpoint_location=serving.get(location, location),
     )
+    while em.vertex.by_model(record.model.removesuffix("@1")) is not None:
+        record.model_id = em.random_numeric_id()
+    while em.vertex.by_endpoint(record.endpoint) is not None:
+        record.endpoint_id = em.random_numeric_id()
     asked_name = str(asked.request.get("tunedModelDisplayName") or "")
     record.model_display_name = asked_name or f"{asked.base_model}-{record.job_id}"
     record.model_description = str(asked.request.get("description") or "")
@@ -118,6 +126,7 @@ def cancel(call: Call) -> Response:
     state = progress(record, call.now).state
     if state not in TERMINAL and record.cancel_time is None:
         record.cancel_time = call.now
+        call.emulator.vertex.put(record)
     return json_response({})
 
 

@@ -236,3 +236,19 @@ def test_bearer_tokens_are_checked_as_api_keys_are(served: Served) -> None:
     assert (
         served.http.get(path, headers={"authorization": "Bearer secret-token"}).status_code == 200
     )
+
+
+def test_an_upload_over_the_size_limit_is_refused_and_stores_nothing(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The real limit is 1 GiB (Vertex AI reads no larger training file); lowered
+    # here so the test sends kilobytes. Read at request time, as the gateway does.
+    from reconciler.emulator import body
+
+    monkeypatch.setattr(body, "MAX_RAW_BODY_BYTES", 1024)
+    params = {"uploadType": "media", "name": "big.jsonl", "ifGenerationMatch": "0"}
+    r = served.http.post(f"/upload/storage/v1/b/{BUCKET}/o", params=params, content=b"x" * 1025)
+    assert r.status_code == 400
+    assert r.json()["error"]["message"] == "Request payload size exceeds the limit: 1024 bytes."
+    assert served.http.get(f"/storage/v1/b/{BUCKET}/o/big.jsonl").status_code == 404
+    assert served.upload("small.jsonl", b"x" * 1024)["size"] == "1024"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 
 from tests.emulator.conftest import create_body
 from tests.support.cloud import BUCKET, EXAMPLES, JOBS, job_body, jsonl
-from tests.support.servers import ServedEmulator
+from tests.support.servers import ServedEmulator, serve_emulator
 
 
 def test_one_port_serves_all_three_surfaces(emulator: ServedEmulator) -> None:
@@ -39,3 +41,37 @@ def test_one_port_serves_all_three_surfaces(emulator: ServedEmulator) -> None:
         "GET /v1/projects/{project}/locations/{location}/tuningJobs": 1,
         "GET /storage/v1/b/{bucket}/o": 1,
     }
+
+
+def test_jobs_objects_and_models_survive_a_restart_with_db(tmp_path: Path) -> None:
+    db = str(tmp_path / "emulator.sqlite")
+    ask = {"contents": [{"role": "user", "parts": [{"text": "what is 2 plus one"}]}]}
+    with (
+        serve_emulator("--step-seconds", "0", "--seed", "3", "--db", db) as first,
+        httpx.Client(base_url=first.url, timeout=10) as http,
+    ):
+        http.post(
+            f"/upload/storage/v1/b/{BUCKET}/o",
+            params={"uploadType": "media", "name": "train.jsonl"},
+            content=jsonl(EXAMPLES).encode(),
+        )
+        name = http.post(JOBS, json=job_body(labels={"k": "v"})).json()["name"]
+        done = http.get(f"/v1/{name}").json()
+        model = done["tunedModel"]["model"]
+        http.patch(f"/v1/{model}", params={"updateMask": "description"}, json={"description": "d"})
+        obj = http.get(f"/storage/v1/b/{BUCKET}/o/train.jsonl").json()
+    with (
+        serve_emulator("--step-seconds", "0", "--seed", "3", "--db", db) as second,
+        httpx.Client(base_url=second.url, timeout=10) as http,
+    ):
+        assert http.get(f"/v1/{name}").json() == done
+        assert http.get(f"/v1/{model}").json()["description"] == "d"
+        again = http.get(f"/storage/v1/b/{BUCKET}/o/train.jsonl").json()
+        assert again["generation"] == obj["generation"] and again["md5Hash"] == obj["md5Hash"]
+        reply = http.post(f"/v1/{done['tunedModel']['endpoint']}:generateContent", json=ask)
+        assert reply.json()["candidates"][0]["content"]["parts"][0]["text"] == "3"
+        # The same seed replays the id stream; a new job still gets a new id.
+        other = http.post(JOBS, json=job_body()).json()["name"]
+        assert other != name
+        listed = http.get(JOBS).json()["tuningJobs"]
+        assert [j["name"] for j in listed] == [other, name]
