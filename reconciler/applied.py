@@ -25,6 +25,7 @@ Format (JSON, ``formatVersion`` 1)::
           "generation": 1,           # createBeforeDestroy (see below)
           "candidate": {ModelRecord} | null,
           "retired": ["tunedModels/increment"],
+          "deleting": false,         # a delete of it was sent (see below)
           "evaluations": {"tunedModels/increment": {EvaluationRecord}}  # last per live model
         }
       }
@@ -52,6 +53,11 @@ passed its gate, one write makes it the serving record and lists the old live
 name under ``retired``; the old model is then deleted and dropped from
 ``retired``. A candidate that failed keeps its ``lastError`` until the next
 apply deletes it.
+
+A delete (destroy, or a model removed from the manifests) first writes
+``deleting`` = true, then sends the DELETE, then removes the record. A run
+killed in between leaves ``deleting``: the model gone from the API was deleted
+by the reconciler itself, not outside it, and the next run says so.
 """
 
 from __future__ import annotations
@@ -124,6 +130,9 @@ class ModelRecord(BaseModel):
     # A replace of this model is under way: written before its delete is sent,
     # cleared once its successor's create is recorded.
     replacing: bool = False
+    # A delete of this model was sent (or was about to be): written before the
+    # DELETE, the record itself removed after it.
+    deleting: bool = False
     # The last evaluation of each live model of this name (its generations), by live name.
     evaluations: dict[str, EvaluationRecord] = Field(default_factory=dict)
     # createBeforeDestroy: the highest generation number given out for this

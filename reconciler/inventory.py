@@ -238,16 +238,6 @@ def _generation_row(
     return replace(row, status=Status.MANAGED, address=address, generation=role)
 
 
-def _missing_reason(record: ModelRecord) -> str | None:
-    """Why a managed model is not live, when the state knows (None: deleted outside)."""
-    if record.replacing:
-        return "replacement interrupted; the next apply creates its successor"
-    if record.applied is None and record.pendingCreate is not None:
-        # Only an intent was recorded: nothing was ever live to delete.
-        return "interrupted create never reached the API; the next apply creates it"
-    return None
-
-
 def classify(
     *,
     live: Iterable[LiveModel],
@@ -316,6 +306,18 @@ def classify(
             )
     rows.sort(key=lambda r: r.name)
     return Inventory(rows=tuple(rows), filter=None)
+
+
+def _missing_reason(record: ModelRecord) -> str | None:
+    """Why a managed model is not live, when it is not "deleted outside the reconciler"."""
+    if record.replacing:
+        return "replacement interrupted; the next apply creates its successor"
+    if record.deleting:
+        return "deleted by an interrupted destroy or apply; the next run removes the record"
+    if record.applied is None and record.pendingCreate is not None:
+        # Only an intent was recorded: nothing was ever live to delete.
+        return "interrupted create never reached the API; the next apply creates it"
+    return None
 
 
 class InventoryClient(Protocol):
@@ -446,9 +448,14 @@ def describe_model(*, client: ShowClient, state: StateDocument, ref: str) -> Mod
         model = client.get_tuned_model(live_name)
     except NotFoundError as exc:
         if manifest_name is not None:
+            how = (
+                "deleted by an interrupted destroy or apply"
+                if state.models[manifest_name].deleting
+                else "deleted outside the reconciler"
+            )
             exc.hint = (
-                f"TunedModel/{manifest_name} is in the state but was deleted outside the "
-                "reconciler; `reconciler plan` will recreate it"
+                f"TunedModel/{manifest_name} is in the state but was {how}; "
+                "`reconciler plan` will recreate it"
             )
         else:
             exc.hint = "`reconciler inventory` lists every tuned model in the project"

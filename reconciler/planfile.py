@@ -9,6 +9,7 @@ refuses a stale plan file. A saved plan holds::
       "formatVersion": 1,
       "kind": "reconciler.plan",
       "refreshOnly": false,
+      "options": {"targets": [], "replace": []},   # --target / --replace it was made with
       "state": {"lineage": "…", "serial": 7},      # the state it was made from
       "manifestPaths": ["manifests/"],             # as given, relative to workingDirectory
       "workingDirectory": "/path/to/repo",         # where the plan was made (for messages)
@@ -26,7 +27,7 @@ a credential: nothing in a ``Plan`` carries either.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -35,7 +36,7 @@ from reconciler.applied import StateDocument
 from reconciler.diff import FieldChange
 from reconciler.errors import PlanError, StalePlanError
 from reconciler.live import LiveModel
-from reconciler.plan import Action, ActionKind, Plan
+from reconciler.plan import Action, ActionKind, Plan, PlanOptions
 from reconciler.spec import AppliedSpec, DatasetRef
 
 SAVED_PLAN_FORMAT_VERSION = 1
@@ -71,6 +72,8 @@ class SavedPlan:
     manifest_paths: tuple[str, ...]
     dataset_hashes: Mapping[str, str]  # Dataset name -> content hash, as planned
     working_directory: str | None = None  # where it was made; absent in older plan files
+    # What it was planned with, so apply can plan again the same way and compare.
+    options: PlanOptions = field(default_factory=PlanOptions)
 
 
 def _dataset_hashes(plan: Plan) -> dict[str, str]:
@@ -108,7 +111,11 @@ def _action_to_saved(action: Action) -> dict[str, Any]:
 
 
 def plan_to_saved(
-    plan: Plan, *, manifest_paths: Sequence[str], working_directory: str | None = None
+    plan: Plan,
+    *,
+    manifest_paths: Sequence[str],
+    working_directory: str | None = None,
+    options: PlanOptions | None = None,
 ) -> dict[str, Any]:
     """The JSON-ready document ``plan --out`` writes.
 
@@ -120,6 +127,10 @@ def plan_to_saved(
         "formatVersion": SAVED_PLAN_FORMAT_VERSION,
         "kind": SAVED_PLAN_KIND,
         "refreshOnly": plan.refresh_only,
+        "options": {
+            "targets": sorted(options.targets) if options else [],
+            "replace": sorted(options.replace) if options else [],
+        },
         "state": {"lineage": plan.state_lineage, "serial": plan.state_serial},
         "manifestPaths": list(manifest_paths),
         "datasets": _dataset_hashes(plan),
@@ -183,7 +194,13 @@ def plan_from_saved(data: Mapping[str, Any]) -> SavedPlan:
         paths = tuple(str(p) for p in data.get("manifestPaths", []))
         hashes = {str(k): str(v) for k, v in dict(data.get("datasets", {})).items()}
         directory = data.get("workingDirectory")
-    except (KeyError, TypeError, ValueError, ValidationError) as error:
+        recorded = data.get("options") or {}
+        options = PlanOptions(
+            targets=frozenset(str(t) for t in recorded.get("targets", [])),
+            replace=frozenset(str(r) for r in recorded.get("replace", [])),
+            refresh_only=plan.refresh_only,
+        )
+    except (AttributeError, KeyError, TypeError, ValueError, ValidationError) as error:
         raise PlanError(
             f"saved plan is damaged: {error}",
             hint="make it again with `reconciler plan --out FILE`",
@@ -193,6 +210,7 @@ def plan_from_saved(data: Mapping[str, Any]) -> SavedPlan:
         manifest_paths=paths,
         dataset_hashes=hashes,
         working_directory=str(directory) if directory is not None else None,
+        options=options,
     )
 
 

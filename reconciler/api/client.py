@@ -36,7 +36,7 @@ from reconciler.api import convert
 from reconciler.api.convert import BaseModelInfo, GenerateResult
 from reconciler.api.credentials import Credentials
 from reconciler.api.retry import RetryPolicy
-from reconciler.api.session import ApiSession
+from reconciler.api.session import DEFAULT_REQUEST_TIMEOUT_SECONDS, ApiSession
 from reconciler.api.waiting import ProgressUpdate, model_name, wait_for_models, wait_for_operation
 from reconciler.errors import InvalidArgumentError
 from reconciler.live import LiveModel, OperationStatus
@@ -85,10 +85,12 @@ class GeminiClient:
         retry: RetryPolicy = RetryPolicy(),  # noqa: B008 - frozen, shared safely
         connect_timeout: float = 10.0,
         read_timeout: float = 60.0,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT_SECONDS,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         max_connections: int = 64,
+        notice: Callable[[str], None] | None = None,
     ) -> None:
         self._sleep = sleep
         self._clock = clock
@@ -100,10 +102,12 @@ class GeminiClient:
             retry=retry,
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
+            request_timeout=request_timeout,
             sleep=sleep,
             clock=clock,
             rng=rng or random.Random(),
             max_connections=max_connections,
+            notice=notice,
         )
 
     # ------------------------------------------------------------------ lifecycle

@@ -10,7 +10,9 @@ scrubbed from text that came from the server.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import socket
+import ssl
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import httpx
@@ -66,6 +68,10 @@ _API_KEY_INVALID_HINT = "check the API key (--api-key, GEMINI_API_KEY or GOOGLE_
 _AUTH_HINT = "check the credential: --api-key / GEMINI_API_KEY, or --access-token"
 
 
+def _cut(text: str) -> str:
+    return text if len(text) <= MESSAGE_MAX_CHARS else text[:MESSAGE_MAX_CHARS]
+
+
 def scrub(text: str, secrets: Iterable[str]) -> str:
     """``text`` with every secret replaced by ``***``."""
     for secret in secrets:
@@ -100,16 +106,15 @@ def error_for_response(
     secrets = tuple(secrets)
     code = response.status_code
     status = parse_status(response.content)
+    # Scrubbed before cut: a cut through a secret would leave most of it unmatched.
     if status is None:
-        text = " ".join(response.text.split())[:MESSAGE_MAX_CHARS] if response.content else ""
-        label = response.reason_phrase or "HTTP error"
+        text = _cut(scrub(" ".join(response.text.split()), secrets)) if response.content else ""
+        label = scrub(response.reason_phrase or "HTTP error", secrets)
         message = f"{label} (response was not JSON{': ' + text if text else ''})"
         cls = _BY_CODE.get(code, InternalError if code >= 500 else ApiError)
-        return cls(
-            scrub(message, secrets), code=code, method=method, path=path, retry_after=retry_after
-        )
-    status_name = str(status.get("status") or "")
-    message = str(status.get("message") or response.reason_phrase or "")[:MESSAGE_MAX_CHARS]
+        return cls(message, code=code, method=method, path=path, retry_after=retry_after)
+    status_name = scrub(str(status.get("status") or ""), secrets)
+    message = _cut(scrub(str(status.get("message") or response.reason_phrase or ""), secrets))
     raw_details = status.get("details")
     details = (
         [d for d in raw_details if isinstance(d, dict)] if isinstance(raw_details, list) else []
@@ -123,7 +128,7 @@ def error_for_response(
     if code == 409 and cls is not AlreadyExistsError:
         cls = AlreadyExistsError
     return cls(
-        scrub(message, secrets),
+        message,
         code=code,
         status=status_name,
         details=details,
@@ -163,13 +168,74 @@ def error_for_exception(
             else "check --endpoint (RECONCILER_ENDPOINT), the network and any proxy settings"
         )
         return TransportError(
-            f"cannot connect to {endpoint} ({kind})", method=method, path=path, hint=hint
+            f"cannot connect to {endpoint}: {connection_cause(exc)}",
+            method=method,
+            path=path,
+            hint=hint,
         )
     if isinstance(exc, (httpx.NetworkError, httpx.RemoteProtocolError)):
         return TransportError(f"connection failed ({kind})", method=method, path=path)
     # Not worth retrying: a bad URL or protocol, a proxy refusing, a body that
     # cannot be decoded. Still an ApiError, never an httpx exception.
     return ApiError(f"request failed ({kind})", method=method, path=path)
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _resolution_failure(exc: BaseException) -> socket.gaierror | None:
+    return next((e for e in _chain(exc) if isinstance(e, socket.gaierror)), None)
+
+
+def _certificate_failure(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    return next((e for e in _chain(exc) if isinstance(e, ssl.SSLCertVerificationError)), None)
+
+
+def connection_cause(exc: BaseException) -> str:
+    """Why a connection could not be made, in words (the OS's or the TLS library's)."""
+    resolution = _resolution_failure(exc)
+    if resolution is not None:
+        return f"the host name cannot be resolved ({resolution.strerror or resolution})"
+    certificate = _certificate_failure(exc)
+    if certificate is not None:
+        reason = (
+            getattr(certificate, "verify_message", None)
+            or getattr(certificate, "reason", None)
+            or " ".join(str(certificate).split())
+        )
+        return f"its TLS certificate is not accepted ({reason})"
+    text = " ".join(str(exc).split())
+    return f"{text} ({type(exc).__name__})" if text else type(exc).__name__
+
+
+def is_fixable_by_retrying(exc: BaseException, *, local: bool) -> bool:
+    """False for failures that another attempt in a few seconds will meet again.
+
+    A host name that does not resolve (no network, a typo in --endpoint) and a
+    certificate that is not trusted (a proxy intercepting TLS) stay that way:
+    retrying them only keeps the user waiting for the same error. A loopback
+    host is left to the other rules (an emulator may be starting).
+    """
+    if _certificate_failure(exc) is not None:
+        return False
+    return local or _resolution_failure(exc) is None
+
+
+def deadline_error(*, method: str, path: str, endpoint: str, seconds: float) -> TransportError:
+    """The error when a call (with its retries) found no complete answer by its deadline."""
+    return TransportError(
+        f"no complete answer from {endpoint} within {seconds:g} s, the deadline of one request",
+        method=method,
+        path=path,
+        hint="check the endpoint and the network; a slow link may need a longer "
+        "--request-timeout (RECONCILER_REQUEST_TIMEOUT)",
+    )
 
 
 def is_retryable_exception(exc: Exception) -> bool:

@@ -1,8 +1,13 @@
-"""Belt and braces for secrets in logs.
+"""Belt and braces for secrets in logs and in what ``-v`` prints.
 
 The client never formats a credential into a log record, but a third-party
 library (or a future change) might. ``SecretFilter`` rewrites any record on
-the loggers it is attached to so a registered secret becomes ``***``.
+the loggers it is attached to so a registered secret becomes ``***``;
+``ScrubbingFormatter`` does the same to every formatted line a handler writes
+(tracebacks included), and ``scrub_known`` to any text, such as the traceback
+``-v`` prints for an error: an exception from the HTTP stack can quote what
+the server sent (a reason phrase, a malformed status or header line), which
+may echo the key.
 """
 
 from __future__ import annotations
@@ -27,6 +32,13 @@ class SecretFilter(logging.Filter):
         with self._lock:
             self._secrets.update(s for s in secrets if s)
 
+    def scrub(self, text: str) -> str:
+        with self._lock:
+            secrets = tuple(self._secrets)
+        for secret in secrets:
+            text = text.replace(secret, "***")
+        return text
+
     def filter(self, record: logging.LogRecord) -> bool:
         with self._lock:
             secrets = tuple(self._secrets)
@@ -47,12 +59,25 @@ _INSTALLED = False
 _INSTALL_LOCK = threading.Lock()
 
 
-def protect(*secrets: str) -> None:
+def scrub_known(text: str) -> str:
+    """``text`` with every secret registered with ``protect`` replaced by ``***``."""
+    return _FILTER.scrub(text)
+
+
+class ScrubbingFormatter(logging.Formatter):
+    """A formatter whose output (message, arguments, traceback) never holds a registered secret."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub_known(super().format(record))
+
+
+def protect(*secrets: str | None) -> None:
     """Register ``secrets`` and make sure the filter guards the HTTP loggers."""
     global _INSTALLED
-    if not any(secrets):
+    known = [s for s in secrets if s]
+    if not known:
         return
-    _FILTER.add(*secrets)
+    _FILTER.add(*known)
     with _INSTALL_LOCK:
         if not _INSTALLED:
             for name in GUARDED_LOGGERS:

@@ -10,10 +10,12 @@ counters here take a lock.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,9 +23,12 @@ from typing import Any
 import httpx
 
 from reconciler.api.credentials import Credentials, check_endpoint, is_local_endpoint
+from reconciler.api.deadline import SlowWatch, deadline_transport, request_deadline
 from reconciler.api.failures import (
+    deadline_error,
     error_for_exception,
     error_for_response,
+    is_fixable_by_retrying,
     is_retryable_exception,
     may_have_taken_effect,
     parse_status,
@@ -41,6 +46,14 @@ from reconciler.errors import AlreadyExistsError, ApiError
 
 API_VERSION = "v1beta"
 USER_AGENT = "reconciler (httpx)"
+
+# The longest one call may take, its retries included (--request-timeout).
+DEFAULT_REQUEST_TIMEOUT_SECONDS = 180.0
+
+# A request still waiting after this long (or half its deadline, if shorter) is
+# named on stderr, and again every SLOW_NOTICE_EVERY_SECONDS while it waits.
+SLOW_NOTICE_AFTER_SECONDS = 5.0
+SLOW_NOTICE_EVERY_SECONDS = 15.0
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -78,7 +91,9 @@ class ApiSession:
         clock: Callable[[], float],
         rng: random.Random,
         max_connections: int,
+        notice: Callable[[str], None] | None = None,
         api_version: str = API_VERSION,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT_SECONDS,
     ) -> None:
         base = check_endpoint(endpoint)
         self._credentials = credentials
@@ -93,20 +108,38 @@ class ApiSession:
         self._count_lock = threading.Lock()
         self._requests = 0
         self._retries = 0
-        timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
+        self._read_timeout = read_timeout
+        self._connect_timeout = connect_timeout
+        self._request_timeout = request_timeout
+        self._notice = notice
+        self._watch = (
+            None
+            if notice is None
+            else SlowWatch(
+                notice=notice,
+                after=min(SLOW_NOTICE_AFTER_SECONDS, request_timeout / 2),
+                every=SLOW_NOTICE_EVERY_SECONDS,
+                limit=request_timeout,
+            )
+        )
+        limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        )
+        real_network = transport is None
+        # Plain HTTP to a loopback emulator never does TLS (no redirects are
+        # followed): skip loading the CA bundle, a fifth of a command's start-up.
+        verify = not (base.startswith("http://") and is_local_endpoint(base))
+        if transport is None:
+            transport = deadline_transport(verify=verify, limits=limits, trust_env=True)
         self._http = httpx.Client(
             base_url=f"{base}/{api_version}/" if api_version else f"{base}/",
             transport=transport,
-            timeout=timeout,
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
+            timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+            limits=limits,
             headers={"user-agent": USER_AGENT, **credentials.headers()},
             follow_redirects=False,
-            trust_env=transport is None,
-            # Plain HTTP to a loopback emulator never does TLS (no redirects are
-            # followed): skip loading the CA bundle, a fifth of a command's start-up.
-            verify=not (base.startswith("http://") and is_local_endpoint(base)),
+            trust_env=real_network,
+            verify=verify,
         )
         # The path prefix that precedes every resource path, for messages and logs.
         self._prefix = self._http.base_url.raw_path.decode("ascii")
@@ -166,15 +199,26 @@ class ApiSession:
         attempt = 0
         waited = 0.0
         uncertain = False
+        # The whole call, retries included, ends by this (real) time.
+        deadline = time.monotonic() + self._request_timeout
         while True:
             attempt += 1
             with self._count_lock:
                 self._requests += 1
             started = self._clock()
             try:
-                response = self._http.request(
-                    method, path, params=params, content=content, headers=headers
-                )
+                with (
+                    self._watching(f"{method} {shown_path} from {self._endpoint}"),
+                    request_deadline(deadline),
+                ):
+                    response = self._http.request(
+                        method,
+                        path,
+                        params=params,
+                        content=content,
+                        headers=headers,
+                        timeout=self._attempt_timeout(deadline),
+                    )
             except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
                 elapsed = (self._clock() - started) * 1000
                 error = error_for_exception(
@@ -184,11 +228,22 @@ class ApiSession:
                     "%s %s -> %s in %.0f ms (attempt %d)",
                     method, shown_path, type(exc).__name__, elapsed, attempt,
                 )  # fmt: skip
-                if not is_retryable_exception(exc):
+                if isinstance(exc, httpx.TimeoutException) and _spent(deadline):
+                    raise deadline_error(
+                        method=method,
+                        path=shown_path,
+                        endpoint=self._endpoint,
+                        seconds=self._request_timeout,
+                    ) from exc
+                if not is_retryable_exception(exc) or not is_fixable_by_retrying(
+                    exc, local=self._local
+                ):
                     raise error from exc
                 if self._local and not self._answered and isinstance(exc, httpx.ConnectError):
                     raise error from exc
-                delay = self._next_delay(attempt=attempt, waited=waited, hint=None)
+                delay = self._next_delay(
+                    attempt=attempt, waited=waited, hint=None, deadline=deadline
+                )
                 if delay is None:
                     raise error from exc
                 uncertain = uncertain or may_have_taken_effect(exc, None)
@@ -213,15 +268,35 @@ class ApiSession:
                     error.after_retry = uncertain
                 delay = None
                 if status in RETRYABLE_STATUS:
-                    delay = self._next_delay(attempt=attempt, waited=waited, hint=error.retry_after)
+                    delay = self._next_delay(
+                        attempt=attempt, waited=waited, hint=error.retry_after, deadline=deadline
+                    )
                 if delay is None:
-                    raise error from _status_error(response)
+                    raise error from _status_error(response, scrub=self.redact)
                 uncertain = uncertain or may_have_taken_effect(None, status)
             log.info("retrying %s %s in %.2f s", method, shown_path, delay)
+            if self._notice is not None:
+                self._notice(
+                    self.redact(
+                        f"Retrying {method} {shown_path} in {delay:.1f} s "
+                        f"(attempt {attempt + 1} of {self._retry.max_attempts}): {_short(error)}"
+                    )
+                )
             waited += delay
             self._sleep(delay)
 
-    def _next_delay(self, *, attempt: int, waited: float, hint: float | None) -> float | None:
+    def _watching(self, what: str) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext() if self._watch is None else self._watch.watch(what)
+
+    def _attempt_timeout(self, deadline: float) -> httpx.Timeout:
+        """httpx's per-operation timeouts, none longer than what is left of the call."""
+        left = max(deadline - time.monotonic(), 0.001)
+        read = min(self._read_timeout, left)
+        return httpx.Timeout(read, connect=min(self._connect_timeout, left), pool=left)
+
+    def _next_delay(
+        self, *, attempt: int, waited: float, hint: float | None, deadline: float
+    ) -> float | None:
         """The wait before the next attempt, or None when this call must give up."""
         if attempt >= self._retry.max_attempts:
             return None
@@ -230,6 +305,8 @@ class ApiSession:
         if hint is not None:
             delay = max(delay, hint)
         if waited + delay > self._retry.max_total_delay:
+            return None
+        if time.monotonic() + delay >= deadline:
             return None
         if not self._budget.take():
             log.warning("retry budget of this run is spent; not retrying")
@@ -275,10 +352,34 @@ class ApiSession:
         return scrub(text, self._secrets)
 
 
-def _status_error(response: httpx.Response) -> httpx.HTTPStatusError:
-    """An httpx error to chain from, so ``-v`` tracebacks show the HTTP exchange."""
+# A timeout this close to the call's deadline is the deadline itself.
+_DEADLINE_SLACK_SECONDS = 0.1
+
+# Longest server text quoted in a retry line (the error itself keeps more).
+_NOTICE_MAX_CHARS = 160
+
+
+def _spent(deadline: float) -> bool:
+    return deadline - time.monotonic() <= _DEADLINE_SLACK_SECONDS
+
+
+def _short(error: ApiError) -> str:
+    """What went wrong with an attempt, on one short line (already scrubbed of secrets)."""
+    label = f"{error.code or ''} {error.status}".strip()
+    text = " ".join(error.api_message.split())
+    text = f"{label}: {text}" if label else text
+    return text if len(text) <= _NOTICE_MAX_CHARS else text[: _NOTICE_MAX_CHARS - 1] + "…"
+
+
+def _status_error(
+    response: httpx.Response, *, scrub: Callable[[str], str]
+) -> httpx.HTTPStatusError:
+    """An httpx error to chain from, so ``-v`` tracebacks show the HTTP exchange.
+
+    The reason phrase is the server's text and may echo the key: scrubbed.
+    """
     request = response.request
-    message = (
+    message = scrub(
         f"{response.status_code} {response.reason_phrase} for {request.method} {request.url.path}"
     )
     return httpx.HTTPStatusError(message, request=request, response=response)

@@ -66,6 +66,7 @@ class StorageClient:
             retry=retry,
             connect_timeout=10.0,
             read_timeout=300.0,  # an upload of a large dataset
+            request_timeout=3600.0,  # the same: a whole upload, not one read
             sleep=sleep,
             clock=clock,
             rng=rng or random.Random(),

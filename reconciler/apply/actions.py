@@ -40,6 +40,7 @@ from reconciler.errors import (
     ReconcilerError,
     StateError,
 )
+from reconciler.live import CREATING
 from reconciler.plan import CREATING_KINDS, Action, ActionKind
 from reconciler.spec import AppliedSpec, LoadedDataset
 
@@ -84,31 +85,44 @@ class ActionRunner:
             return ActionResult(action, Outcome.FAILED, exc.message)
 
     def delete(self, action: Action) -> ActionResult:
-        self.journal.ensure_held()  # no state write comes first: check the lock is ours
-        with contextlib.suppress(NotFoundError):  # already gone: the goal is reached
-            self.client.delete_tuned_model(action.name)
+        record = self.journal.record(action.model)
+        if record is not None and not record.deleting and action.live_state is not None:
+            # Written ahead: a run killed after the DELETE is sent must not leave a
+            # record that reads as "deleted outside the reconciler".
+            self.journal.put(action.model, record.model_copy(update={"deleting": True}))
+        else:
+            self.journal.ensure_held()  # no state write comes first: check the lock is ours
+        try:
+            with contextlib.suppress(NotFoundError):  # already gone: the goal is reached
+                self.client.delete_tuned_model(action.name)
+        except ApiError as exc:
+            if record is not None and not exc.temporary:  # refused: the model is still there
+                self.journal.put(action.model, record)
+            raise
         self.journal.remove(action.model)
         return ActionResult(action, Outcome.SUCCEEDED, "deleted")
 
-    def update(self, action: Action) -> ActionResult:
+    def update(self, action: Action) -> ActionResult | None:
+        """PATCH the mask; a model still tuning is then followed like a create (None)."""
         assert action.spec is not None
         self.journal.ensure_held()  # no state write comes first: check the lock is ours
         live = self.client.update_tuned_model(
             action.name, spec=action.spec, update_mask=action.update_mask
         )
         record = self.journal.record(action.model) or ModelRecord(name=action.name)
-        self.journal.put(
-            action.model,
-            record.model_copy(
-                update={
-                    "applied": action.spec,
-                    "pendingCreate": None,
-                    "replacing": False,
-                    "preventDestroy": action.prevent_destroy,
-                    "updateTime": live.update_time,
-                }
-            ),
-        )
+        changes: dict[str, object] = {
+            "applied": action.spec,
+            "pendingCreate": None,
+            "replacing": False,
+            "preventDestroy": action.prevent_destroy,
+            "updateTime": live.update_time,
+        }
+        tuning = live.state == CREATING
+        if tuning and record.operation is None:  # an adopted create: its operation unrecorded
+            changes["operation"] = self.latest_operation(action.name)
+        self.journal.put(action.model, record.model_copy(update=changes))
+        if tuning:
+            return None
         return ActionResult(action, Outcome.SUCCEEDED, "updated " + ", ".join(action.update_mask))
 
     def settle(self, action: Action) -> ActionResult | None:

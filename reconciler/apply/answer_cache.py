@@ -1,4 +1,4 @@
-"""Answers of evaluated models under ``.reconciler/cache/answers-v1/``, so a rerun sends nothing.
+"""Answers of evaluated models under ``.reconciler/cache/answers-v2/``, so a rerun sends nothing.
 
 One file per live model *version*: its name is the sha256 of (endpoint, live
 model name, the model's ``updateTime``), and inside it the answers are keyed
@@ -14,6 +14,11 @@ by the sha256 of the exact generateContent request body. So:
 * a model without an ``updateTime`` is never cached;
 * at most ``MAX_FILES`` model versions are kept (the least recently written
   are removed after a write).
+
+Every file is sealed with a key kept outside the repository
+(``reconciler.sealed``): a file that a commit force-added under the git-ignored
+cache, or that another machine wrote, is ignored, so no one can make a gate
+pass by committing the answers it wants.
 
 Writes are atomic (a temporary file opened with ``O_EXCL | O_NOFOLLOW``,
 fsync, rename over the target, which replaces a symlink rather than writing
@@ -33,7 +38,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-CACHE_DIR = Path(".reconciler", "cache", "answers-v1")
+from reconciler import sealed
+
+CACHE_DIR = Path(".reconciler", "cache", "answers-v2")
 # A file holds one model version's answers (1,000 examples x a few KiB); larger
 # files are not read (a wrong or hostile file must not exhaust memory).
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -67,7 +74,10 @@ class AnswerCache:
             return {}
         path = self._file(endpoint=endpoint, model=model, update_time=update_time)
         try:
-            data = json.loads(_read_no_follow(path))
+            opened = sealed.unseal(_read_no_follow(path))
+            if opened is None:
+                return {}  # not written by this user on this machine
+            data = json.loads(opened)
         except (OSError, ValueError):
             return {}
         if not isinstance(data, dict) or (
@@ -94,7 +104,11 @@ class AnswerCache:
             "updateTime": update_time,
             "answers": dict(answers),
         }
-        data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        data = sealed.seal(
+            json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        )
+        if data is None:
+            return  # no key can be kept here: no cache
         with contextlib.suppress(OSError):
             _make_directory(self.directory)
             _write_atomically(path, data)
@@ -134,7 +148,7 @@ def _read_no_follow(path: Path) -> bytes:
 
 
 def _make_directory(directory: Path) -> None:
-    """Create ``.reconciler/cache/answers-v1`` (no symlinked part) and its ``.gitignore``s."""
+    """Create ``.reconciler/cache/answers-v2`` (no symlinked part) and its ``.gitignore``s."""
     cache = directory.parent
     base = cache.parent
     for part in (base, cache, directory):

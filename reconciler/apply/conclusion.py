@@ -149,7 +149,12 @@ def conclude_tuning(
         message = _failure_message(client, followed)
         note = _record(journal, model, record, followed, {"operation": None, "lastError": message})
         return Conclusion(succeeded=False, message=message, note=note)
-    if record is not None and record.applied is None:
+    if record is not None and record.deleting:
+        message = (
+            "deleted by an interrupted destroy or apply (not outside the reconciler); "
+            "`reconciler plan` shows what is left to do"
+        )
+    elif record is not None and record.applied is None:
         message = (
             "its create never reached the API (an interrupted apply); `reconciler apply` creates it"
         )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.api import GeminiClient
@@ -26,6 +26,7 @@ class Planned:
     desired: DesiredState
     manifest_paths: tuple[str, ...]
     working_directory: str = ""
+    options: PlanOptions = field(default_factory=PlanOptions)
 
 
 def plan_run(
@@ -39,8 +40,10 @@ def plan_run(
     lock: bool = True,
     allow_outside_root: bool = False,
 ) -> Planned:
-    """``reconciler plan``: load, refresh, diff. Holds the lock only while reading.
+    """``reconciler plan``: load, refresh, diff.
 
+    Holds the lock only while reading the state, never while waiting on the
+    API: a server that is slow to answer must not keep every apply out.
     ``lock`` False (``plan --lock=false``) reads without it, as Terraform's
     ``-lock=false``: a writer may be halfway, so the plan may be out of date.
     """
@@ -50,15 +53,21 @@ def plan_run(
         else contextlib.nullcontext()
     )
     with holding:
-        desired, state, live = gather(
-            client=client, backend=backend, paths=paths, allow_outside_root=allow_outside_root
-        )
+        state = backend.read()
+    desired, state, live = gather(
+        client=client,
+        backend=backend,
+        paths=paths,
+        state=state,
+        allow_outside_root=allow_outside_root,
+    )
     plan = checked_plan(client=client, desired=desired, live=live, state=state, options=options)
     return Planned(
         plan=plan,
         desired=desired,
         manifest_paths=tuple(paths),
         working_directory=str(Path.cwd()),
+        options=options,
     )
 
 
@@ -67,5 +76,6 @@ def saved_plan_json(planned: Planned) -> str:
         planned.plan,
         manifest_paths=planned.manifest_paths,
         working_directory=planned.working_directory or None,
+        options=planned.options,
     )
     return pretty(document)

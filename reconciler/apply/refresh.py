@@ -72,9 +72,13 @@ def gather(
     client: GeminiClient,
     backend: StateBackend,
     paths: Sequence[str],
+    state: StateDocument | None = None,
     allow_outside_root: bool = False,
 ) -> tuple[DesiredState, StateDocument, list[LiveModel]]:
     """Manifests, state and every live tuned model (one paginated list, no per-model GET).
+
+    ``state``: the state already read, by a reader that held the lock only
+    while reading it (``plan``), so that no request is made under the lock.
 
     The listing runs on a second thread while the manifests and the state are
     read: the API's time to answer overlaps with our own parsing, which at
@@ -85,7 +89,8 @@ def gather(
         listing = pool.submit(lambda: list(client.list_tuned_models(snapshots=False)))
         try:
             desired = load_desired(paths, allow_outside_root=allow_outside_root)
-            state = backend.read()
+            if state is None:
+                state = backend.read()
         except BaseException:
             listing.exception()  # let the listing end before the client closes
             raise

@@ -34,14 +34,17 @@ from reconciler.apply.planning import Planned, plan_run, saved_plan_json
 from reconciler.apply.preflight import checked_plan, preflight
 from reconciler.apply.progress import Reporter
 from reconciler.apply.refresh import Warn, gather, locked
-from reconciler.errors import ApplyError, UsageError
-from reconciler.plan import Plan, PlanOptions
+from reconciler.errors import ApplyError, StalePlanError, UsageError
+from reconciler.live import LiveModel
+from reconciler.plan import Plan, PlanOptions, make_plan
+from reconciler.plan.compare import first_difference
 from reconciler.planfile import (
     SAVED_PLAN_KIND,
     SavedPlan,
     check_saved_plan,
     plan_from_saved,
 )
+from reconciler.spec import DesiredState
 from reconciler.state.base import StateBackend
 
 
@@ -136,7 +139,7 @@ def apply_run(
             state = _adopt_fresh_lineage(state, saved.plan)
             hashes = {name: ds.hash for name, ds in desired.datasets.items()}
             check_saved_plan(saved, state=state, live=live, dataset_hashes=hashes)
-            plan = saved.plan
+            plan = _replanned(saved, desired=desired, live=live, state=state)
             preflight(client, plan, live)
         elif destroy:
             plan = destroy_plan(desired=desired, live=live, state=state, options=options)
@@ -187,6 +190,28 @@ def apply_run(
         finally:
             reporter.close()
     return ApplyRun(plan=plan, report=report)
+
+
+def _replanned(
+    saved: SavedPlan, *, desired: DesiredState, live: list[LiveModel], state: StateDocument
+) -> Plan:
+    """The plan the saved plan's inputs give now, if the file holds exactly that plan.
+
+    The file is not trusted (it may have travelled as a CI artifact): what is
+    carried out is planned here again from the same manifests, state and live
+    models, so nothing the planner would not do (a delete of a model the state
+    does not manage, a widened updateMask) can be applied from an edited file.
+    """
+    now = make_plan(desired=desired, live=live, state=state, options=saved.options)
+    difference = first_difference(saved.plan, now)
+    if difference is not None:
+        raise StalePlanError(
+            f"saved plan does not match what its manifests, state and live models give now: "
+            f"{difference}",
+            hint="the file was changed after `reconciler plan --out`; make the plan again "
+            "and apply the new file",
+        )
+    return now
 
 
 def _check_manifest_paths_here(saved: SavedPlan, *, plan_file: str) -> None:

@@ -141,7 +141,15 @@ class LazyGroup(click.Group):
 @click.option(
     "--api-key",
     default=None,
-    help="API key (env GEMINI_API_KEY, then GOOGLE_API_KEY); sent as x-goog-api-key, never in a URL.",
+    help="API key (env GEMINI_API_KEY, then GOOGLE_API_KEY); sent as x-goog-api-key, never in a "
+    "URL. A command line is visible to other users (ps): prefer --api-key-file or the variable.",
+)
+@click.option(
+    "--api-key-file",
+    envvar="RECONCILER_API_KEY_FILE",
+    default=None,
+    metavar="PATH",
+    help="Read the API key from this file (env RECONCILER_API_KEY_FILE), e.g. a mounted secret.",
 )
 @click.option(
     "--access-token",
@@ -163,6 +171,14 @@ class LazyGroup(click.Group):
     show_default=True,
     help="State file path, or a postgresql:// URI for shared state.",
 )
+@click.option(
+    "--request-timeout",
+    envvar="RECONCILER_REQUEST_TIMEOUT",
+    default=None,
+    metavar="DURATION",
+    help="Give up on one API request after this long, its retries included "
+    "(e.g. 30s, 5m; env RECONCILER_REQUEST_TIMEOUT).  [default: 3m]",
+)
 @click.option("--no-color", is_flag=True, help="No colour in output (NO_COLOR is honoured too).")
 @click.option("-v", "--verbose", count=True, help="Log requests; show tracebacks on errors.")
 @click.pass_context
@@ -171,13 +187,24 @@ def cli(
     endpoint: str,
     endpoint_moved: bool,
     api_key: str | None,
+    api_key_file: str | None,
     access_token: str | None,
     user_project: str | None,
     state_location: str,
+    request_timeout: str | None,
     no_color: bool,
     verbose: int,
 ) -> None:
     """Config-as-code for Gemini API tuned models."""
+    extra: dict[str, Any] = {}
+    if request_timeout is not None:
+        extra["request_timeout"] = _request_timeout(request_timeout)
+    if api_key and api_key_file:
+        if ctx.get_parameter_source("api_key_file") is click.core.ParameterSource.COMMANDLINE:
+            raise click.UsageError("give the API key once: --api-key or --api-key-file, not both")
+        api_key_file = None  # the flag wins over RECONCILER_API_KEY_FILE
+    if api_key_file:
+        api_key = _read_key_file(api_key_file)
     api_key = api_key or os.environ.get("GEMINI_API_KEY") or os.environ.get("GOOGLE_API_KEY")
     ctx.obj = Globals(
         endpoint=endpoint,
@@ -188,22 +215,91 @@ def cli(
         state_location=state_location,
         no_color=no_color or bool(os.environ.get("NO_COLOR")),
         verbose=verbose,
+        **extra,
     )
     if verbose:
         import logging
 
+        from reconciler.api.redact import ScrubbingFormatter  # only with -v
+
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(ScrubbingFormatter("%(asctime)s %(name)s %(message)s"))
         logging.basicConfig(
-            level=logging.DEBUG if verbose > 1 else logging.INFO,
-            format="%(asctime)s %(name)s %(message)s",
-            stream=sys.stderr,
+            level=logging.DEBUG if verbose > 1 else logging.INFO, handlers=[handler]
         )
         # Third-party loggers stay quiet; ours (reconciler.*) carry redacted request logs.
         for noisy in ("httpx", "httpcore", "asyncio", "matplotlib", "PIL"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+# A key is about 40 characters; anything this long is not a key file.
+KEY_FILE_MAX_BYTES = 4096
+
+
+def _read_key_file(path: str) -> str:
+    """The key in ``path`` (surrounding whitespace and the final newline dropped).
+
+    Errors name the file and never quote its content.
+    """
+    hint = "'--api-key-file' / RECONCILER_API_KEY_FILE"
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(KEY_FILE_MAX_BYTES + 1)
+    except OSError as exc:
+        raise click.BadParameter(
+            f"cannot read {path}: {exc.strerror or exc}", param_hint=hint
+        ) from None
+    if len(data) > KEY_FILE_MAX_BYTES:
+        raise click.BadParameter(
+            f"{path} is larger than {KEY_FILE_MAX_BYTES} bytes: not an API key file",
+            param_hint=hint,
+        )
+    try:
+        key = data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        key = ""
+    if not key or any(c.isspace() or not c.isprintable() for c in key):
+        raise click.BadParameter(
+            f"{path} does not hold one API key (one line of printable characters)",
+            param_hint=hint,
+        )
+    return key
+
+
+def _request_timeout(text: str) -> float:
+    from reconciler.cli.options import parse_duration  # only when the option is given
+
+    try:
+        seconds = parse_duration(text)
+    except ValueError:
+        seconds = 0.0
+    if seconds <= 0:
+        raise click.BadParameter(
+            f"{text!r} is not a positive duration (use e.g. 30s, 5m, 250ms)",
+            param_hint="'--request-timeout' / RECONCILER_REQUEST_TIMEOUT",
+        )
+    return seconds
+
+
 def _global_options() -> set[str]:
     return {opt for param in cli.params for opt in getattr(param, "opts", ())}
+
+
+def _scrubbed(text: str) -> str:
+    """``text`` without any secret the run sent (an error may quote what a server echoed),
+    and with no control or bidirectional character to act on the terminal, line by line."""
+    from reconciler.api.redact import scrub_known  # only on the error path
+    from reconciler.render.escape import printable
+
+    return "\n".join(printable(line) for line in scrub_known(text).split("\n"))
+
+
+def _print_traceback() -> None:
+    """The current exception's traceback, every line scrubbed: its chain can hold httpx
+    errors quoting the server's reason phrase or a malformed status or header line."""
+    import traceback
+
+    click.echo(_scrubbed(traceback.format_exc()), err=True, nl=False)
 
 
 def _wants_traceback(argv: list[str]) -> bool:
@@ -241,22 +337,18 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except ReconcilerError as exc:
         if _wants_traceback(args):
-            import traceback
-
-            traceback.print_exc()
-        click.echo(f"Error: {exc.message}", err=True)
+            _print_traceback()
+        click.echo(_scrubbed(f"Error: {exc.message}"), err=True)
         if exc.hint:
-            click.echo(f"hint: {exc.hint}", err=True)
+            click.echo(_scrubbed(f"hint: {exc.hint}"), err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
     except Exception as exc:  # a bug: say so plainly, traceback on request
         if _wants_traceback(args):
-            import traceback
-
-            traceback.print_exc()
-        click.echo(f"Error: internal error: {type(exc).__name__}: {exc}", err=True)
+            _print_traceback()
+        click.echo(_scrubbed(f"Error: internal error: {type(exc).__name__}: {exc}"), err=True)
         click.echo("hint: rerun with -v for a traceback, and please report it", err=True)
         sys.exit(1)
     finally:

@@ -31,7 +31,17 @@ def make_client(g: Globals) -> GeminiClient:
         user_project=g.user_project,
         endpoint=g.endpoint,
     )
-    return GeminiClient(endpoint=g.endpoint, credentials=credentials)
+    return GeminiClient(
+        endpoint=g.endpoint,
+        credentials=credentials,
+        request_timeout=g.request_timeout,
+        notice=_notice,
+    )
+
+
+def _notice(message: str) -> None:
+    """A retry or a slow request, said as it happens (stderr: stdout may be a plan)."""
+    click.echo(message, err=True)
 
 
 def read_state(g: Globals) -> StateDocument:

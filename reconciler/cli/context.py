@@ -17,6 +17,7 @@ class Globals:
     state_location: str
     no_color: bool
     verbose: int
+    request_timeout: float = 180.0  # seconds; --request-timeout
     endpoint_moved: bool = False  # the state's recorded API may differ: adopt this one
 
     @property

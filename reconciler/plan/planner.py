@@ -24,6 +24,7 @@ from reconciler.plan.actions import (
     REASON_FAILED,
     REASON_FORCED,
     REASON_INTERRUPTED,
+    REASON_INTERRUPTED_DELETE,
     REASON_NEW,
     REASON_OUT_OF_BAND,
     REASON_REMOVED,
@@ -68,6 +69,11 @@ def _immutable_reason(change: FieldChange) -> str:
     if change.path.startswith("tuningTask.hyperparameters."):
         return f"hyperparameter {change.path.rsplit('.', 1)[1]} changed"
     return f"{change.path} changed"
+
+
+def _gone_reason(record: ModelRecord) -> str:
+    """Why a managed model is not live: the reconciler's own delete, or someone else's."""
+    return REASON_INTERRUPTED_DELETE if record.deleting else REASON_OUT_OF_BAND
 
 
 class Planner:
@@ -234,7 +240,7 @@ class Planner:
                 return creates(ActionKind.CREATE, reasons=(REASON_REPLACEMENT_INTERRUPTED,))
             if adopting:
                 return creates(ActionKind.CREATE, reasons=(REASON_INTERRUPTED,))
-            return creates(ActionKind.RECREATE, reasons=(REASON_OUT_OF_BAND,))
+            return creates(ActionKind.RECREATE, reasons=(_gone_reason(record),))
         # A record with neither applied nor pendingCreate carries no history: nothing to compare.
         basis = record.applied or record.pendingCreate or d.spec
         notes: list[str] = [NOTE_ADOPT] if adopting else []
@@ -295,8 +301,14 @@ class Planner:
             )
 
         if live.state == CREATING:
-            operation = f" ({record.operation})" if record.operation else ""
-            return updated(ActionKind.WAIT, reasons=(f"{NOTE_IN_FLIGHT}{operation}",))
+            if mutable:
+                # The API takes a PATCH of a mutable field while the model tunes; waiting
+                # instead would hide the change until a later apply (none, in a pipeline
+                # that applies once per merge). Apply follows the tuning after the PATCH.
+                notes.append(NOTE_IN_FLIGHT)
+            else:
+                operation = f" ({record.operation})" if record.operation else ""
+                return updated(ActionKind.WAIT, reasons=(f"{NOTE_IN_FLIGHT}{operation}",))
         if mutable:
             mask = tuple(c.path for c in mutable)
             reasons = [f"{path} changed" for path in mask]
@@ -351,7 +363,7 @@ class Planner:
             return self.base(name, record.name, ActionKind.NOOP, notes=(note,), **common)
         if live is None:
             return self.base(
-                name, record.name, ActionKind.RECREATE, reasons=(REASON_OUT_OF_BAND,), **common
+                name, record.name, ActionKind.RECREATE, reasons=(_gone_reason(record),), **common
             )
         if live.state == FAILED:
             reason = f"{REASON_FAILED}: {record.lastError}" if record.lastError else REASON_FAILED

@@ -10,6 +10,7 @@ from __future__ import annotations
 from html import escape
 
 from reconciler.render.chart import svg_chart
+from reconciler.render.escape import printable
 from reconciler.render.inventory import (
     STATUS_STYLES,
     TABLE_HEADERS,
@@ -83,18 +84,18 @@ def render_html(inventory: InventoryView, *, generated_at: str, endpoint: str | 
             content = _badge(str(row.status)) if index == 1 else escape(cells[index])
             tds.append(f'<td class="{classes[index]}">{content}</td>')
         body_rows.append(
-            f'<tr class="model" data-name="{escape(row.name)}" data-status="{escape(str(row.status))}">'
-            + "".join(tds)
-            + "</tr>"
+            f'<tr class="model" data-name="{escape(printable(row.name))}" '
+            f'data-status="{escape(str(row.status))}">' + "".join(tds) + "</tr>"
         )
     figures = []
     for row in inventory.rows:
         if not any(s.mean_loss is not None for s in row.snapshots):
             continue
-        chart = svg_chart(row.snapshots, title=row.display_name or row.name)
+        chart = svg_chart(row.snapshots, title=printable(row.display_name or row.name))
+        name = escape(printable(row.name))
         figures.append(
-            f'<figure class="chart" data-name="{escape(row.name)}">{chart}'
-            f"<figcaption>{escape(row.name)} &middot; {len(row.snapshots)} snapshots"
+            f'<figure class="chart" data-name="{name}">{chart}'
+            f"<figcaption>{name} &middot; {len(row.snapshots)} snapshots"
             f"</figcaption></figure>"
         )
     source = f" from {escape(endpoint)}" if endpoint else ""

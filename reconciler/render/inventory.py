@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 from reconciler.applied import EvaluationRecord
 from reconciler.jsontext import pretty
 from reconciler.live import Snapshot
+from reconciler.render.escape import csv_cell, printable
 
 INVENTORY_FORMAT_VERSION = 1
 
@@ -138,7 +140,8 @@ def summary_line(inventory: InventoryView) -> str:
     noun = "model" if inventory.total == 1 else "models"
     line = f"{inventory.total} {noun}: {parts}" if parts else f"{inventory.total} {noun}"
     if inventory.filter:
-        line += f" (filter {inventory.filter!r}; missing models are not listed when filtering)"
+        shown = printable(repr(inventory.filter))
+        line += f" (filter {shown}; missing models are not listed when filtering)"
     return line
 
 
@@ -198,24 +201,23 @@ def render_csv(inventory: InventoryView) -> str:
     writer.writerow(CSV_COLUMNS)
     for row in inventory.rows:
         progress = _progress_json(row.progress) or {}
-        writer.writerow(
-            [
-                row.name,
-                str(row.status),
-                row.address or "",
-                row.source or "",
-                row.state or "",
-                row.create_time or "",
-                row.update_time or "",
-                row.display_name or "",
-                ";".join(row.drift),
-                _cell(progress.get("completedSteps")),
-                _cell(progress.get("totalSteps")),
-                _cell(progress.get("percent")),
-                row.error or "",
-                evaluation_cell(row.evaluation) if row.evaluation is not None else "",
-            ]
-        )
+        cells = [
+            row.name,
+            str(row.status),
+            row.address or "",
+            row.source or "",
+            row.state or "",
+            row.create_time or "",
+            row.update_time or "",
+            row.display_name or "",
+            ";".join(row.drift),
+            _cell(progress.get("completedSteps")),
+            _cell(progress.get("totalSteps")),
+            _cell(progress.get("percent")),
+            row.error or "",
+            evaluation_cell(row.evaluation) if row.evaluation is not None else "",
+        ]
+        writer.writerow([csv_cell(cell) for cell in cells])
     return buffer.getvalue()
 
 
@@ -239,9 +241,13 @@ def shown_columns(inventory: InventoryView) -> list[int]:
     return [i for i, header in enumerate(TABLE_HEADERS) if evaluated or header != "EVALUATION"]
 
 
+_LAYOUT_BREAKS = re.compile("[\t\n\r]")
+
+
 def table_cells(row: RowView) -> list[str]:
-    """The human table's cells for one row, in ``TABLE_HEADERS`` order."""
-    return [
+    """The human table's cells for one row, in ``TABLE_HEADERS`` order, each ``printable``
+    (every human format of the inventory is built from these)."""
+    cells = [
         row.name,
         str(row.status),
         row.address or "-",
@@ -253,6 +259,8 @@ def table_cells(row: RowView) -> list[str]:
         evaluation_cell(row.evaluation),
         row.detail,
     ]
+    # A line break or tab would break the table's lines: a space, as markdown needs too.
+    return [printable(_LAYOUT_BREAKS.sub(" ", cell)) for cell in cells]
 
 
 def render_table(

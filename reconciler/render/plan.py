@@ -17,6 +17,7 @@ from reconciler.diff import FieldChange
 from reconciler.jsontext import pretty
 from reconciler.plan import CREATING_KINDS, Action, ActionKind, Plan
 from reconciler.planfile import change_to_json, json_value
+from reconciler.render.escape import printable
 from reconciler.spec import MUTABLE_FIELDS
 
 JSON_FORMAT_VERSION = 1
@@ -180,18 +181,19 @@ def render_plan_text(plan: Plan, *, color: bool, show_unchanged: bool = False) -
         out.append("")
     hidden = 0
     listed_noop_last = False
+    # Changes, reasons and notes quote live values: printable before any colour is added.
     for action in plan.actions:
         if not show_unchanged and not _shows_lines(action) and not action.notes:
             hidden += 1
             continue
-        out.append(f"  {paint(action.kind, title(plan, action))} {action.address}")
+        out.append(f"  {paint(action.kind, title(plan, action))} {printable(action.address)}")
         listed_noop_last = not _shows_lines(action)
         if _shows_lines(action):
             lines = _action_lines(action, drift=plan.refresh_only)
-            out.extend(f"      {line}" for line in lines)
+            out.extend(f"      {printable(line)}" for line in lines)
             out.append("")
         else:
-            out.extend(f"      note: {note}" for note in action.notes)
+            out.extend(f"      note: {printable(note)}" for note in action.notes)
     if listed_noop_last:
         out.append("")
     if hidden:
@@ -236,14 +238,14 @@ def render_plan_json(plan: Plan) -> str:
 
 
 def _cell(text: str) -> str:
-    """Markdown table cell: HTML-escaped, pipes cannot end the cell."""
-    return html.escape(text).replace("|", "&#124;")
+    """Markdown table cell: printable, HTML-escaped, pipes cannot end the cell."""
+    return html.escape(printable(text)).replace("|", "&#124;")
 
 
 def _markdown_details(plan: Plan, action: Action) -> list[str]:
     out = [
         f"<details><summary><code>{html.escape(title(plan, action).strip())}</code> "
-        f"<b>{html.escape(action.address)}</b></summary>",
+        f"<b>{_cell(action.address)}</b></summary>",
         "",
     ]
     drift = plan.refresh_only
@@ -282,7 +284,7 @@ def render_plan_markdown(plan: Plan) -> str:
         out += [f"<details><summary>{len(unchanged)} unchanged</summary>", ""]
         for action in unchanged:
             notes = f" ({_cell('; '.join(action.notes))})" if action.notes else ""
-            out.append(f"- {html.escape(action.address)}{notes}")
+            out.append(f"- {_cell(action.address)}{notes}")
         out += ["", "</details>", ""]
     out.append(
         f"<sub>state lineage <code>{html.escape(plan.state_lineage)}</code>, serial {plan.state_serial}</sub>"

@@ -14,6 +14,7 @@ from reconciler.applied import EvaluationRecord
 from reconciler.jsontext import pretty
 from reconciler.live import LiveModel, OperationStatus, Snapshot
 from reconciler.render.chart import terminal_chart
+from reconciler.render.escape import printable
 from reconciler.render.inventory import RowView, short_time
 
 SHOW_FORMAT_VERSION = 1
@@ -89,7 +90,7 @@ def render_show_text(
     unicode: bool = True,
     chart_width: int = 60,
 ) -> str:
-    heading = model.name + (f"  ({row.address})" if row.address else "  (not managed)")
+    heading = printable(model.name + (f"  ({row.address})" if row.address else "  (not managed)"))
     lines = [heading, "=" * len(heading), ""]
     status = str(row.status) + (f" -- {row.detail}" if row.detail else "")
     fields = [
@@ -127,7 +128,8 @@ def render_show_text(
             lines += ["Loss curve", *("  " + line for line in chart.splitlines()), ""]
     else:
         lines += ["Tuning snapshots", "  none yet", ""]
-    return "\n".join(lines)
+    # Live values (display name, description, an operation's error) reach the terminal.
+    return "\n".join(printable(line) for line in lines)
 
 
 def evaluation_section(record: EvaluationRecord) -> list[str]:

@@ -221,11 +221,14 @@ class FileBackend(FileLocking):
                 os.unlink(link)
             raise
 
-    def _current(self, doc: StateDocument) -> None:
+    def _current(
+        self, doc: StateDocument, changes: Mapping[str, ModelRecord | None] | None = None
+    ) -> None:
         """StateConflictError unless the stored state is still at ``doc``'s serial and lineage.
 
         Cheap when nothing but this backend wrote since: the snapshot's identity
-        and the journal's length are what it left.
+        and the journal's length are what it left. ``changes``: what the write
+        adds to ``doc``, kept for the user should the state have disappeared.
         """
         seen = self._seen
         unchanged = (
@@ -237,13 +240,21 @@ class FileBackend(FileLocking):
             assert seen is not None
             serial, lineage, exists = seen.serial, seen.lineage, True
         else:
-            stored, exists, _ = self._load()
+            try:
+                stored, exists, _ = self._load()
+            except StateCorruptError:
+                # The snapshot removed under a run leaves its journal: no state either.
+                if doc.serial == 0 or self._snapshot_identity() is not None:
+                    raise
+                stored, exists = doc, False
             serial, lineage = stored.serial, stored.lineage
         if not exists:
             if doc.serial != 0:
+                models = dict(doc.models)
+                _apply(models, changes or {})
                 raise StateConflictError(
                     f"state {self.display} disappeared since it was read (read serial {doc.serial})",
-                    hint="restore it from its .backup or rerun",
+                    hint=self._rescue(doc.model_copy(update={"models": models})),
                 )
             return
         if doc.serial != serial or doc.lineage != lineage:
@@ -262,7 +273,7 @@ class FileBackend(FileLocking):
 
     def write_records(self, doc: StateDocument, changes: Mapping[str, ModelRecord | None]) -> int:
         self._check_fence()
-        self._current(doc)
+        self._current(doc, changes)
         serial = next_serial(doc, display=self.display)
         seen = self._seen
         if seen is None:  # no snapshot yet: the first write makes one
@@ -327,6 +338,29 @@ class FileBackend(FileLocking):
         if fd is not None:
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+    def _rescue(self, doc: StateDocument) -> str:
+        """Keep the document this run meant to write, and say how to restore it.
+
+        The ``.backup`` is an older snapshot, so it lacks the run's last changes
+        (the last create recorded, say); the run's own document has every one.
+        It is not put back as the state (the file may have been removed on
+        purpose) but written next to it, for the user to push.
+        """
+        rescue = self.path.with_name(self.path.name + ".rescued")
+        try:
+            atomic_write(rescue, dump_document(doc).encode("utf-8"), what="rescued state")
+        except (OSError, StateError):
+            return (
+                f"restore it from {self.display}.backup (it may lack this run's last changes) "
+                "or rerun"
+            )
+        # A journal left without its snapshot makes the stored state unreadable.
+        force = " --force" if self.journal_path.exists() else ""
+        return (
+            f"this run's latest state, with every change it made, is in {rescue}: restore it "
+            f"with `reconciler state push{force} {rescue}` (the .backup lacks the last changes)"
+        )
 
     def push(self, doc: StateDocument, *, force: bool) -> StateDocument:
         own = self._held is None

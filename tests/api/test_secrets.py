@@ -142,3 +142,31 @@ def test_a_server_echoing_the_key_is_scrubbed(
     assert info.value.details == [{"@type": "x", "key": "***"}]
     logging.getLogger("httpx").warning("leak %s", API_KEY)  # a library quoting the key
     assert_hidden(API_KEY, info.value, caplog)
+
+
+@pytest.mark.parametrize("json_body", [True, False], ids=["status-message", "non-json-body"])
+def test_a_key_straddling_the_message_cut_is_scrubbed_whole(
+    fake_time: FakeTime, json_body: bool
+) -> None:
+    # The cut is at 300 characters; the key starts just before it.
+    text = "x" * 290 + API_KEY + "y" * 50
+
+    def echo(request: httpx.Request) -> httpx.Response:
+        if json_body:
+            return httpx.Response(400, json={"error": {"code": 400, "message": text}})
+        return httpx.Response(400, text=text)
+
+    client = GeminiClient(
+        endpoint="https://generativelanguage.googleapis.com",
+        credentials=Credentials(api_key=API_KEY),
+        transport=httpx.MockTransport(echo),
+        retry=RetryPolicy(max_attempts=1),
+        sleep=fake_time.sleep,
+        clock=fake_time.clock,
+    )
+    with client, pytest.raises(ApiError) as info:
+        client.get_tuned_model("x")
+
+    assert "x" * 290 + "***" in info.value.message
+    for link in chain(info.value):
+        assert API_KEY[:8] not in str(link)  # not even the part before the cut

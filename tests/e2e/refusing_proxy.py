@@ -1,4 +1,4 @@
-"""A pass-through HTTP proxy in front of the emulator that refuses one method.
+"""A pass-through HTTP proxy in front of the emulator that refuses (or stalls) one method.
 
 The emulator's ``faultRate`` hits every request, so with it at 1 an apply fails
 at its first list request and never reaches a PATCH. To see what a user sees
@@ -10,10 +10,12 @@ once the client's retries are spent, but those take tens of seconds of backoff.)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -31,7 +33,38 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length",
 @contextmanager
 def refusing_proxy(upstream: str, *, refuse: str) -> Iterator[str]:
     """Serve on a free loopback port until the block ends; yields the proxy's URL."""
+    with _proxy(upstream, refuse=refuse, stall=None, forwarded=threading.Event()) as url:
+        yield url
+
+
+@dataclass
+class StallingProxy:
+    url: str
+    forwarded: threading.Event  # set once a stalled request was carried out upstream
+    release: threading.Event  # set it to deliver the withheld answers
+
+
+@contextmanager
+def stalling_proxy(upstream: str, *, stall: str) -> Iterator[StallingProxy]:
+    """Forwards everything, but withholds the answer to ``stall`` requests until
+    ``release`` is set (or the block ends): a client killed meanwhile has had its
+    request carried out, unanswered."""
+    forwarded, release = threading.Event(), threading.Event()
+    with _proxy(upstream, refuse=None, stall=stall, forwarded=forwarded, stop=release) as url:
+        yield StallingProxy(url=url, forwarded=forwarded, release=release)
+
+
+@contextmanager
+def _proxy(
+    upstream: str,
+    *,
+    refuse: str | None,
+    stall: str | None,
+    forwarded: threading.Event,
+    stop: threading.Event | None = None,
+) -> Iterator[str]:
     client = httpx.Client(base_url=upstream, timeout=30)
+    stop = stop or threading.Event()
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -44,9 +77,13 @@ def refusing_proxy(upstream: str, *, refuse: str) -> Iterator[str]:
                 return
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
             answer = client.request(self.command, self.path, content=body, headers=headers)
+            if self.command == stall:
+                forwarded.set()
+                stop.wait()
             kept = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_BY_HOP}
             kept.pop("content-encoding", None)
-            self._send(answer.status_code, answer.content, kept)
+            with contextlib.suppress(OSError):  # the client may be gone (killed meanwhile)
+                self._send(answer.status_code, answer.content, kept)
 
         def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
             self.send_response(status)
@@ -67,6 +104,7 @@ def refusing_proxy(upstream: str, *, refuse: str) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
+        stop.set()
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from reconciler.apply.answer_cache import CACHE_DIR, body_key, open_answer_cache
 
 EP = "http://127.0.0.1:1/v1beta/"
@@ -96,3 +98,28 @@ def test_only_the_most_recently_written_model_versions_are_kept(tmp_path: Path) 
         if cache.load(endpoint=EP, model="tunedModels/a", update_time=f"t{version}")
     ]
     assert kept == [2, 3, 4]
+
+
+def test_answers_written_elsewhere_are_never_trusted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A pull request can force-add a file under the git-ignored cache, with the
+    # answers that would make a gate pass: only this user's own writes count.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "mine"))
+    (tmp_path / "repo").mkdir()
+    cache = open_answer_cache(tmp_path / "repo")
+    assert cache is not None
+    cache.save(endpoint=EP, model="tunedModels/a", update_time="t1", answers={"k": "real"})
+    [entry] = (tmp_path / "repo" / CACHE_DIR).glob("*.json")
+    ours = entry.read_bytes()
+    forged = ours.split(b"\n", 1)[1].replace(b'"real"', b'"forged"')
+    assert cache.load(endpoint=EP, model="tunedModels/a", update_time="t1") == {"k": "real"}
+
+    entry.write_bytes(forged)  # committed as plain JSON
+    assert cache.load(endpoint=EP, model="tunedModels/a", update_time="t1") == {}
+
+    # Sealed by another machine (another user's key): ignored as well.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "theirs"))
+    cache.save(endpoint=EP, model="tunedModels/a", update_time="t1", answers={"k": "forged"})
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "mine"))
+    assert cache.load(endpoint=EP, model="tunedModels/a", update_time="t1") == {}

@@ -246,3 +246,20 @@ def test_foreign_newer_or_damaged_documents_are_refused(plan: Plan) -> None:
         plan_from_saved({**document, "actions": [{"model": "x"}]})
     with pytest.raises(PlanError, match="saved plan is damaged"):
         plan_from_saved({**document, "actions": [{**document["actions"][0], "action": "explode"}]})
+
+
+def test_a_wait_whose_tuning_finished_matches_the_plan_made_now(inputs: dict[str, Any]) -> None:
+    from reconciler.plan.compare import first_difference
+
+    saved = make_plan(**inputs)
+    finished = [
+        dataclasses.replace(m, state="ACTIVE", update_time="2024-05-01T11:00:00Z")
+        if m.name == "tunedModels/tuning"
+        else m
+        for m in inputs["live"]
+    ]
+    now = make_plan(**{**inputs, "live": finished})
+
+    assert next(a for a in saved.actions if a.model == "tuning").kind.value == "wait"
+    assert first_difference(saved, now) is None
+    assert first_difference(now, saved) is not None  # a noop does not become a wait
