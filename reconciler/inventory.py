@@ -273,6 +273,8 @@ def classify(
         )
         managed = by_live_name.get(model.name)
         if model.name in others:
+            owner = state.models[others[model.name][0]]
+            row = replace(row, evaluation=owner.evaluations.get(model.name))
             row = _generation_row(row, model=model, found=others[model.name])
         elif managed is not None:
             manifest_name, record = managed
