@@ -21,6 +21,10 @@ Format (JSON, ``formatVersion`` 1)::
           "preventDestroy": false,   # lifecycle.preventDestroy as last applied
           "createTime": "...", "updateTime": "...",  # live timestamps last seen
           "lastError": "..." | null, # a FAILED tuning's operation error
+          "replacing": false,        # a replace is under way (see below)
+          "generation": 1,           # createBeforeDestroy (see below)
+          "candidate": {ModelRecord} | null,
+          "retired": ["tunedModels/increment"],
           "deleting": false,         # a delete of it was sent (see below)
           "evaluations": {"tunedModels/increment": {EvaluationRecord}}  # last per live model
         }
@@ -32,6 +36,23 @@ request; (2) after the response write ``applied`` = that spec, ``operation`` =
 the operation name, ``pendingCreate`` = null; (3) when the operation ends,
 ``operation`` = null. A crash between (1) and (2) leaves ``pendingCreate``: the
 next run looks the deterministic id up (exists -> adopt, missing -> create).
+
+A replace (deleteBeforeCreate) first writes ``pendingCreate`` = the new spec
+and ``replacing`` = true on the record that still holds the old ``applied``,
+then deletes, then writes the create's intent as above (``applied`` null,
+``replacing`` still true), and clears ``replacing`` with step (2). A crash or
+a rejected create anywhere in between leaves ``replacing``: the next plan
+finishes the replacement with a create instead of calling the model deleted
+outside the reconciler.
+
+createBeforeDestroy: ``generation`` + 1 and a ``candidate`` record carrying
+the successor's ``pendingCreate`` (at ``tunedModels/<name>-<generation>``) are
+written before the create is sent; the candidate then follows the create
+protocol above while ``name`` keeps serving. Once the candidate is ACTIVE and
+passed its gate, one write makes it the serving record and lists the old live
+name under ``retired``; the old model is then deleted and dropped from
+``retired``. A candidate that failed keeps its ``lastError`` until the next
+apply deletes it.
 
 A delete (destroy, or a model removed from the manifests) first writes
 ``deleting`` = true, then sends the DELETE, then removes the record. A run
@@ -106,11 +127,22 @@ class ModelRecord(BaseModel):
     createTime: str | None = None
     updateTime: str | None = None
     lastError: str | None = None
+    # A replace of this model is under way: written before its delete is sent,
+    # cleared once its successor's create is recorded.
+    replacing: bool = False
     # A delete of this model was sent (or was about to be): written before the
     # DELETE, the record itself removed after it.
     deleting: bool = False
     # The last evaluation of each live model of this name (its generations), by live name.
     evaluations: dict[str, EvaluationRecord] = Field(default_factory=dict)
+    # createBeforeDestroy: the highest generation number given out for this
+    # manifest name (generation n lives at tunedModels/<name>-<n>, 1 at <name>);
+    # the successor being tuned while ``name`` serves (its own write-ahead
+    # record: pendingCreate -> applied + operation -> lastError if it failed);
+    # and older generations no longer serving, deleted once recorded here.
+    generation: int = 1
+    candidate: ModelRecord | None = None
+    retired: list[str] = Field(default_factory=list)
 
     def failed_gate(self) -> EvaluationRecord | None:
         """The serving model's last evaluation when it missed a threshold with ``gate: true``."""

@@ -87,12 +87,24 @@ class InventoryRow:
     drift: tuple[str, ...] = ()  # mutable fields that differ from the applied spec
     progress: Progress | None = None  # in-flight only
     error: str | None = None  # failed: the operation error; missing: why nothing is live
+    # createBeforeDestroy: "serving", "candidate" (tuning, or failed and not
+    # promoted) or "retired" (replaced, to be deleted); None for a model with one
+    # generation and for unmanaged models.
+    generation: str | None = None
     snapshots: tuple[Snapshot, ...] = field(default=(), compare=False)
     evaluation: EvaluationRecord | None = None  # this live model's last evaluation, if any
 
     @property
     def detail(self) -> str:
         """The one-cell summary people read: progress, drifted fields or error."""
+        if self.generation == "retired":
+            return "old generation; the next apply deletes it"
+        if self.generation == "candidate":
+            text = self._detail()
+            return "candidate generation" + (f": {text}" if text else "")
+        return self._detail()
+
+    def _detail(self) -> str:
         if self.status is Status.DRIFTED:
             return "drift: " + ", ".join(self.drift)
         if self.status is Status.IN_FLIGHT and self.progress is not None:
@@ -188,6 +200,44 @@ def _managed_row(
     return replace(row, status=status, address=address, drift=drift)
 
 
+def _other_generations(state: StateDocument) -> dict[str, tuple[str, str, ModelRecord]]:
+    """Live name -> (manifest name, "candidate" | "retired", the record describing it)."""
+    found: dict[str, tuple[str, str, ModelRecord]] = {}
+    for manifest_name, record in state.models.items():
+        for name in record.retired:
+            found[name] = (manifest_name, "retired", record)
+        if record.candidate is not None:
+            found[record.candidate.name] = (manifest_name, "candidate", record.candidate)
+    return found
+
+
+def _generation_row(
+    row: InventoryRow, *, model: LiveModel, found: tuple[str, str, ModelRecord]
+) -> InventoryRow:
+    """A createBeforeDestroy generation that does not serve: a candidate or a retired one."""
+    manifest_name, role, record = found
+    address = f"TunedModel/{manifest_name}"
+    if role == "retired":
+        return replace(
+            row,
+            status=Status.MANAGED,
+            address=address,
+            generation=role,
+            error=None,
+            drift=(),
+        )
+    if model.state == CREATING:
+        spec = _spec_of(record)
+        progress = _progress(model, spec, None)
+        return replace(
+            row, status=Status.IN_FLIGHT, address=address, generation=role, progress=progress
+        )
+    if model.state == FAILED or record.lastError:
+        error = f"not promoted: {record.lastError or 'tuning failed'}; the next apply deletes it"
+        return replace(row, status=Status.FAILED, address=address, generation=role, error=error)
+    return replace(row, status=Status.MANAGED, address=address, generation=role)
+
+
 def classify(
     *,
     live: Iterable[LiveModel],
@@ -206,6 +256,7 @@ def classify(
     by_live_name: dict[str, tuple[str, ModelRecord]] = {
         record.name: (manifest_name, record) for manifest_name, record in state.models.items()
     }
+    others = _other_generations(state)
     rows: list[InventoryRow] = []
     seen: set[str] = set()
     for model in live:
@@ -221,7 +272,11 @@ def classify(
             snapshots=model.snapshots,
         )
         managed = by_live_name.get(model.name)
-        if managed is not None:
+        if model.name in others:
+            owner = state.models[others[model.name][0]]
+            row = replace(row, evaluation=owner.evaluations.get(model.name))
+            row = _generation_row(row, model=model, found=others[model.name])
+        elif managed is not None:
             manifest_name, record = managed
             row = replace(row, evaluation=record.evaluations.get(model.name))
             row = _managed_row(
@@ -231,6 +286,8 @@ def classify(
                 manifest_name=manifest_name,
                 operation=operations.get(model.name),
             )
+            if record.candidate is not None or record.retired or record.generation > 1:
+                row = replace(row, generation="serving")
         rows.append(row)
     if include_missing:
         for manifest_name, record in state.models.items():
@@ -255,6 +312,8 @@ def classify(
 
 def _missing_reason(record: ModelRecord) -> str | None:
     """Why a managed model is not live, when it is not "deleted outside the reconciler"."""
+    if record.replacing:
+        return "replacement interrupted; the next apply creates its successor"
     if record.deleting:
         return "deleted by an interrupted destroy or apply; the next run removes the record"
     if record.applied is None and record.pendingCreate is not None:

@@ -16,7 +16,8 @@ refuses a stale plan file. A saved plan holds::
       "datasets": {"increment-examples": "sha256:…"},
       "actions": [{"model", "address", "name", "action", "updateMask", "changes",
                    "reasons", "notes", "spec", "dependsOn", "estimatedSteps",
-                   "preventDestroy", "dataset", "live": {"updateTime", "state"} | null}]
+                   "preventDestroy", "dataset", "live": {"updateTime", "state"} | null,
+                   "successor", "cleanup"}]
     }
 
 It never holds a training example (datasets appear as name + hash + count) or
@@ -104,6 +105,8 @@ def _action_to_saved(action: Action) -> dict[str, Any]:
         "preventDestroy": action.prevent_destroy,
         "dataset": action.dataset.model_dump(mode="json") if action.dataset else None,
         "live": live,
+        "successor": action.successor,
+        "cleanup": list(action.cleanup),
     }
 
 
@@ -163,6 +166,8 @@ def _action_from_saved(data: Mapping[str, Any]) -> Action:
         dataset=DatasetRef.model_validate(data["dataset"]) if data.get("dataset") else None,
         live_update_time=live.get("updateTime") if live else None,
         live_state=live.get("state") if live else None,
+        successor=str(data["successor"]) if data.get("successor") else None,
+        cleanup=tuple(str(n) for n in data.get("cleanup", [])),
     )
 
 

@@ -29,6 +29,16 @@ from reconciler.errors import SourceLocation
 
 API_VERSION = "gemini.tuning/v1"
 TUNED_MODEL_ID_PATTERN = r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$"
+TUNED_MODEL_ID_MAX_CHARS = 40
+# createBeforeDestroy names generations <name>-<n>: room for "-" and three digits.
+GENERATION_SUFFIX_CHARS = 4
+CREATE_BEFORE_DESTROY_NAME_MAX_CHARS = TUNED_MODEL_ID_MAX_CHARS - GENERATION_SUFFIX_CHARS
+
+
+def generation_name(name: str, generation: int) -> str:
+    """The live name of generation ``generation`` of manifest ``name`` (1 is the bare name)."""
+    return f"tunedModels/{name}" if generation <= 1 else f"tunedModels/{name}-{generation}"
+
 
 # Fields of a TunedModel that PATCH may change (PRODUCT.md "update"); their order
 # here is the order of an updateMask.
@@ -107,6 +117,8 @@ class AppliedSpec(BaseModel):
 @dataclass(frozen=True)
 class Lifecycle:
     prevent_destroy: bool = False
+    # lifecycle.replacement: createBeforeDestroy (True) or deleteBeforeCreate
+    create_before_destroy: bool = False
     ignore_changes: frozenset[str] = frozenset()  # subset of MUTABLE_FIELDS
 
 
@@ -391,6 +403,12 @@ class LifecycleSpec(_ManifestModel):
     ignoreChanges: list[str] = Field(
         default_factory=list,
         description="Mutable fields whose drift is never corrected: " + ", ".join(MUTABLE_FIELDS),
+    )
+    replacement: Literal["deleteBeforeCreate", "createBeforeDestroy"] = Field(
+        default="deleteBeforeCreate",
+        description="deleteBeforeCreate: delete, then create with the same id (the model is "
+        "unavailable meanwhile). createBeforeDestroy: tune a new generation "
+        "(tunedModels/<name>-<n>) while the old one serves, then delete the old one.",
     )
 
 

@@ -4,7 +4,9 @@ Runs on the executor's worker threads. The protocol (see ``executor``):
 
 * create / recreate: record ``pendingCreate`` -> POST with ``tunedModelId`` ->
   record ``applied`` + ``operation``.
-* replace: DELETE (a 404 is fine) -> record ``pendingCreate`` -> create as above.
+* replace: record ``pendingCreate`` + ``replacing`` -> DELETE (a 404 is fine) ->
+  record the create's intent (``applied`` cleared, still ``replacing``) ->
+  create as above (which clears ``replacing``).
 * update: PATCH with the plan's ``updateMask`` -> record the merged spec.
 * delete: DELETE (a 404 is fine) -> forget the record.
 """
@@ -16,8 +18,20 @@ from collections.abc import Callable, Mapping
 
 from reconciler.api import GeminiClient
 from reconciler.applied import ModelRecord
+from reconciler.apply.generations import (
+    SuccessorFailed,
+    adopt_candidate,
+    clean_up,
+    start_successor,
+)
 from reconciler.apply.journal import StateJournal
-from reconciler.apply.outcomes import ActionResult, Outcome, accepted_values, stale_operation
+from reconciler.apply.outcomes import (
+    ActionResult,
+    Outcome,
+    abandoned_replacement,
+    accepted_values,
+    stale_operation,
+)
 from reconciler.apply.progress import Reporter
 from reconciler.errors import (
     AlreadyExistsError,
@@ -28,7 +42,7 @@ from reconciler.errors import (
 )
 from reconciler.live import CREATING
 from reconciler.plan import CREATING_KINDS, Action, ActionKind
-from reconciler.spec import LoadedDataset
+from reconciler.spec import AppliedSpec, LoadedDataset
 
 
 class ActionRunner:
@@ -53,6 +67,8 @@ class ActionRunner:
         """Run one action; None means "tuning started, follow it"."""
         self.reporter.started(action)
         try:
+            if action.cleanup:  # generations that no longer serve go first
+                clean_up(client=self.client, journal=self.journal, action=action)
             if action.kind is ActionKind.DELETE:
                 return self.delete(action)
             if action.kind is ActionKind.UPDATE:
@@ -97,6 +113,7 @@ class ActionRunner:
         changes: dict[str, object] = {
             "applied": action.spec,
             "pendingCreate": None,
+            "replacing": False,
             "preventDestroy": action.prevent_destroy,
             "updateTime": live.update_time,
         }
@@ -125,9 +142,15 @@ class ActionRunner:
                 changes["preventDestroy"] = action.prevent_destroy
             if accepted_values(action, record):
                 changes["applied"] = action.spec
+            if abandoned_replacement(action, record):
+                # The replace was recorded but its delete never landed, and the
+                # manifests no longer ask for it: the model stays as it is.
+                changes.update(pendingCreate=None, replacing=False)
             if changes:
                 self.journal.put(action.model, record.model_copy(update=changes))
         if action.kind is ActionKind.WAIT:
+            if action.successor is not None:
+                adopt_candidate(client=self.client, journal=self.journal, action=action)
             return None
         return ActionResult(action, Outcome.UNCHANGED, "")
 
@@ -155,51 +178,102 @@ class ActionRunner:
                 f"source model {action.depends_on} is below a threshold of its evaluation "
                 f"{failed.evaluation}: {missed}",
             )
+        sent = self.with_serving_source(action, spec)
+        if action.kind is ActionKind.REPLACE and action.successor is not None:
+            try:
+                start_successor(
+                    client=self.client,
+                    journal=self.journal,
+                    action=action,
+                    spec=sent,
+                    examples=examples,
+                )
+            except SuccessorFailed as exc:
+                return ActionResult(action, Outcome.FAILED, f"{exc}; {action.name} keeps serving")
+            return None
+        before = self.journal.record(action.model)
+        deleted = False
         if action.kind is ActionKind.REPLACE:
-            self.journal.ensure_held()  # the delete comes before the intent is written
+            # The replacement is state before its first request: a crash or a
+            # rejected create after the delete leaves a record from which the
+            # next plan creates the successor (not "deleted outside").
+            started = before or ModelRecord(name=action.name)
+            self.journal.put(
+                action.model, started.model_copy(update={"pendingCreate": spec, "replacing": True})
+            )
             with contextlib.suppress(NotFoundError):
                 self.client.delete_tuned_model(action.name)
-        before = self.journal.record(action.model)
+            deleted = True
         intent = ModelRecord(
             name=action.name,
             pendingCreate=spec,
             preventDestroy=action.prevent_destroy,
+            replacing=deleted or (before is not None and before.replacing),
         )
         self.journal.put(action.model, intent)
         try:
             operation = self.client.create_tuned_model(
-                model_id=model_id, spec=spec, examples=examples
+                model_id=model_id, spec=sent, examples=examples
             )
             operation_name: str | None = operation.name
         except AlreadyExistsError as exc:
             if not exc.after_retry:
-                self.roll_back(action, before)
+                self.roll_back(action, before, intent)
                 return ActionResult(
                     action,
                     Outcome.FAILED,
                     f"{action.name} already exists and was not created by this run; "
                     f"bring it under management with `reconciler import {action.model} {action.name}`",
+                    deleted_old=deleted,
                 )
             operation_name = self.latest_operation(action.name)  # our lost answer: adopt
         except ApiError as exc:
             if not exc.temporary:
-                self.roll_back(action, before)  # rejected: nothing was created
-            raise
+                self.roll_back(action, before, intent)  # rejected: nothing was created
+            if not deleted:
+                raise
+            return ActionResult(
+                action,
+                Outcome.FAILED,
+                f"{exc.message}; the old model is deleted and its successor not created: "
+                "the next apply creates it",
+                deleted_old=True,
+            )
         self.journal.put(
             action.model,
             intent.model_copy(
-                update={"applied": spec, "pendingCreate": None, "operation": operation_name}
+                update={
+                    "applied": spec,
+                    "pendingCreate": None,
+                    "operation": operation_name,
+                    "replacing": False,
+                }
             ),
         )
         return None
 
-    def roll_back(self, action: Action, before: ModelRecord | None) -> None:
-        if before is None or action.kind is ActionKind.REPLACE:
-            # A replace has already deleted the old model: the record goes too,
-            # and the next plan creates it again.
-            if before is None:
-                self.journal.remove(action.model)
-            else:
-                self.journal.put(action.model, before.model_copy(update={"pendingCreate": None}))
+    def with_serving_source(self, action: Action, spec: AppliedSpec) -> AppliedSpec:
+        """``spec`` as sent: a managed source is named by the generation serving it now.
+
+        The state records the manifest's form (``tunedModels/<name>``), so plans
+        compare like with like; the request must name the live model.
+        """
+        if action.depends_on is None:
+            return spec
+        parent = self.journal.record(action.depends_on)
+        if parent is None or parent.name == spec.tunedModelSource:
+            return spec
+        return spec.model_copy(update={"tunedModelSource": parent.name})
+
+    def roll_back(self, action: Action, before: ModelRecord | None, intent: ModelRecord) -> None:
+        """A create was rejected (nothing was made): the record goes back to what it said.
+
+        Part of a replacement (the old model is gone), the intent stays: the next
+        plan finishes the replacement with a create.
+        """
+        if intent.replacing:
+            return
+        if before is None:
+            self.journal.remove(action.model)
         else:
             self.journal.put(action.model, before)

@@ -8,13 +8,15 @@ failed, passed or failed its evaluation) is decided here, once.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from reconciler.applied import ModelRecord
+from reconciler.apply.generations import without
 from reconciler.apply.journal import StateJournal
-from reconciler.errors import ReconcilerError, StateLockedError
+from reconciler.errors import NotFoundError, ReconcilerError, StateLockedError
 from reconciler.live import ACTIVE, FAILED, LiveModel, OperationStatus
 
 
@@ -24,8 +26,10 @@ class GateResult:
 
     ``detail`` says why it did not pass (it names the metric), for the user.
     ``record`` holds fields the gate wants stored on the model's state record
-    with the conclusion (its evaluation result, say); they are written in the
-    same state write as the conclusion itself, so they can never disagree.
+    (the manifest name's record, also for a createBeforeDestroy candidate) with
+    the conclusion (its evaluation result, say); they are written in the same
+    state write as the conclusion itself, so they can never disagree. They
+    replace the record's values of those fields.
     """
 
     passed: bool
@@ -44,6 +48,32 @@ def no_gate(model: str, live: LiveModel) -> GateResult:
 
 class OperationReader(Protocol):
     def get_operation(self, name: str) -> OperationStatus: ...
+
+    def delete_tuned_model(self, name: str) -> None: ...
+
+
+def followed_operation(record: ModelRecord | None, live_name: str) -> str | None:
+    """The operation recorded for the live model ``live_name`` of ``record``: the
+    serving generation's, or its candidate's (createBeforeDestroy)."""
+    if record is None:
+        return None
+    if record.candidate is not None and record.candidate.name == live_name:
+        return record.candidate.operation
+    return record.operation
+
+
+def tuning_of(record: ModelRecord) -> str | None:
+    """The live name of ``record``'s generation that is (or may be) tuning, if any."""
+    candidate = record.candidate
+    if (
+        candidate is not None
+        and candidate.lastError is None
+        and (candidate.operation or candidate.pendingCreate)
+    ):
+        return candidate.name
+    if record.operation or record.pendingCreate:
+        return record.name
+    return None
 
 
 @dataclass(frozen=True)
@@ -92,8 +122,16 @@ def conclude_tuning(
 
     A record still holding a ``pendingCreate`` (a create adopted by ``wait``)
     has it promoted to ``applied`` with the conclusion.
+
+    ``live`` may be the record's ``candidate`` (createBeforeDestroy): passed,
+    it is promoted to the serving generation and the old one is deleted;
+    failed (tuning or gate), it is marked and the old one keeps serving.
     """
     record = journal.record(model)
+    if record is not None and record.candidate is not None and record.candidate.name == live.name:
+        return _conclude_candidate(
+            model=model, live=live, followed=followed, journal=journal, client=client, gate=gate
+        )
     if live.state == ACTIVE:
         gate_result = gate(model, live)
         changes: dict[str, object] = {
@@ -161,6 +199,109 @@ def _record(
         changes = {"applied": record.pendingCreate, "pendingCreate": None, **changes}
     try:
         recorded = journal.conclude_tuning(model, operation=followed, changes=changes)
+    except StateLockedError:
+        return (
+            "not recorded in state, another command kept the lock:"
+            " the next apply or `reconciler wait` records it"
+        )
+    if not recorded:
+        return "its state record was changed by another command meanwhile and is kept as is"
+    return ""
+
+
+def _conclude_candidate(
+    *,
+    model: str,
+    live: LiveModel,
+    followed: str | None,
+    journal: StateJournal,
+    client: OperationReader,
+    gate: Gate,
+) -> Conclusion:
+    """``conclude_tuning`` for a createBeforeDestroy candidate (see ``generations``)."""
+    serving: list[str] = []
+
+    def ours(current: ModelRecord) -> ModelRecord | None:
+        candidate = current.candidate
+        if candidate is None or candidate.name != live.name or candidate.operation != followed:
+            return None  # another command concluded, replaced or forgot it meanwhile
+        return candidate
+
+    def mark(changes: dict[str, object], extra: Mapping[str, object] | None = None) -> str:
+        def change(current: ModelRecord) -> ModelRecord | None:
+            candidate = ours(current)
+            if candidate is None:
+                return None
+            update = {"candidate": candidate.model_copy(update=changes), **(extra or {})}
+            return current.model_copy(update=update)
+
+        return _write(journal, model, change)
+
+    if live.state == ACTIVE:
+        gate_result = gate(model, live)
+        if not gate_result.passed:
+            note = mark({"operation": None, "lastError": gate_result.detail}, gate_result.record)
+            return Conclusion(
+                succeeded=False,
+                message=f"{gate_result.detail}; {live.name} is not promoted",
+                note=note,
+                gate_failed=True,
+            )
+
+        def promote(current: ModelRecord) -> ModelRecord | None:
+            candidate = ours(current)
+            if candidate is None:
+                return None
+            serving.append(current.name)
+            retired = [*current.retired, current.name] if current.name != live.name else []
+            return current.model_copy(
+                update={
+                    "name": candidate.name,
+                    "applied": candidate.applied or candidate.pendingCreate,
+                    "pendingCreate": None,
+                    "operation": None,
+                    "lastError": None,
+                    "createTime": live.create_time,
+                    "updateTime": live.update_time,
+                    "replacing": False,
+                    "candidate": None,
+                    "retired": retired,
+                    **gate_result.record,
+                }
+            )
+
+        note = _write(journal, model, promote)
+        if note or not serving:
+            return Conclusion(succeeded=True, message="ACTIVE", note=note)
+        old = serving[0]
+        try:
+            with contextlib.suppress(NotFoundError):
+                client.delete_tuned_model(old)
+        except ReconcilerError as exc:
+            return Conclusion(
+                succeeded=True,
+                message=f"ACTIVE, now serving; {old} is not deleted yet ({exc.message})",
+                note="the next apply deletes it",
+            )
+        note = _write(journal, model, lambda current: without(current, old))
+        return Conclusion(succeeded=True, message=f"ACTIVE, now serving; {old} deleted", note=note)
+    if live.state == FAILED:
+        message = _failure_message(client, followed)
+        note = mark({"operation": None, "lastError": message})
+        return Conclusion(
+            succeeded=False, message=f"{message}; {live.name} is not promoted", note=note
+        )
+    return Conclusion(
+        succeeded=False, message=f"{live.name} was deleted outside the reconciler while tuning"
+    )
+
+
+def _write(
+    journal: StateJournal, model: str, change: Callable[[ModelRecord], ModelRecord | None]
+) -> str:
+    """``journal.change_record`` with the notes of ``_record``."""
+    try:
+        recorded = journal.change_record(model, change)
     except StateLockedError:
         return (
             "not recorded in state, another command kept the lock:"

@@ -36,7 +36,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from reconciler.api import GeminiClient, TuningPoller
 from reconciler.apply.actions import ActionRunner
-from reconciler.apply.conclusion import Gate, conclude_tuning, no_gate
+from reconciler.apply.conclusion import Gate, conclude_tuning, followed_operation, no_gate
 from reconciler.apply.journal import StateJournal
 from reconciler.apply.outcomes import (
     ActionResult,
@@ -126,11 +126,11 @@ class _Run:
         """Start following the tuning of ``action``'s model."""
         self.tuning[action.model] = action
         steps = total_steps(action.spec)
-        self.poller.set_total(action.name, steps)
+        self.poller.set_total(action.tuned_name, steps)
         self.reporter.tuning(action.model, steps)
 
     def poll(self) -> None:
-        by_name = {a.name: a for a in self.tuning.values()}
+        by_name = {a.tuned_name: a for a in self.tuning.values()}
         for name, live in self.poller.poll(sorted(by_name)).items():
             if live.state == CREATING:
                 continue
@@ -143,13 +143,13 @@ class _Run:
         ended = conclude_tuning(
             model=action.model,
             live=live,
-            followed=record.operation if record else None,
+            followed=followed_operation(record, live.name),
             journal=self.journal,
             client=self.client,
             gate=self.gate,
         )
         detail = ended.message
-        if live.state == FAILED:
+        if live.state == FAILED and action.successor is None:
             detail += " (the next plan replaces it)"
         if ended.note:
             detail += "; " + ended.note

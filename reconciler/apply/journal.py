@@ -150,6 +150,21 @@ class StateJournal:
 
         self.mutate(name, change)
 
+    def change_record(self, name: str, change: Callable[[ModelRecord], ModelRecord | None]) -> bool:
+        """Replace the record of ``name`` with ``change(current)``, as stored at write
+        time; ``change`` returning None (or no record) leaves it: returns False."""
+        applied: list[bool] = []
+
+        def mutation(doc: StateDocument) -> None:
+            current = doc.models.get(name)
+            updated = change(current) if current is not None else None
+            if updated is not None:
+                doc.models[name] = updated
+                applied.append(True)
+
+        self.mutate(name, mutation)
+        return bool(applied)
+
     def conclude_tuning(
         self, name: str, *, operation: str | None, changes: Mapping[str, object]
     ) -> bool:

@@ -28,6 +28,8 @@ class ActionResult:
     action: Action
     outcome: Outcome
     detail: str = ""
+    # A replace that deleted the old model before it failed: counted as deleted.
+    deleted_old: bool = False
 
 
 @dataclass
@@ -77,6 +79,21 @@ def accepted_values(action: Action, record: ModelRecord) -> bool:
         and action.spec is not None
         and record.applied is not None
         and record.applied != action.spec
+    )
+
+
+def abandoned_replacement(action: Action, record: ModelRecord) -> bool:
+    """True when a live, unchanged model's record still holds a replace that never began.
+
+    A replace is recorded before its delete is sent; a run stopped right there
+    leaves the old model live. If the manifests meanwhile went back to what is
+    applied, the plan is a noop and the recorded intent is obsolete.
+    """
+    return (
+        action.kind is ActionKind.NOOP
+        and action.live_state is not None
+        and record.applied is not None
+        and (record.replacing or record.pendingCreate is not None)
     )
 
 

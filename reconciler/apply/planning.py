@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.api import GeminiClient
+from reconciler.apply.preflight import checked_plan
 from reconciler.apply.refresh import Warn, gather, locked
 from reconciler.jsontext import pretty
-from reconciler.plan import Plan, PlanOptions, make_plan
+from reconciler.plan import Plan, PlanOptions
 from reconciler.planfile import plan_to_saved
 from reconciler.spec import DesiredState
 from reconciler.state.base import StateBackend
@@ -60,7 +61,7 @@ def plan_run(
         state=state,
         allow_outside_root=allow_outside_root,
     )
-    plan = make_plan(desired=desired, live=live, state=state, options=options)
+    plan = checked_plan(client=client, desired=desired, live=live, state=state, options=options)
     return Planned(
         plan=plan,
         desired=desired,

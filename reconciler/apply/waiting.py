@@ -11,7 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from reconciler.api import GeminiClient
-from reconciler.apply.conclusion import Gate, conclude_tuning, no_gate
+from reconciler.apply.conclusion import (
+    Gate,
+    conclude_tuning,
+    followed_operation,
+    no_gate,
+    tuning_of,
+)
 from reconciler.apply.journal import StateJournal
 from reconciler.apply.progress import Reporter
 from reconciler.apply.refresh import Warn, locked
@@ -55,15 +61,15 @@ def wait_run(
                 f"{name}: the state manages no such model",
                 hint=f"did you mean `{close[0]}`?" if close else "see `reconciler state list`",
             )
-    chosen = list(names) or sorted(
-        n for n, r in state.models.items() if r.operation or r.pendingCreate
-    )
+    chosen = list(names) or sorted(n for n, r in state.models.items() if tuning_of(r))
     if not chosen:
         return WaitResult(models={}, failed={})
-    by_live = {state.models[n].name: n for n in chosen}
+    by_live = {tuning_of(state.models[n]) or state.models[n].name: n for n in chosen}
     totals: dict[str, int] = {}
     for live_name, name in by_live.items():
         record = state.models[name]
+        if record.candidate is not None and record.candidate.name == live_name:
+            record = record.candidate
         spec = record.applied or record.pendingCreate
         if spec is not None and spec.dataset is not None and spec.dataset.examples:
             totals[live_name] = spec.hyperparameters.estimated_steps(spec.dataset.examples)
@@ -92,7 +98,7 @@ def wait_run(
                 ended = conclude_tuning(
                     model=name,
                     live=model,
-                    followed=state.models[name].operation,
+                    followed=followed_operation(state.models[name], model.name),
                     journal=journal,
                     client=client,
                     gate=gate,

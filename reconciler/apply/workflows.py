@@ -29,8 +29,9 @@ from reconciler.apply.executor import (
 )
 from reconciler.apply.gating import EvaluationGate
 from reconciler.apply.journal import StateJournal
-from reconciler.apply.outcomes import accepted_values
+from reconciler.apply.outcomes import abandoned_replacement, accepted_values
 from reconciler.apply.planning import Planned, plan_run, saved_plan_json
+from reconciler.apply.preflight import checked_plan, preflight
 from reconciler.apply.progress import Reporter
 from reconciler.apply.refresh import Warn, gather, locked
 from reconciler.errors import ApplyError, StalePlanError, UsageError
@@ -84,6 +85,7 @@ def _needs_work(plan: Plan, state: StateDocument) -> bool:
             or record.preventDestroy != action.prevent_destroy
             or stale_operation(action, record)
             or accepted_values(action, record)
+            or abandoned_replacement(action, record)
         ):
             return True
     return False
@@ -138,10 +140,13 @@ def apply_run(
             hashes = {name: ds.hash for name, ds in desired.datasets.items()}
             check_saved_plan(saved, state=state, live=live, dataset_hashes=hashes)
             plan = _replanned(saved, desired=desired, live=live, state=state)
+            preflight(client, plan, live)
         elif destroy:
             plan = destroy_plan(desired=desired, live=live, state=state, options=options)
         else:
-            plan = make_plan(desired=desired, live=live, state=state, options=options)
+            plan = checked_plan(
+                client=client, desired=desired, live=live, state=state, options=options
+            )
         show_plan(plan)
         if not _needs_work(plan, state):
             return ApplyRun(plan=plan, report=None)

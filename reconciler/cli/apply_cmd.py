@@ -57,6 +57,8 @@ def summarize(report: ApplyReport) -> str:
     for result in report.results:
         if result.outcome in (Outcome.SUCCEEDED, Outcome.IN_FLIGHT):
             done[result.action.kind.value] = done.get(result.action.kind.value, 0) + 1
+        elif result.deleted_old:  # a replace that got as far as deleting the old model
+            done["delete"] = done.get("delete", 0) + 1
     parts = [
         f"{done.get('create', 0) + done.get('recreate', 0)} created",
         f"{done.get('update', 0)} updated",

@@ -71,6 +71,11 @@ def write_private_file(path: str, text: str) -> None:
 )
 @allow_outside_root_option
 @click.option(
+    "--show-unchanged",
+    is_flag=True,
+    help="List unchanged models too (the text format only counts them).",
+)
+@click.option(
     "--lock",
     type=click.BOOL,
     default=True,
@@ -88,6 +93,7 @@ def plan(
     targets: tuple[str, ...],
     replace: tuple[str, ...],
     refresh_only: bool,
+    show_unchanged: bool,
     allow_outside_root: bool,
     lock: bool,
     lock_timeout: float,
@@ -116,7 +122,9 @@ def plan(
     elif fmt == "markdown":
         click.echo(render_plan_markdown(planned.plan), nl=False)
     else:
-        click.echo(render_plan_text(planned.plan, color=g.color), nl=False)
+        click.echo(
+            render_plan_text(planned.plan, color=g.color, show_unchanged=show_unchanged), nl=False
+        )
     if out:
         write_private_file(out, saved_plan_json(planned))
         click.echo(f"Saved the plan to {out}; apply it with: reconciler apply {out}", err=True)

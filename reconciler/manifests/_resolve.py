@@ -148,6 +148,7 @@ def resolve(
             lifecycle = Lifecycle(
                 prevent_destroy=spec.lifecycle.preventDestroy,
                 ignore_changes=frozenset(spec.lifecycle.ignoreChanges),
+                create_before_destroy=spec.lifecycle.replacement == "createBeforeDestroy",
             )
         out.models[name] = DesiredModel(
             name=name,

@@ -14,7 +14,13 @@ from typing import Any
 
 from reconciler.errors import Diagnostic
 from reconciler.manifests._yaml import RawDocument
-from reconciler.spec import INT64_MAX, MUTABLE_FIELDS, TUNED_MODEL_ID_PATTERN
+from reconciler.spec import (
+    CREATE_BEFORE_DESTROY_NAME_MAX_CHARS,
+    INT64_MAX,
+    MUTABLE_FIELDS,
+    TUNED_MODEL_ID_MAX_CHARS,
+    TUNED_MODEL_ID_PATTERN,
+)
 
 _TUNED_MODEL_ID = re.compile(TUNED_MODEL_ID_PATTERN)
 
@@ -133,7 +139,23 @@ def _tuned_model(spec: dict[str, Any], doc: RawDocument) -> list[Diagnostic]:
         )
     if isinstance(spec.get("evaluation"), dict):
         found.extend(_evaluation(spec["evaluation"], doc, "spec.evaluation"))
-    ignored = _mapping(spec, "lifecycle").get("ignoreChanges")
+    lifecycle = _mapping(spec, "lifecycle")
+    name = _mapping(doc.value, "metadata").get("name") if isinstance(doc.value, dict) else None
+    if (
+        lifecycle.get("replacement") == "createBeforeDestroy"
+        and isinstance(name, str)
+        and len(name) > CREATE_BEFORE_DESTROY_NAME_MAX_CHARS
+    ):
+        found.append(
+            Diagnostic(
+                doc.location("spec.lifecycle.replacement"),
+                f"`{name}` is {len(name)} characters: with createBeforeDestroy a name may have "
+                f"at most {CREATE_BEFORE_DESTROY_NAME_MAX_CHARS}, to leave room for the generation "
+                f"suffix (`{name}-2`) within the {TUNED_MODEL_ID_MAX_CHARS}-character id limit",
+                field="spec.lifecycle.replacement",
+            )
+        )
+    ignored = lifecycle.get("ignoreChanges")
     for index, item in enumerate(ignored if isinstance(ignored, list) else ()):
         if isinstance(item, str) and item not in MUTABLE_FIELDS:
             path = f"spec.lifecycle.ignoreChanges.{index}"

@@ -57,6 +57,7 @@ from reconciler.plan.actions import (
     REASON_NEW,
     REASON_OUT_OF_BAND,
     REASON_REMOVED,
+    REASON_REPLACEMENT_INTERRUPTED,
     TITLES,
     Action,
     ActionKind,
@@ -64,6 +65,13 @@ from reconciler.plan.actions import (
     PlanOptions,
 )
 from reconciler.plan.planner import Planner
+from reconciler.plan.preflight import (
+    BaseModelFacts,
+    PreflightFacts,
+    PreflightNeeds,
+    check_preflight,
+    preflight_needs,
+)
 from reconciler.spec import DesiredState
 
 
@@ -73,14 +81,20 @@ def make_plan(
     live: Sequence[LiveModel],
     state: StateDocument,
     options: PlanOptions,
+    preflight: PreflightFacts | None = None,
 ) -> Plan:
     """Compare manifests, live models and state; return the ordered actions.
 
     This is a purely computational function with no side-effects. Raises
     ``PlanError`` for unknown ``--target``/``--replace`` names and for every
-    conflict found (all of them in one message).
+    conflict found (all of them in one message). With ``preflight`` (the API's
+    answers about the base and source models, see ``preflight_needs``), a
+    create that cannot succeed is a ``PlanError`` too.
     """
-    return Planner(desired=desired, live=live, state=state, options=options).run()
+    plan = Planner(desired=desired, live=live, state=state, options=options).run()
+    if preflight is not None:
+        check_preflight(plan, live, preflight)
+    return plan
 
 
 __all__ = [
@@ -96,10 +110,16 @@ __all__ = [
     "REASON_NEW",
     "REASON_OUT_OF_BAND",
     "REASON_REMOVED",
+    "REASON_REPLACEMENT_INTERRUPTED",
     "TITLES",
     "Action",
     "ActionKind",
+    "BaseModelFacts",
     "Plan",
     "PlanOptions",
+    "PreflightFacts",
+    "PreflightNeeds",
+    "check_preflight",
     "make_plan",
+    "preflight_needs",
 ]

@@ -41,6 +41,8 @@ NOTE_UNKNOWN_DATA = "training data unknown until the next replace"
 NOTE_NOT_LIVE = "not live: only the state record is removed"
 NOTE_IN_FLIGHT = "tuning in progress"
 REASON_INTERRUPTED = "interrupted create never reached the API"
+REASON_REPLACEMENT_INTERRUPTED = "replacement interrupted"
+NOTE_UNAVAILABLE = "deleteBeforeCreate: the model is unavailable until its successor is ACTIVE"
 REASON_NEW = "new in the manifests"
 REASON_OUT_OF_BAND = "deleted outside the reconciler"
 REASON_INTERRUPTED_DELETE = "deleted by an interrupted destroy or apply, not outside the reconciler"
@@ -68,10 +70,21 @@ class Action:
     live_state: str | None = None  # None: not live
     dataset: DatasetRef | None = None
     notes: tuple[str, ...] = ()
+    # createBeforeDestroy: the live name of the generation this replace creates
+    # (or this wait follows) while ``name`` keeps serving.
+    successor: str | None = None
+    # Live names of this model's earlier generations or failed candidates that
+    # the action deletes first (they no longer serve).
+    cleanup: tuple[str, ...] = ()
 
     @property
     def title(self) -> str:
         return TITLES[self.kind]
+
+    @property
+    def tuned_name(self) -> str:
+        """The live model whose tuning this action starts or follows."""
+        return self.successor or self.name
 
 
 @dataclass(frozen=True)
@@ -92,8 +105,9 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        """Anything other than noop: what ``--detailed-exitcode`` reports as 2."""
-        return any(action.kind is not ActionKind.NOOP for action in self.actions)
+        """Anything other than noop (or a noop that deletes a leftover generation):
+        what ``--detailed-exitcode`` reports as 2."""
+        return any(action.kind is not ActionKind.NOOP or action.cleanup for action in self.actions)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from reconciler.plan.actions import (
     NOTE_ADOPT,
     NOTE_IN_FLIGHT,
     NOTE_NOT_LIVE,
+    NOTE_UNAVAILABLE,
     NOTE_UNKNOWN_DATA,
     REASON_FAILED,
     REASON_FORCED,
@@ -27,6 +28,7 @@ from reconciler.plan.actions import (
     REASON_NEW,
     REASON_OUT_OF_BAND,
     REASON_REMOVED,
+    REASON_REPLACEMENT_INTERRUPTED,
     Action,
     ActionKind,
     Plan,
@@ -40,7 +42,13 @@ from reconciler.plan.ordering import (
     topological,
     unknown_name_error,
 )
-from reconciler.spec import MUTABLE_FIELDS, AppliedSpec, DesiredModel, DesiredState
+from reconciler.spec import (
+    MUTABLE_FIELDS,
+    AppliedSpec,
+    DesiredModel,
+    DesiredState,
+    generation_name,
+)
 
 
 def _merged_spec(basis: AppliedSpec, desired: DesiredModel) -> AppliedSpec:
@@ -145,18 +153,78 @@ class Planner:
             and mutable_unchanged(d.spec, live)
             and d.name not in self.options.replace
             and (d.depends_on is None or d.depends_on not in self.replaced)
+            and record.candidate is None
+            and not record.retired
+            and self.follows_serving_source(d, live)
         )
+
+    def leftovers(self, record: ModelRecord) -> tuple[str, ...]:
+        """Live names of ``record``'s generations that no longer serve and are to be deleted:
+        retired ones, and a candidate that failed (tuning, evaluation, or gone)."""
+        found = list(record.retired)
+        candidate = record.candidate
+        if candidate is not None and self.candidate_failed(candidate):
+            found.append(candidate.name)
+        return tuple(found)
+
+    def candidate_failed(self, candidate: ModelRecord) -> bool:
+        live = self.live.get(candidate.name)
+        if candidate.lastError is not None or (live is not None and live.state == FAILED):
+            return True
+        return live is None and candidate.applied is not None  # created, then gone
+
+    def serving_source(self, d: DesiredModel) -> str | None:
+        """The live name serving the managed model ``d`` is tuned from (None: not managed)."""
+        parent = self.state.models.get(d.depends_on) if d.depends_on else None
+        return parent.name if parent is not None else None
+
+    def follows_serving_source(self, d: DesiredModel, live: LiveModel) -> bool:
+        """False when ``live`` was tuned from a generation of its source that no longer serves."""
+        parent = self.serving_source(d)
+        return parent is None or live.tuned_model_source in (None, parent)
 
     def plan_desired(self, d: DesiredModel) -> Action:
         record = self.state.models.get(d.name)
         model_name = record.name if record else d.model_name
-        live = self.live.get(d.model_name)
+        live = self.live.get(model_name)
         if record is not None and live is not None and self.unchanged(d, record, live):
             return self.desired_action(d, model_name, live, ActionKind.NOOP, spec=record.applied)
+        cleanup = self.leftovers(record) if record is not None else ()
+        candidate = record.candidate if record is not None else None
+        if candidate is not None and candidate.name in cleanup:
+            candidate = None
 
         def creates(kind: ActionKind, **fields: object) -> Action:
             return self.desired_action(
-                d, model_name, live, kind, spec=d.spec, estimated_steps=d.estimated_steps, **fields
+                d,
+                model_name,
+                live,
+                kind,
+                spec=d.spec,
+                estimated_steps=d.estimated_steps,
+                cleanup=cleanup,
+                **fields,
+            )
+
+        if (
+            record is not None
+            and candidate is not None
+            and live is not None
+            and (candidate.name in self.live)
+        ):
+            # The successor is tuning (or done and not yet promoted): follow it.
+            self.replaced.add(d.name)
+            state = self.live[candidate.name].state
+            return self.desired_action(
+                d,
+                model_name,
+                live,
+                ActionKind.WAIT,
+                spec=candidate.applied or candidate.pendingCreate,
+                successor=candidate.name,
+                cleanup=cleanup,
+                reasons=(f"{NOTE_IN_FLIGHT} ({candidate.name} is {state})",),
+                notes=(NOTE_ADOPT,) if candidate.applied is None else (),
             )
 
         if record is None:
@@ -168,6 +236,8 @@ class Planner:
             return creates(ActionKind.CREATE, reasons=(REASON_NEW,))
         adopting = record.applied is None
         if live is None:
+            if record.replacing:
+                return creates(ActionKind.CREATE, reasons=(REASON_REPLACEMENT_INTERRUPTED,))
             if adopting:
                 return creates(ActionKind.CREATE, reasons=(REASON_INTERRUPTED,))
             return creates(ActionKind.RECREATE, reasons=(_gone_reason(record),))
@@ -184,10 +254,17 @@ class Planner:
             reasons.append(REASON_FORCED)
         if d.depends_on is not None and d.depends_on in self.replaced:
             reasons.append(f"source model {d.depends_on} is replaced")
+        elif not self.follows_serving_source(d, live):
+            reasons.append(
+                f"source model {d.depends_on} serves a new generation ({self.serving_source(d)})"
+            )
         ignored = d.lifecycle.ignore_changes
         mutable: tuple[FieldChange, ...] = ()
         if not mutable_unchanged(d.spec, live):
             mutable = tuple(c for c in desired_vs_live(d, live) if c.path not in ignored)
+        if candidate is not None and not reasons:
+            # A successor was started (never created) and the manifests went back: drop it.
+            cleanup = (*cleanup, candidate.name)
         if reasons:
             self.replaced.add(d.name)
             if d.lifecycle.prevent_destroy:
@@ -196,8 +273,22 @@ class Planner:
                     "remove lifecycle.preventDestroy to allow it, or revert the change",
                 )
             changes = (*immutable, *mutable)
+            successor = None
+            if d.lifecycle.create_before_destroy:
+                successor = (
+                    candidate.name
+                    if candidate is not None
+                    else generation_name(d.name, record.generation + 1)
+                )
+                notes.append(f"createBeforeDestroy: {successor} tunes while {model_name} serves")
+            else:
+                notes.append(NOTE_UNAVAILABLE)
             return creates(
-                ActionKind.REPLACE, changes=changes, reasons=tuple(reasons), notes=tuple(notes)
+                ActionKind.REPLACE,
+                changes=changes,
+                reasons=tuple(reasons),
+                notes=tuple(notes),
+                successor=successor,
             )
         if basis.dataset is None or basis.dataset.hash is None:
             notes.append(NOTE_UNKNOWN_DATA)
@@ -206,7 +297,7 @@ class Planner:
             # What state records once this action is done: applied inputs + the manifest's mutable fields.
             spec = _merged_spec(basis, d)
             return self.desired_action(
-                d, model_name, live, kind, spec=spec, notes=tuple(notes), **fields
+                d, model_name, live, kind, spec=spec, notes=tuple(notes), cleanup=cleanup, **fields
             )
 
         if live.state == CREATING:
@@ -235,12 +326,16 @@ class Planner:
                 f"TunedModel/{name} has preventDestroy in the state but was {REASON_REMOVED}",
                 "put the manifest back, or apply it with lifecycle.preventDestroy: false first",
             )
+        extra = [*record.retired]
+        if record.candidate is not None:
+            extra.append(record.candidate.name)
         return self.base(
             name,
             record.name,
             ActionKind.DELETE,
             reasons=(REASON_REMOVED,),
             notes=notes,
+            cleanup=tuple(extra),
             depends_on=parent_of(name, self.desired, self.state),
             prevent_destroy=record.preventDestroy,
             dataset=basis.dataset if basis else None,
@@ -255,6 +350,14 @@ class Planner:
             "spec": record.applied,
             "dataset": record.applied.dataset if record.applied else None,
         }
+        if live is None and record.replacing:
+            return self.base(
+                name,
+                record.name,
+                ActionKind.NOOP,
+                notes=(REASON_REPLACEMENT_INTERRUPTED,),
+                **common,
+            )
         if record.applied is None:
             note = NOTE_ADOPT if live is not None else REASON_INTERRUPTED
             return self.base(name, record.name, ActionKind.NOOP, notes=(note,), **common)

@@ -99,6 +99,8 @@ class RowView(Protocol):
     @property
     def error(self) -> str | None: ...
     @property
+    def generation(self) -> str | None: ...
+    @property
     def detail(self) -> str: ...
     @property
     def latest_loss(self) -> float | None: ...
@@ -169,6 +171,7 @@ def inventory_json(inventory: InventoryView) -> dict[str, Any]:
             "drift": list(row.drift),
             "progress": _progress_json(row.progress),
             "error": row.error,
+            "generation": row.generation,
             "snapshotCount": len(row.snapshots),
             "latestMeanLoss": row.latest_loss,
             "evaluation": (

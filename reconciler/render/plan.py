@@ -72,6 +72,9 @@ def summary_line(plan: Plan) -> str:
         line += f", {counts['wait']} to wait"
     if counts["evaluate"]:
         line += f", {counts['evaluate']} to evaluate"
+    leftovers = sum(len(action.cleanup) for action in plan.actions)
+    if leftovers:
+        line += f", {leftovers} old {'generation' if leftovers == 1 else 'generations'} to delete"
     return line + "."
 
 
@@ -102,28 +105,73 @@ def _action_lines(action: Action, *, drift: bool = False) -> list[str]:
     elif action.kind is not ActionKind.UPDATE:  # an update's reasons repeat its changes
         lines.extend(f"# {reason}" for reason in action.reasons)
     lines.extend(_tuning_facts(action, drift=drift))
+    lines.extend(_generation_lines(action, drift=drift))
     lines.extend(f"note: {note}" for note in action.notes)
     return lines
 
 
+def _generation_lines(action: Action, *, drift: bool) -> list[str]:
+    """What happens to the model's generations (createBeforeDestroy)."""
+    if drift:
+        return []
+    lines = [f"deletes {name} (no longer serving)" for name in action.cleanup]
+    if action.successor is not None and action.kind is ActionKind.REPLACE:
+        lines.append(
+            f"creates {action.successor}; once it is ACTIVE it serves and {action.name} is deleted"
+        )
+    return lines
+
+
+def _shows_lines(action: Action) -> bool:
+    return action.kind is not ActionKind.NOOP or bool(action.cleanup)
+
+
 def _tuning_facts(action: Action, *, drift: bool) -> list[str]:
-    """What a create will train on and how long (nothing for a drift finding)."""
+    """What a create will make, train on and how long (nothing for a drift finding)."""
     if action.kind not in CREATING_KINDS or drift:
         return []
     facts = []
+    spec = action.spec
+    if spec is not None:
+        if spec.tunedModelSource:
+            facts.append(f"tuned from: {spec.tunedModelSource}")
+        elif spec.baseModel:
+            facts.append(f"base model: {spec.baseModel}")
+        if spec.displayName:
+            facts.append(f"display name: {json.dumps(spec.displayName, ensure_ascii=False)}")
+        set_values = [
+            f"{key} {_number(value)}"
+            for key, value in spec.hyperparameters.model_dump().items()
+            if value is not None
+        ]
+        facts.append("hyperparameters: " + (", ".join(set_values) or "service defaults"))
     if action.dataset is not None:
         facts.append(f"training data: {action.dataset.name}, {action.dataset.examples} examples")
     return [*facts, f"estimated tuning steps: {action.estimated_steps}"]
 
 
-def render_plan_text(plan: Plan, *, color: bool) -> str:
-    """The plan for a terminal or a CI log; ``color`` adds ANSI colours to the symbols."""
+def _number(value: object) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _unchanged_line(count: int) -> str:
+    noun = "model" if count == 1 else "models"
+    return f"{count} unchanged {noun} not shown (--show-unchanged lists them)"
+
+
+def render_plan_text(plan: Plan, *, color: bool, show_unchanged: bool = False) -> str:
+    """The plan for a terminal or a CI log; ``color`` adds ANSI colours to the symbols.
+
+    Unchanged models (a plain ``noop``: nothing to do and nothing to note) are
+    counted, not listed, unless ``show_unchanged``: a plan of thousands of
+    models must show its few changes at a glance.
+    """
 
     def paint(kind: ActionKind, text: str) -> str:
         return f"\x1b[{_COLORS[kind]}m{text}\x1b[0m" if color else text
 
     out: list[str] = []
-    changing = [a for a in plan.actions if a.kind is not ActionKind.NOOP]
+    changing = [a for a in plan.actions if _shows_lines(a)]
     if changing:
         out.append(
             "Changes outside the reconciler (refresh-only: nothing will be changed):"
@@ -131,17 +179,25 @@ def render_plan_text(plan: Plan, *, color: bool) -> str:
             else "The reconciler will perform the following actions:"
         )
         out.append("")
+    hidden = 0
+    listed_noop_last = False
     # Changes, reasons and notes quote live values: printable before any colour is added.
     for action in plan.actions:
+        if not show_unchanged and not _shows_lines(action) and not action.notes:
+            hidden += 1
+            continue
         out.append(f"  {paint(action.kind, title(plan, action))} {printable(action.address)}")
-        if action.kind is not ActionKind.NOOP:
+        listed_noop_last = not _shows_lines(action)
+        if _shows_lines(action):
             lines = _action_lines(action, drift=plan.refresh_only)
             out.extend(f"      {printable(line)}" for line in lines)
             out.append("")
         else:
             out.extend(f"      note: {printable(note)}" for note in action.notes)
-    if plan.actions and plan.actions[-1].kind is ActionKind.NOOP:
+    if listed_noop_last:
         out.append("")
+    if hidden:
+        out += [_unchanged_line(hidden), ""]
     out.append(summary_line(plan))
     return "\n".join(out) + "\n"
 
@@ -162,6 +218,10 @@ def _action_json(action: Action) -> dict[str, object]:
         doc["estimatedSteps"] = action.estimated_steps
     if action.depends_on is not None:
         doc["dependsOn"] = f"TunedModel/{action.depends_on}"
+    if action.successor is not None:
+        doc["successor"] = action.successor
+    if action.cleanup:
+        doc["cleanup"] = list(action.cleanup)
     return doc
 
 
@@ -205,6 +265,7 @@ def _markdown_details(plan: Plan, action: Action) -> list[str]:
     else:
         out.extend(f"- {_cell(reason)}" for reason in action.reasons)
     out.extend(f"- {_cell(fact)}" for fact in _tuning_facts(action, drift=drift))
+    out.extend(f"- {_cell(line)}" for line in _generation_lines(action, drift=drift))
     out.extend(f"- note: {_cell(note)}" for note in action.notes)
     return [*out, "", "</details>", ""]
 
@@ -216,9 +277,9 @@ def render_plan_markdown(plan: Plan) -> str:
     out += [f"| {kind} | {count} |" for kind, count in plan.summary().items()]
     out.append("")
     for action in plan.actions:
-        if action.kind is not ActionKind.NOOP:
+        if _shows_lines(action):
             out += _markdown_details(plan, action)
-    unchanged = [a for a in plan.actions if a.kind is ActionKind.NOOP]
+    unchanged = [a for a in plan.actions if not _shows_lines(a)]
     if unchanged:
         out += [f"<details><summary>{len(unchanged)} unchanged</summary>", ""]
         for action in unchanged:

@@ -110,6 +110,8 @@ def render_show_text(
         ("tuning started", short_time(model.start_time) or "-"),
         ("tuning completed", short_time(model.complete_time) or "-"),
     ]
+    if row.generation:
+        fields.insert(1, ("generation", row.generation))
     lines += _section("Model", fields)
     hyper = [(key, _num(value)) for key, value in model.hyperparameters.items()]
     lines += _section("Hyperparameters", hyper or [("(none returned)", "")])
@@ -168,6 +170,7 @@ def render_show_json(
         "name": model.name,
         "address": row.address,
         "status": str(row.status),
+        "generation": row.generation,
         "drift": list(row.drift),
         "model": {
             "name": model.name,

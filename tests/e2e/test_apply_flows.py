@@ -158,37 +158,42 @@ def test_a_failed_tuning_is_reported_and_the_next_plan_replaces_it(ws: Workspace
     assert action["reasons"][0].startswith("live model is FAILED")
 
 
-def test_one_failure_skips_its_dependants_but_not_an_unrelated_branch(ws: Workspace) -> None:
-    broken = tuned_model("broken")
-    broken["spec"]["baseModel"] = "models/no-such-model-001-tuning"
-    ws.write(
-        dataset("numbers", NUMBERS),
-        broken,
-        tuned_model("child", source="broken"),
-        tuned_model("good"),
-        tuned_model("good-child", source="good"),
-    )
+def test_one_failure_skips_its_dependants_but_not_an_unrelated_branch(tmp_path: Path) -> None:
+    # Seed 12 at a 50% failure rate: the first tuning fails, the next two succeed;
+    # one request at a time makes broken, good and good-child the creates in that order.
+    with serve_emulator(
+        "--step-seconds", "0", "--seed", "12", "--tuning-fail-rate", "0.5"
+    ) as emulator:
+        ws = Workspace(root=tmp_path, emulator=emulator)
+        ws.write(
+            dataset("numbers", NUMBERS),
+            tuned_model("broken"),
+            tuned_model("child", source="broken"),
+            tuned_model("good"),
+            tuned_model("good-child", source="good"),
+        )
 
-    result = ws.apply("--parallelism", "4")
+        result = ws.apply("--parallelism", "1")
 
-    assert result.returncode == 1
-    assert "TunedModel/broken: failed:" in result.stderr
-    assert "TunedModel/child: skipped: broken failed" in result.stderr
-    assert (
-        "Error: Apply finished with errors: 2 created, 0 updated, 0 replaced, 0 deleted; "
-        "1 failed, 1 skipped, 0 still tuning." in result.stderr
-    )
-    assert {m: live["state"] for m, live in ws.live().items()} == {
-        "good": "ACTIVE",
-        "good-child": "ACTIVE",
-    }
-    assert set(ws.state_doc()["models"]) == {"good", "good-child"}
-    assert ws.kinds() == {
-        "broken": "create",
-        "child": "create",
-        "good": "noop",
-        "good-child": "noop",
-    }
+        assert result.returncode == 1
+        assert "TunedModel/broken: failed: tuning failed" in result.stderr
+        assert "TunedModel/child: skipped: broken failed" in result.stderr
+        assert (
+            "Error: Apply finished with errors: 2 created, 0 updated, 0 replaced, 0 deleted; "
+            "1 failed, 1 skipped, 0 still tuning." in result.stderr
+        )
+        assert {m: live["state"] for m, live in ws.live().items()} == {
+            "broken": "FAILED",
+            "good": "ACTIVE",
+            "good-child": "ACTIVE",
+        }
+        assert set(ws.state_doc()["models"]) == {"broken", "good", "good-child"}
+        assert ws.kinds() == {
+            "broken": "replace",
+            "child": "create",
+            "good": "noop",
+            "good-child": "noop",
+        }
 
 
 def test_the_state_never_holds_an_example_or_the_api_key(tmp_path: Path) -> None:

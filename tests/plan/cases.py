@@ -9,7 +9,7 @@ The compact case format (adding a case is adding a file)::
         hyperparameters: {epochCount: 20}
         dataset: {hash: sha256:bbb}        # merged over {name: <name>-data, hash: sha256:<name>, examples: 10}
         dependsOn: parent                  # also sets tunedModelSource: tunedModels/parent
-        lifecycle: {preventDestroy: true, ignoreChanges: [description]}
+        lifecycle: {preventDestroy: true, ignoreChanges: [description], replacement: createBeforeDestroy}
         evaluation: {name: check, threshold: 0.9, gate: true}   # one exactMatch metric
     live:                       # LiveModel per entry (snake_case); mutable fields default to the manifest's
       - {id: increment, state: ACTIVE, display_name: Old}
@@ -17,13 +17,18 @@ The compact case format (adding a case is adding a file)::
       serial: 3
       models:
         increment: {applied: {}}          # {} = the manifest's spec; keys given override it
+        # candidate: {...} a record too, named tunedModels/<key>-<generation> by default
         # evaluations: {tunedModels/increment: {evaluationHash: current}}
         #   "current" = the hash of the manifest's evaluation; other fields default
     options: {targets: [], replace: [], refreshOnly: false}
+    apiFacts:                   # the API's answers for the preflight; without it, no preflight
+      baseModels: {models/x: {exists: true, tunable: false}}
+      sources: {tunedModels/shared: null}    # null: not found; else LiveModel fields
     expect:                     # every action, in order; omitted lists mean "empty"
       - {model: increment, kind: update, updateMask: [displayName],
          changes: [{path: displayName, before: Old, after: Increment}],
          reasons: [displayName changed], notes: []}
+      # optional: successor: tunedModels/x-2, cleanup: [tunedModels/x], steps: 13
     error: exact substring of the PlanError message   # instead of expect
 """
 
@@ -37,7 +42,7 @@ from ruamel.yaml import YAML
 from reconciler.applied import ModelRecord, StateDocument
 from reconciler.errors import SourceLocation
 from reconciler.live import LiveModel
-from reconciler.plan import PlanOptions
+from reconciler.plan import BaseModelFacts, PlanOptions, PreflightFacts
 from reconciler.spec import (
     AppliedSpec,
     DatasetRef,
@@ -50,7 +55,16 @@ from reconciler.spec import (
 
 CASES_DIR = Path(__file__).resolve().parent.parent / "cases" / "plan"
 BASE_MODEL = "models/gemini-1.5-flash-001-tuning"
-CASE_KEYS = {"description", "manifests", "live", "state", "options", "expect", "error"}
+CASE_KEYS = {
+    "description",
+    "manifests",
+    "live",
+    "state",
+    "options",
+    "apiFacts",
+    "expect",
+    "error",
+}
 
 
 def case_files() -> list[Path]:
@@ -103,6 +117,7 @@ def desired_state(entries: list[dict[str, Any]]) -> tuple[DesiredState, dict[str
             lifecycle=Lifecycle(
                 prevent_destroy=bool(lifecycle.get("preventDestroy", False)),
                 ignore_changes=frozenset(lifecycle.get("ignoreChanges", [])),
+                create_before_destroy=lifecycle.get("replacement") == "createBeforeDestroy",
             ),
             depends_on=entry.get("dependsOn"),
             evaluation=_evaluation(entry.get("evaluation")),
@@ -154,6 +169,34 @@ def _recorded_spec(
     return AppliedSpec.model_validate(fields)
 
 
+def _record(
+    key: str,
+    raw: dict[str, Any],
+    spec_fields: dict[str, dict[str, Any]],
+    desired: DesiredState,
+    *,
+    default_name: str,
+) -> ModelRecord:
+    """A state record; ``candidate`` (createBeforeDestroy) is a record too, named
+    ``tunedModels/<key>-<generation>`` unless given."""
+    record = dict(raw)
+    record.setdefault("name", default_name)
+    if "evaluations" in record:
+        record["evaluations"] = _evaluation_records(key, record["evaluations"], desired)
+    record["applied"] = _recorded_spec(key, record.get("applied"), spec_fields)
+    record["pendingCreate"] = _recorded_spec(key, record.get("pendingCreate"), spec_fields)
+    if record.get("candidate") is not None:
+        generation = record.get("generation", 2)
+        record["candidate"] = _record(
+            key,
+            record["candidate"],
+            spec_fields,
+            desired,
+            default_name=f"tunedModels/{key}-{generation}",
+        )
+    return ModelRecord.model_validate(record)
+
+
 def state_document(
     data: dict[str, Any],
     spec_fields: dict[str, dict[str, Any]],
@@ -161,15 +204,9 @@ def state_document(
 ) -> StateDocument:
     records = {}
     for key, raw in (data.get("models") or {}).items():
-        record = dict(raw)
-        record.setdefault("name", f"tunedModels/{key}")
-        if "evaluations" in record:
-            record["evaluations"] = _evaluation_records(
-                key, record["evaluations"], desired or DesiredState()
-            )
-        record["applied"] = _recorded_spec(key, record.get("applied"), spec_fields)
-        record["pendingCreate"] = _recorded_spec(key, record.get("pendingCreate"), spec_fields)
-        records[key] = ModelRecord.model_validate(record)
+        records[key] = _record(
+            key, raw, spec_fields, desired or DesiredState(), default_name=f"tunedModels/{key}"
+        )
     return StateDocument(
         lineage=data.get("lineage", "00000000-0000-4000-8000-000000000001"),
         serial=data.get("serial", 1),
@@ -220,6 +257,21 @@ def plan_options(data: dict[str, Any] | None) -> PlanOptions:
     )
 
 
+def preflight_facts(data: dict[str, Any] | None) -> PreflightFacts | None:
+    if data is None:
+        return None
+    sources: dict[str, LiveModel | None] = {}
+    for name, fields in (data.get("sources") or {}).items():
+        sources[name] = None if fields is None else LiveModel(name=name, **fields)
+    return PreflightFacts(
+        base_models={
+            name: BaseModelFacts(**fields)
+            for name, fields in (data.get("baseModels") or {}).items()
+        },
+        sources=sources,
+    )
+
+
 def case_inputs(case: dict[str, Any]) -> dict[str, Any]:
     """make_plan keyword arguments for a case."""
     desired, spec_fields = desired_state(case.get("manifests") or [])
@@ -228,4 +280,5 @@ def case_inputs(case: dict[str, Any]) -> dict[str, Any]:
         "live": live_models(case.get("live") or [], spec_fields),
         "state": state_document(case.get("state") or {}, spec_fields, desired),
         "options": plan_options(case.get("options")),
+        "preflight": preflight_facts(case.get("apiFacts")),
     }

@@ -29,6 +29,10 @@ def _observed(action: Action, expected: dict[str, Any]) -> dict[str, Any]:
     }
     if "steps" in expected:
         seen["steps"] = action.estimated_steps
+    if "successor" in expected:
+        seen["successor"] = action.successor
+    if "cleanup" in expected:
+        seen["cleanup"] = list(action.cleanup)
     return seen
 
 

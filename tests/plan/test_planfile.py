@@ -13,7 +13,7 @@ from reconciler.live import LiveModel
 from reconciler.plan import Plan, make_plan
 from reconciler.planfile import SavedPlan, check_saved_plan, plan_from_saved, plan_to_saved
 from reconciler.spec import DesiredState, Example, LoadedDataset
-from tests.plan.cases import case_inputs
+from tests.plan.cases import CASES_DIR, case_inputs, load_case
 
 CASE: dict[str, Any] = {
     "manifests": [
@@ -70,6 +70,17 @@ def test_round_trip_through_json_gives_the_same_plan(plan: Plan) -> None:
     update = next(a for a in saved.plan.actions if a.model == "shared")
     assert update.update_mask == ("displayName", "readerProjectNumbers")
     assert update.changes[1].after == ("111", "222")
+
+
+def test_a_create_before_destroy_plan_keeps_its_generations_through_a_saved_plan() -> None:
+    path = CASES_DIR / "create-before-destroy-failed-candidate-is-removed.yaml"
+    plan = make_plan(**case_inputs(load_case(path)))
+    [action] = plan.actions
+    assert (action.successor, action.cleanup) == (
+        "tunedModels/increment-3",
+        ("tunedModels/increment-2",),
+    )
+    assert _saved(plan).plan == plan
 
 
 def test_saved_plan_records_what_apply_needs(plan: Plan) -> None:

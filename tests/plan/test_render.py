@@ -43,6 +43,8 @@ The reconciler will perform the following actions:
 
   + recreate TunedModel/b-recreated
       # deleted outside the reconciler
+      base model: models/gemini-1.5-flash-001-tuning
+      hyperparameters: service defaults
       training data: b-recreated-data, 10 examples
       estimated tuning steps: 13
 
@@ -52,10 +54,12 @@ The reconciler will perform the following actions:
 
   + create TunedModel/new-a
       # new in the manifests
+      base model: models/gemini-1.5-flash-001-tuning
+      hyperparameters: service defaults
       training data: new-a-data, 10 examples
       estimated tuning steps: 13
 
-    noop TunedModel/steady
+1 unchanged model not shown (--show-unchanged lists them)
 
 Plan: 2 to create, 1 to update, 0 to replace, 1 to delete.
 """
@@ -68,6 +72,36 @@ def plan() -> Plan:
 
 def test_text_reads_like_terraform(plan: Plan) -> None:
     assert render_plan_text(plan, color=False) == EXPECTED_TEXT
+
+
+def test_text_lists_unchanged_models_only_when_asked(plan: Plan) -> None:
+    shown = render_plan_text(plan, color=False, show_unchanged=True)
+    assert "    noop TunedModel/steady\n" in shown
+    assert "unchanged model not shown" not in shown
+    assert "noop" not in render_plan_text(plan, color=False)
+
+
+def test_text_shows_what_a_create_will_create() -> None:
+    case = {
+        "manifests": [
+            {
+                "name": "child",
+                "dependsOn": "parent",
+                "displayName": "Child \x1b[31m",
+                "hyperparameters": {"epochCount": 3, "learningRate": 0.0005},
+            },
+            {"name": "parent"},
+        ],
+    }
+    text = render_plan_text(make_plan(**case_inputs(case)), color=False)
+    assert (
+        "  + create TunedModel/child\n"
+        "      # new in the manifests\n"
+        "      tuned from: tunedModels/parent\n"
+        '      display name: "Child \\u001b[31m"\n'
+        "      hyperparameters: epochCount 3, learningRate 0.0005\n"
+    ) in text
+    assert "      base model: models/gemini-1.5-flash-001-tuning\n" in text
 
 
 def test_text_colours_only_when_asked(plan: Plan) -> None:
@@ -101,7 +135,10 @@ def test_text_without_changes_says_so() -> None:
         "state": {"models": {"steady": {"applied": {}}}},
     }
     text = render_plan_text(make_plan(**case_inputs(case)), color=False)
-    assert text == "    noop TunedModel/steady\n\nNo changes. Live models match the manifests.\n"
+    assert text == (
+        "1 unchanged model not shown (--show-unchanged lists them)\n\n"
+        "No changes. Live models match the manifests.\n"
+    )
     empty = render_plan_text(make_plan(**case_inputs({})), color=False)
     assert empty == "No changes. Live models match the manifests.\n"
 

@@ -1,0 +1,160 @@
+"""createBeforeDestroy: a model's generations, started, promoted and cleaned up.
+
+A replace of such a model tunes its successor under its own id
+(``tunedModels/<name>-<n>``) while the serving generation keeps answering.
+Every step is written to the state before the request it prepares
+(``reconciler.applied`` draws the protocol):
+
+* start: ``generation`` + 1 and a ``candidate`` record with ``pendingCreate``
+  -> POST -> the candidate's ``applied`` + ``operation``;
+* promote (when the candidate is ACTIVE and passed its gate, see
+  ``conclusion``): one write makes the candidate the serving record and lists
+  the old name under ``retired`` -> DELETE the old model -> drop it from
+  ``retired``;
+* clean up (the next apply, for a failed candidate or a retired generation a
+  crash left behind): DELETE -> drop it from the record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from typing import Protocol
+
+from reconciler.applied import ModelRecord
+from reconciler.apply.journal import StateJournal
+from reconciler.errors import AlreadyExistsError, ApiError, NotFoundError
+from reconciler.live import OperationStatus
+from reconciler.plan import Action
+from reconciler.spec import AppliedSpec, Example, generation_name
+
+
+class GenerationClient(Protocol):
+    def create_tuned_model(
+        self, *, model_id: str, spec: AppliedSpec, examples: Sequence[Example]
+    ) -> OperationStatus: ...
+
+    def delete_tuned_model(self, name: str) -> None: ...
+
+    def list_operations(self, model: str) -> list[OperationStatus]: ...
+
+
+def without(record: ModelRecord, name: str) -> ModelRecord | None:
+    """``record`` no longer mentioning the deleted generation ``name`` (None: it did not)."""
+    retired = [n for n in record.retired if n != name]
+    candidate = record.candidate
+    if candidate is not None and candidate.name == name:
+        candidate = None
+    if retired == record.retired and candidate is record.candidate:
+        return None
+    return record.model_copy(update={"retired": retired, "candidate": candidate})
+
+
+def delete_generation(
+    *, client: GenerationClient, journal: StateJournal, model: str, name: str
+) -> None:
+    """DELETE a generation that no longer serves (gone already is fine), then forget it."""
+    journal.ensure_held()  # no state write comes first: check the lock is ours
+    with contextlib.suppress(NotFoundError):
+        client.delete_tuned_model(name)
+    journal.change_record(model, lambda record: without(record, name))
+
+
+def clean_up(*, client: GenerationClient, journal: StateJournal, action: Action) -> None:
+    """Delete the leftover generations the plan lists for ``action`` (``Action.cleanup``)."""
+    for name in action.cleanup:
+        delete_generation(client=client, journal=journal, model=action.model, name=name)
+
+
+class SuccessorFailed(Exception):
+    """The successor's create was refused; ``str()`` says why."""
+
+
+def start_successor(
+    *,
+    client: GenerationClient,
+    journal: StateJournal,
+    action: Action,
+    spec: AppliedSpec,
+    examples: Sequence[Example],
+) -> None:
+    """Create ``action.successor`` while the serving generation stays; record each step.
+
+    ``spec`` is what is sent (the source resolved to its serving generation);
+    ``action.spec`` is what the state records. Raises ``SuccessorFailed`` for a
+    create that was refused (the candidate is forgotten: nothing was made) and
+    lets an uncertain ``ApiError`` through (the candidate's intent stays for the
+    next run to adopt or create).
+    """
+    assert action.successor is not None and action.spec is not None
+    successor = action.successor
+    record = journal.record(action.model)
+    if record is None:
+        raise SuccessorFailed(f"{action.model} is no longer in the state")
+    if record.candidate is not None and record.candidate.name == successor:
+        generation = record.generation  # an interrupted start: same id, never a new one
+    else:
+        generation = record.generation + 1
+        if generation_name(action.model, generation) != successor:
+            raise SuccessorFailed(
+                f"the state moved to generation {record.generation} since the plan named "
+                f"{successor}; plan again"
+            )
+    intent = ModelRecord(
+        name=successor, pendingCreate=action.spec, preventDestroy=action.prevent_destroy
+    )
+    journal.put(
+        action.model, record.model_copy(update={"generation": generation, "candidate": intent})
+    )
+    model_id = successor.removeprefix("tunedModels/")
+    try:
+        operation: str | None = client.create_tuned_model(
+            model_id=model_id, spec=spec, examples=examples
+        ).name
+    except AlreadyExistsError as exc:
+        if not exc.after_retry:
+            journal.change_record(action.model, lambda r: without(r, successor))
+            raise SuccessorFailed(
+                f"{successor} already exists and was not created by this run"
+            ) from None
+        operations = client.list_operations(successor)  # our lost answer: adopt
+        operation = operations[-1].name if operations else None
+    except ApiError as exc:
+        if not exc.temporary:  # refused: nothing was made
+            journal.change_record(action.model, lambda r: without(r, successor))
+            raise SuccessorFailed(exc.message) from None
+        raise
+    created = intent.model_copy(
+        update={"applied": action.spec, "pendingCreate": None, "operation": operation}
+    )
+
+    def record_created(current: ModelRecord) -> ModelRecord | None:
+        if current.candidate is None or current.candidate.name != successor:
+            return None
+        return current.model_copy(update={"candidate": created})
+
+    journal.change_record(action.model, record_created)
+
+
+def adopt_candidate(*, client: GenerationClient, journal: StateJournal, action: Action) -> None:
+    """A candidate whose create landed but was never recorded: record it as created."""
+    record = journal.record(action.model)
+    candidate = record.candidate if record is not None else None
+    if candidate is None or candidate.name != action.successor or candidate.applied is not None:
+        return
+    operations = client.list_operations(candidate.name)
+    adopted = candidate.model_copy(
+        update={
+            "applied": candidate.pendingCreate,
+            "pendingCreate": None,
+            "operation": operations[-1].name if operations else None,
+        }
+    )
+    journal.change_record(
+        action.model,
+        lambda r: (
+            r.model_copy(update={"candidate": adopted})
+            if r.candidate is not None and r.candidate.name == adopted.name
+            else None
+        ),
+    )
