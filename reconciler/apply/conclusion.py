@@ -35,6 +35,12 @@ class GateResult:
     passed: bool
     detail: str = ""
     record: Mapping[str, object] = field(default_factory=dict)
+    # What a passing gate checked, for the user ("evaluation increment-check passed").
+    summary: str = ""
+
+    def active(self, rest: str = "") -> str:
+        """The message of a model concluded ACTIVE past this gate."""
+        return ", ".join(part for part in ("ACTIVE", self.summary, rest) if part)
 
 
 # gate(manifest name, the live model that just became ACTIVE) -> GateResult
@@ -143,7 +149,7 @@ def conclude_tuning(
         }
         note = _record(journal, model, record, followed, changes)
         if gate_result.passed:
-            return Conclusion(succeeded=True, message="ACTIVE", note=note)
+            return Conclusion(succeeded=True, message=gate_result.active(), note=note)
         return Conclusion(succeeded=False, message=gate_result.detail, note=note, gate_failed=True)
     if live.state == FAILED:
         message = _failure_message(client, followed)
@@ -272,7 +278,7 @@ def _conclude_candidate(
 
         note = _write(journal, model, promote)
         if note or not serving:
-            return Conclusion(succeeded=True, message="ACTIVE", note=note)
+            return Conclusion(succeeded=True, message=gate_result.active(), note=note)
         old = serving[0]
         try:
             with contextlib.suppress(NotFoundError):
@@ -280,11 +286,15 @@ def _conclude_candidate(
         except ReconcilerError as exc:
             return Conclusion(
                 succeeded=True,
-                message=f"ACTIVE, now serving; {old} is not deleted yet ({exc.message})",
+                message=gate_result.active(
+                    f"now serving; {old} is not deleted yet ({exc.message})"
+                ),
                 note="the next apply deletes it",
             )
         note = _write(journal, model, lambda current: without(current, old))
-        return Conclusion(succeeded=True, message=f"ACTIVE, now serving; {old} deleted", note=note)
+        return Conclusion(
+            succeeded=True, message=gate_result.active(f"now serving; {old} deleted"), note=note
+        )
     if live.state == FAILED:
         message = _failure_message(client, followed)
         note = mark({"operation": None, "lastError": message})

@@ -101,8 +101,14 @@ class EvaluationGate:
         if run.record is None:
             return GateResult(passed=False, detail=failure_detail(run))
         record = {"evaluations": self._evaluations(model, live.name, run.record)}
-        if run.record.passed or not run.record.gate:
-            return GateResult(passed=True, record=record)
+        if run.record.passed:
+            summary = f"evaluation {run.record.evaluation} passed"
+            return GateResult(passed=True, record=record, summary=summary)
+        if not run.record.gate:
+            summary = (
+                f"evaluation {run.record.evaluation} below a threshold (gate: false, reported only)"
+            )
+            return GateResult(passed=True, record=record, summary=summary)
         return GateResult(passed=False, detail=failure_detail(run), record=record)
 
     def evaluate(self, action: Action, journal: StateJournal) -> ActionResult:

@@ -73,8 +73,13 @@ def test_eval_twice_sends_nothing_the_second_time_and_writes_junit(ws: Workspace
         with_evaluation(tuned_model("increment"), "increment-check"),
         evaluation("increment-check", NUMBERS),
     )
-    assert ws.apply().returncode == 0
+    applied = ws.apply()
+    assert applied.returncode == 0
     assert ws.requests(GENERATE) == 3  # the gate evaluated the new model
+    assert (
+        "TunedModel/increment: create succeeded (ACTIVE, evaluation increment-check passed)"
+        in applied.stdout
+    )
     forget_answers(ws)
 
     first = ws.cli("eval", "--format", "json")
@@ -107,7 +112,12 @@ def test_a_missed_threshold_exits_2_and_shows_the_worst_examples(ws: Workspace) 
         with_evaluation(tuned_model("increment"), "increment-check"),
         evaluation("increment-check", holdout, gate=False),
     )
-    assert ws.apply().returncode == 0  # gate: false only reports
+    applied = ws.apply()
+    assert applied.returncode == 0  # gate: false only reports
+    assert (
+        "create succeeded (ACTIVE, evaluation increment-check below a threshold"
+        " (gate: false, reported only))" in applied.stdout
+    )
 
     result = ws.cli("eval")
     junit = ws.cli("eval", "--format", "junit")
