@@ -69,27 +69,26 @@ def _wait_for_text(proc: subprocess.Popen[bytes], out: Path, text: bytes, limit:
         time.sleep(0.005)
 
 
-def apply_with_kills(
-    ws: Workspace, *, rng: random.Random, kills: int, log: CrashLog, max_runs: int = 60
-) -> None:
-    """Kill up to ``kills`` applies at random moments, then apply until one exits 0.
+# aim(proc, out) waits for the moment to kill and returns the delay it chose
+# (in seconds, recorded in ``CrashLog.delays_ms``), or None to let the run be.
+Aim = Callable[[subprocess.Popen[bytes], Path], float | None]
 
-    Most delays count from the moment the plan is printed (the run holds the
-    lock and is about to write intents), so kills spread over intent writes,
-    create requests, operation records and polling rather than interpreter
-    start-up; some count from the start, landing while the state is read.
-    A run that finishes before its kill ends the round early.
+
+def _kill_until_converged(
+    ws: Workspace, *, aim: Aim, kills: int, log: CrashLog, max_runs: int
+) -> None:
+    """Start applies, kill up to ``kills`` of them where ``aim`` says, until one exits 0.
+
+    A run that finishes before its kill ends the round early; a run that fails
+    on its own stops the killing, so the next ones can converge.
     """
     killed = 0
     for run in range(max_runs):
         out = ws.root / f"apply-{log.kills}-{run}.log"
         proc = start_apply(ws, out, "--parallelism", "4")
         if killed < kills:
-            if rng.random() >= 0.15:
-                _wait_for_text(proc, out, b"Plan:", 30)
-            delay = rng.uniform(0.0, 0.4)
-            time.sleep(delay)
-            if proc.poll() is None:
+            delay = aim(proc, out)
+            if delay is not None and proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()
                 killed += 1
@@ -104,6 +103,27 @@ def apply_with_kills(
             return
         killed = kills  # a run failed on its own: stop killing and let it converge
     raise AssertionError(f"apply did not converge in {max_runs} runs:\n{log.stderr[-1]}")
+
+
+def apply_with_kills(
+    ws: Workspace, *, rng: random.Random, kills: int, log: CrashLog, max_runs: int = 60
+) -> None:
+    """Kill up to ``kills`` applies at random moments, then apply until one exits 0.
+
+    Most delays count from the moment the plan is printed (the run holds the
+    lock and is about to write intents), so kills spread over intent writes,
+    create requests, operation records and polling rather than interpreter
+    start-up; some count from the start, landing while the state is read.
+    """
+
+    def aim(proc: subprocess.Popen[bytes], out: Path) -> float:
+        if rng.random() >= 0.15:
+            _wait_for_text(proc, out, b"Plan:", 30)
+        delay = rng.uniform(0.0, 0.4)
+        time.sleep(delay)
+        return delay
+
+    _kill_until_converged(ws, aim=aim, kills=kills, log=log, max_runs=max_runs)
 
 
 def _wait_for_path(proc: subprocess.Popen[bytes], found: Callable[[], bool], limit: float) -> bool:
@@ -132,33 +152,17 @@ def apply_with_journal_kills(
     def compacting() -> bool:
         return any(directory.glob(".state.json.*.tmp"))
 
-    killed = 0
-    for run in range(max_runs):
-        out = ws.root / f"apply-{log.kills}-{run}.log"
-        proc = start_apply(ws, out, "--parallelism", "4")
-        if killed < kills:
-            if rng.random() < 0.5:
-                hit = _wait_for_path(proc, journal.exists, 30)
-                delay = rng.uniform(0.0, 0.03)
-                time.sleep(delay)
-            else:
-                hit = _wait_for_path(proc, compacting, 30)
-                delay = -0.001
-            if hit and proc.poll() is None:
-                proc.send_signal(signal.SIGKILL)
-                proc.wait()
-                killed += 1
-                log.kills += 1
-                log.delays_ms.append(round(delay * 1000))
-                log.stderr.append(out.read_text(errors="replace"))
-                continue
-        code = proc.wait(timeout=120)
-        log.stderr.append(out.read_text(errors="replace"))
-        if code == 0:
-            log.completed_runs += 1
-            return
-        killed = kills  # a run failed on its own: stop killing and let it converge
-    raise AssertionError(f"apply did not converge in {max_runs} runs:\n{log.stderr[-1]}")
+    def aim(proc: subprocess.Popen[bytes], out: Path) -> float | None:
+        if rng.random() < 0.5:
+            hit = _wait_for_path(proc, journal.exists, 30)
+            delay = rng.uniform(0.0, 0.03)
+            time.sleep(delay)
+        else:
+            hit = _wait_for_path(proc, compacting, 30)
+            delay = -0.001
+        return delay if hit else None
+
+    _kill_until_converged(ws, aim=aim, kills=kills, log=log, max_runs=max_runs)
 
 
 def read_state(ws: Workspace) -> dict[str, object]:
