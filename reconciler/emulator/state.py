@@ -108,5 +108,6 @@ class Emulator:
             "faultRate": c.fault_rate,
             "stepSeconds": c.step_seconds,
             "tuningFailRate": c.tuning_fail_rate,
+            "operationSeconds": c.operation_seconds,
             "seed": self.seed,
         }
