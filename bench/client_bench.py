@@ -29,7 +29,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from reconciler.api import Credentials, GeminiClient  # noqa: E402
+from reconciler.api import Credentials  # noqa: E402
+from reconciler.api.client import GeminiClient  # noqa: E402
 from reconciler.spec import AppliedSpec, Example, Hyperparameters  # noqa: E402
 from tests.support.servers import serve_emulator  # noqa: E402
 

@@ -26,7 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from reconciler.api import Credentials, GeminiClient  # noqa: E402
+from reconciler.api import Credentials  # noqa: E402
+from reconciler.api.client import GeminiClient  # noqa: E402
 from reconciler.apply.answer_cache import open_answer_cache  # noqa: E402
 from reconciler.apply.evaluating import run_evaluations  # noqa: E402
 from reconciler.datasets import build_dataset  # noqa: E402

@@ -33,7 +33,8 @@ import httpx
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from reconciler.api import Credentials, GeminiClient  # noqa: E402
+from reconciler.api import Credentials  # noqa: E402
+from reconciler.api.client import GeminiClient  # noqa: E402
 from reconciler.applied import ModelRecord, StateDocument  # noqa: E402
 from reconciler.inventory import collect_inventory  # noqa: E402
 from reconciler.render.inventory import render_json  # noqa: E402

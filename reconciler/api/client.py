@@ -38,7 +38,8 @@ from reconciler.api.credentials import Credentials
 from reconciler.api.retry import RetryPolicy
 from reconciler.api.session import DEFAULT_REQUEST_TIMEOUT_SECONDS, ApiSession
 from reconciler.api.waiting import ProgressUpdate, model_name, wait_for_models, wait_for_operation
-from reconciler.errors import InvalidArgumentError
+from reconciler.capabilities import GEMINI_CAPABILITIES, Capabilities
+from reconciler.errors import InvalidArgumentError, UsageError
 from reconciler.live import LiveModel, OperationStatus
 from reconciler.spec import AppliedSpec, Example
 
@@ -186,12 +187,21 @@ class GeminiClient:
         return convert.live_model_from_json(reply.data)
 
     def create_tuned_model(
-        self, *, model_id: str, spec: AppliedSpec, examples: Sequence[Example]
+        self,
+        *,
+        model_id: str,
+        spec: AppliedSpec,
+        examples: Sequence[Example],
+        validation: Sequence[Example] | None = None,
     ) -> OperationStatus:
         """Start tuning ``tunedModels/<model_id>``; returns the tuning operation.
 
-        See the module docstring for what a 409 means (``after_retry``).
+        See the module docstring for what a 409 means (``after_retry``). The
+        Gemini API takes no validation examples (the manifests are checked for
+        that before a plan; this is the last guard).
         """
+        if validation:
+            raise UsageError("the Gemini API takes no validation dataset")
         body = convert.create_body(spec=spec, examples=examples)
         reply = self._session.call(
             "POST",
@@ -290,6 +300,11 @@ class GeminiClient:
         body = convert.generate_body(prompt=prompt, generation_config=config)
         path = _path(_generation_target(model)) + ":generateContent"
         return convert.generate_result_from_json(self._session.call("POST", path, body=body).data)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the Gemini API backend can do (``reconciler.capabilities``)."""
+        return GEMINI_CAPABILITIES
 
     @property
     def endpoint(self) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -25,13 +25,29 @@ from reconciler.api.credentials import Credentials
 from reconciler.api.retry import RETRYABLE_STATUS, RetryPolicy
 from reconciler.api.session import ApiSession
 from reconciler.api.vertex_jobs import VertexJob, parse_job
-from reconciler.errors import ApiError, InvalidArgumentError, TransportError, UsageError
+from reconciler.api.vertex_models import (
+    VertexEndpoint,
+    VertexModel,
+    parse_endpoint,
+    parse_model,
+    patch_body,
+)
+from reconciler.api.vertex_operations import DEFAULT_OPERATION_TIMEOUT, wait_for_operation
+from reconciler.api.vertex_removal import Removal, remove_tuned_model
+from reconciler.errors import (
+    ApiError,
+    InvalidArgumentError,
+    TransportError,
+    UsageError,
+)
 
 IDEMPOTENCY_LABEL = "reconciler-key"
 _LABEL_VALUE = re.compile(r"[a-z0-9_-]{1,63}")
 ADAPTER_SIZES = {1: "ONE", 2: "TWO", 4: "FOUR", 8: "EIGHT", 16: "SIXTEEN", 32: "THIRTY_TWO"}
 LIST_PAGE_SIZE = 100
 MULTI_REGIONS = frozenset({"us", "eu"})
+# A DELETE or undeploy retried after a lost answer finds the thing gone: that was us.
+_GONE_AFTER_RETRY = frozenset({404})
 
 
 def vertex_endpoint(location: str) -> str:
@@ -110,6 +126,7 @@ class VertexClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        operation_timeout: float = DEFAULT_OPERATION_TIMEOUT,
     ) -> None:
         if credentials.api_key:
             raise UsageError(
@@ -125,6 +142,7 @@ class VertexClient:
         self._sleep = sleep
         self._clock = clock
         self._rng = rng or random.Random()
+        self._operation_timeout = operation_timeout
         self._sessions: dict[str, ApiSession] = {}
         self._session = self._session_for(location)
         # One attempt per call: create_job retries itself, looking the key up in between.
@@ -133,6 +151,12 @@ class VertexClient:
     def close(self) -> None:
         for session in [*self._sessions.values(), self._create_session]:
             session.close()
+
+    def __enter__(self) -> VertexClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def parent(self) -> str:
@@ -158,6 +182,11 @@ class VertexClient:
         if key not in self._sessions:
             self._sessions[key] = self._new_session(location, self._retry)
         return self._sessions[key]
+
+    def _session_at(self, name: str) -> ApiSession:
+        """The session for a resource ``projects/P/locations/L/...`` (L's own host)."""
+        location = name.split("/locations/", 1)[-1].split("/", 1)[0]
+        return self._session_for(location or self.location)
 
     # ------------------------------------------------------------------ jobs
 
@@ -227,9 +256,8 @@ class VertexClient:
 
     def generate_content(self, endpoint: str, prompt: str) -> str:
         """The tuned endpoint's text answer to one user prompt."""
-        location = endpoint.split("/locations/", 1)[-1].split("/", 1)[0]
         data = (
-            self._session_for(location)
+            self._session_at(endpoint)
             .call(
                 "POST",
                 f"{endpoint}:generateContent",
@@ -242,6 +270,86 @@ class VertexClient:
             return "".join(str(part.get("text", "")) for part in parts)
         except (KeyError, IndexError, TypeError, AttributeError) as exc:
             raise ApiError(f"{endpoint} answered without a candidate") from exc
+
+    # ------------------------------------------------------------------ models and endpoints
+
+    def get_model(self, name: str) -> VertexModel:
+        """A Model (``projects/P/locations/L/models/M``, or ``M@1`` for its version)."""
+        return parse_model(self._session_at(name).call("GET", name).data)
+
+    def patch_model(
+        self,
+        name: str,
+        *,
+        display_name: str | None = None,
+        description: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        update_mask: Sequence[str],
+    ) -> VertexModel:
+        """Change the fields ``update_mask`` names (``displayName``, ``description``, ``labels``).
+
+        Answered synchronously. ``labels`` replaces the whole map. On ``M`` the
+        Model's labels change; on ``M@1`` the version's, as the service documents.
+        """
+        mask, body = patch_body(
+            update_mask, display_name=display_name, description=description, labels=labels
+        )
+        reply = self._session_at(name).call(
+            "PATCH",
+            name,
+            params={"updateMask": ",".join(mask)},
+            body=body,
+        )
+        return parse_model(reply.data)
+
+    def get_endpoint(self, name: str) -> VertexEndpoint:
+        """An Endpoint and the models deployed to it (with their ``deployedModelId``)."""
+        return parse_endpoint(self._session_at(name).call("GET", name).data)
+
+    def undeploy_model(self, endpoint: str, deployed_model_id: str) -> None:
+        """Undeploy one deployment and wait for the Operation; 404 if it is not deployed there."""
+        reply = self._session_at(endpoint).call(
+            "POST",
+            f"{endpoint}:undeployModel",
+            body={"deployedModelId": deployed_model_id},
+            tolerate_after_uncertain=_GONE_AFTER_RETRY,
+        )
+        self._finish(
+            reply.data, reply.status, what=f"undeploying {deployed_model_id} from {endpoint}"
+        )
+
+    def delete_endpoint(self, name: str) -> None:
+        """Delete an Endpoint (no model may be deployed) and wait; 404 if there is none."""
+        reply = self._session_at(name).call(
+            "DELETE", name, tolerate_after_uncertain=_GONE_AFTER_RETRY
+        )
+        self._finish(reply.data, reply.status, what=f"deleting {name}")
+
+    def delete_model(self, name: str) -> None:
+        """Delete a Model (it must be undeployed first) and wait; 404 if there is none."""
+        reply = self._session_at(name).call(
+            "DELETE", name, tolerate_after_uncertain=_GONE_AFTER_RETRY
+        )
+        self._finish(reply.data, reply.status, what=f"deleting {name}")
+
+    def remove_tuned_model(self, job: VertexJob) -> Removal:
+        """Undeploy the job's Model, delete its Endpoint, delete the Model; rerunnable.
+
+        See ``vertex_removal.remove_tuned_model``.
+        """
+        return remove_tuned_model(self, job)
+
+    def _finish(self, operation: dict[str, object], status: int, *, what: str) -> None:
+        if status == 404:  # an earlier attempt of this call did it; its answer was lost
+            return
+        wait_for_operation(
+            dict(operation),
+            what=what,
+            get=lambda name: self._session_at(name).call("GET", name).data,
+            sleep=self._sleep,
+            clock=self._clock,
+            timeout=self._operation_timeout,
+        )
 
 
 def _check_key(key: str) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Mapping
 
-from reconciler.api import GeminiClient
 from reconciler.applied import ModelRecord
 from reconciler.apply.generations import (
     SuccessorFailed,
@@ -42,6 +41,7 @@ from reconciler.errors import (
 )
 from reconciler.live import CREATING
 from reconciler.plan import CREATING_KINDS, Action, ActionKind
+from reconciler.providers import TuningProvider
 from reconciler.spec import AppliedSpec, LoadedDataset
 
 
@@ -51,7 +51,7 @@ class ActionRunner:
     def __init__(
         self,
         *,
-        client: GeminiClient,
+        client: TuningProvider,
         journal: StateJournal,
         datasets: Mapping[str, LoadedDataset],
         reporter: Reporter,

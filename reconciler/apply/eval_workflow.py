@@ -11,12 +11,12 @@ import difflib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from reconciler.api import GeminiClient
 from reconciler.apply.answer_cache import open_answer_cache
 from reconciler.apply.evaluating import EvaluationProgress, run_evaluations
 from reconciler.apply.refresh import gather
 from reconciler.errors import UsageError
 from reconciler.live import ACTIVE, LiveModel
+from reconciler.providers import TuningProvider
 from reconciler.scoring import EvaluationReport, EvaluationTarget
 from reconciler.spec import DesiredModel, LoadedDataset
 from reconciler.state.base import StateBackend
@@ -40,7 +40,7 @@ def evaluation_target(
 
 def eval_run(
     *,
-    client: GeminiClient,
+    client: TuningProvider,
     backend: StateBackend,
     paths: Sequence[str],
     names: Sequence[str],

@@ -15,10 +15,10 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
-from reconciler.api import GeminiClient
 from reconciler.api.convert import generate_body
 from reconciler.apply.answer_cache import AnswerCache, body_key
 from reconciler.errors import ReconcilerError
+from reconciler.providers import TuningProvider
 from reconciler.scoring import EvaluationTarget, ModelEvaluation, score_example, summarise
 from reconciler.spec import Example
 
@@ -60,7 +60,7 @@ class _ModelRun:
 
 def run_evaluations(
     *,
-    client: GeminiClient,
+    client: TuningProvider,
     targets: Sequence[EvaluationTarget],
     cache: AnswerCache | None,
     parallelism: int,
@@ -110,7 +110,7 @@ def run_evaluations(
 
 
 def _answer(
-    client: GeminiClient,
+    client: TuningProvider,
     progress: EvaluationProgress,
     run: _ModelRun,
     index: int,

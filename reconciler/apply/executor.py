@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
-from reconciler.api import GeminiClient, TuningPoller
+from reconciler.api import TuningPoller
 from reconciler.apply.actions import ActionRunner
 from reconciler.apply.conclusion import Gate, conclude_tuning, followed_operation, no_gate
 from reconciler.apply.journal import StateJournal
@@ -49,6 +49,7 @@ from reconciler.apply.outcomes import (
 from reconciler.apply.progress import Reporter
 from reconciler.live import CREATING, FAILED, LiveModel
 from reconciler.plan import CREATING_KINDS, Action, ActionKind, Plan
+from reconciler.providers import TuningProvider
 from reconciler.spec import LoadedDataset
 
 
@@ -59,7 +60,7 @@ class _Run:
         self,
         *,
         plan: Plan,
-        client: GeminiClient,
+        client: TuningProvider,
         journal: StateJournal,
         datasets: Mapping[str, LoadedDataset],
         reporter: Reporter,
@@ -161,7 +162,7 @@ class _Run:
 def execute_plan(
     *,
     plan: Plan,
-    client: GeminiClient,
+    client: TuningProvider,
     journal: StateJournal,
     datasets: Mapping[str, LoadedDataset],
     reporter: Reporter,

@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from reconciler.api import GeminiClient
 from reconciler.applied import EvaluationRecord, ModelRecord
 from reconciler.apply.answer_cache import AnswerCache, open_answer_cache
 from reconciler.apply.conclusion import Gate, GateResult, no_gate
@@ -33,6 +32,7 @@ from reconciler.apply.refresh import load_desired
 from reconciler.errors import NotFoundError
 from reconciler.live import ACTIVE, LiveModel
 from reconciler.plan import Action
+from reconciler.providers import TuningProvider
 from reconciler.scoring import ModelEvaluation, describe_failure
 from reconciler.spec import DesiredState
 from reconciler.state.base import StateBackend
@@ -54,7 +54,7 @@ class EvaluationGate:
     def __init__(
         self,
         *,
-        client: GeminiClient,
+        client: TuningProvider,
         desired: DesiredState,
         record_of: Callable[[str], ModelRecord | None],
         parallelism: int = 8,
@@ -148,7 +148,7 @@ class EvaluationGate:
 
 
 def gate_for_wait(
-    *, client: GeminiClient, backend: StateBackend, paths: Sequence[str] | None
+    *, client: TuningProvider, backend: StateBackend, paths: Sequence[str] | None
 ) -> Gate:
     """The gate of ``reconciler wait``: the evaluations of the manifests at ``paths``.
 

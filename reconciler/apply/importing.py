@@ -5,19 +5,19 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 
-from reconciler.api import GeminiClient
 from reconciler.applied import ModelRecord
 from reconciler.apply.journal import StateJournal
 from reconciler.apply.refresh import Warn, load_desired, locked
 from reconciler.errors import NotFoundError, ReconcilerError, UsageError
 from reconciler.live import CREATING, LiveModel
+from reconciler.providers import TuningProvider
 from reconciler.spec import AppliedSpec, Hyperparameters
 from reconciler.state.base import StateBackend
 
 
 def import_run(
     *,
-    client: GeminiClient,
+    client: TuningProvider,
     backend: StateBackend,
     name: str,
     model_name: str,

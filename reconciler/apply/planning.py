@@ -10,12 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconciler.api import GeminiClient
 from reconciler.apply.preflight import checked_plan
 from reconciler.apply.refresh import Warn, gather, locked
 from reconciler.jsontext import pretty
 from reconciler.plan import Plan, PlanOptions
 from reconciler.planfile import plan_to_saved
+from reconciler.providers import TuningProvider
 from reconciler.spec import DesiredState
 from reconciler.state.base import StateBackend
 
@@ -31,7 +31,7 @@ class Planned:
 
 def plan_run(
     *,
-    client: GeminiClient,
+    client: TuningProvider,
     backend: StateBackend,
     paths: Sequence[str],
     options: PlanOptions,

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from reconciler.api import GeminiClient
 from reconciler.applied import StateDocument
 from reconciler.errors import NotFoundError
 from reconciler.live import LiveModel
@@ -25,27 +24,28 @@ from reconciler.plan import (
     make_plan,
     preflight_needs,
 )
+from reconciler.providers import TuningProvider
 from reconciler.spec import DesiredState
 
 # Distinct base and source models are few; this bounds the requests in flight.
 MAX_PARALLEL_LOOKUPS = 8
 
 
-def _base_model(client: GeminiClient, name: str) -> BaseModelFacts:
+def _base_model(client: TuningProvider, name: str) -> BaseModelFacts:
     try:
         return BaseModelFacts(exists=True, tunable=client.get_base_model(name).tunable)
     except NotFoundError:
         return BaseModelFacts(exists=False)
 
 
-def _source(client: GeminiClient, name: str) -> LiveModel | None:
+def _source(client: TuningProvider, name: str) -> LiveModel | None:
     try:
         return client.get_tuned_model(name)
     except NotFoundError:
         return None
 
 
-def gather_preflight(client: GeminiClient, needs: PreflightNeeds) -> PreflightFacts:
+def gather_preflight(client: TuningProvider, needs: PreflightNeeds) -> PreflightFacts:
     """The API's answers to ``needs``; any error other than 404 propagates."""
     with ThreadPoolExecutor(max_workers=MAX_PARALLEL_LOOKUPS) as pool:
         bases = {n: pool.submit(_base_model, client, n) for n in needs.base_models}
@@ -56,7 +56,7 @@ def gather_preflight(client: GeminiClient, needs: PreflightNeeds) -> PreflightFa
         )
 
 
-def preflight(client: GeminiClient, plan: Plan, live: Sequence[LiveModel]) -> None:
+def preflight(client: TuningProvider, plan: Plan, live: Sequence[LiveModel]) -> None:
     """PlanError when a create of ``plan`` cannot succeed (asks the API only if there are creates)."""
     needs = preflight_needs(plan, live)
     if needs:
@@ -65,7 +65,7 @@ def preflight(client: GeminiClient, plan: Plan, live: Sequence[LiveModel]) -> No
 
 def checked_plan(
     *,
-    client: GeminiClient,
+    client: TuningProvider,
     desired: DesiredState,
     live: Sequence[LiveModel],
     state: StateDocument,

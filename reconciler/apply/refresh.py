@@ -15,10 +15,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
-from reconciler.api import GeminiClient
 from reconciler.applied import StateDocument
 from reconciler.live import LiveModel
 from reconciler.manifests import load_manifests
+from reconciler.providers import TuningProvider
 from reconciler.spec import DesiredState
 from reconciler.state.base import StateBackend
 
@@ -69,7 +69,7 @@ def _ctrl_c_deferred() -> Iterator[None]:
 
 def gather(
     *,
-    client: GeminiClient,
+    client: TuningProvider,
     backend: StateBackend,
     paths: Sequence[str],
     state: StateDocument | None = None,

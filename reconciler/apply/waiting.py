@@ -10,7 +10,6 @@ import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from reconciler.api import GeminiClient
 from reconciler.apply.conclusion import (
     Gate,
     conclude_tuning,
@@ -23,6 +22,7 @@ from reconciler.apply.progress import Reporter
 from reconciler.apply.refresh import Warn, locked
 from reconciler.errors import UsageError
 from reconciler.live import CREATING, LiveModel
+from reconciler.providers import TuningProvider
 from reconciler.state.base import StateBackend
 
 
@@ -38,7 +38,7 @@ class WaitResult:
 
 def wait_run(
     *,
-    client: GeminiClient,
+    client: TuningProvider,
     backend: StateBackend,
     names: Sequence[str],
     timeout: float | None,

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.api import GeminiClient
 from reconciler.applied import StateDocument
 from reconciler.apply.destroying import destroy_plan
 from reconciler.apply.executor import (
@@ -44,6 +43,7 @@ from reconciler.planfile import (
     check_saved_plan,
     plan_from_saved,
 )
+from reconciler.providers import TuningProvider
 from reconciler.spec import DesiredState
 from reconciler.state.base import StateBackend
 
@@ -105,7 +105,7 @@ class ApplyRun:
 
 def apply_run(
     *,
-    client: GeminiClient,
+    client: TuningProvider,
     backend: StateBackend,
     paths: Sequence[str],
     saved_plan: str | None,

@@ -11,29 +11,25 @@ from contextlib import contextmanager
 
 import click
 
-from reconciler.api import Credentials, GeminiClient
 from reconciler.applied import GEMINI_BACKEND, StateDocument, normalized_endpoint, same_api
 from reconciler.cli.context import Globals
 from reconciler.errors import CredentialsError
+from reconciler.providers import TuningProvider, open_provider
 from reconciler.state import StateBackend, open_backend
 from reconciler.state.bound import ApiBoundBackend
 
 
-def make_client(g: Globals) -> GeminiClient:
-    """A client for ``--endpoint`` with the credentials of the global options.
+def make_client(g: Globals) -> TuningProvider:
+    """The tuning backend of the global options, with their credentials.
 
     Raises ``CredentialsError`` before any request when a remote endpoint has
     no API key or token (a loopback emulator needs none).
     """
-    credentials = Credentials.resolve(
+    return open_provider(
+        endpoint=g.endpoint,
         api_key=g.api_key,
         access_token=g.access_token,
         user_project=g.user_project,
-        endpoint=g.endpoint,
-    )
-    return GeminiClient(
-        endpoint=g.endpoint,
-        credentials=credentials,
         request_timeout=g.request_timeout,
         notice=_notice,
     )
@@ -69,7 +65,7 @@ def read_state(g: Globals) -> StateDocument:
 @contextmanager
 def connected(
     g: Globals, *, manifests: Sequence[str] | None = None, allow_outside_root: bool = False
-) -> Iterator[tuple[GeminiClient, StateBackend]]:
+) -> Iterator[tuple[TuningProvider, StateBackend]]:
     """The client and the state backend of a command, both closed when it ends.
 
     ``manifests``: the paths the command will load. Without a credential, their

@@ -20,6 +20,9 @@ class EmulatorConfig:
     fault_rate: float = 0.0
     step_seconds: float = DEFAULT_STEP_SECONDS
     tuning_fail_rate: float = 0.0
+    # Vertex AI Model and Endpoint operations (undeploy, delete) are done this many
+    # seconds after they start, by the emulator's clock; 0: done in the answer itself.
+    operation_seconds: float = 0.0
     api_key: str | None = None
     db_path: str | None = None
     seed: int | None = None
@@ -30,6 +33,7 @@ class EmulatorConfig:
             fault_rate=self.fault_rate,
             step_seconds=self.step_seconds,
             tuning_fail_rate=self.tuning_fail_rate,
+            operation_seconds=self.operation_seconds,
         )
 
     def __repr__(self) -> str:
@@ -38,6 +42,7 @@ class EmulatorConfig:
         return (
             f"EmulatorConfig(latency_ms={self.latency_ms}, fault_rate={self.fault_rate}, "
             f"step_seconds={self.step_seconds}, tuning_fail_rate={self.tuning_fail_rate}, "
+            f"operation_seconds={self.operation_seconds}, "
             f"api_key={key}, db_path={self.db_path!r}, seed={self.seed})"
         )
 
@@ -50,7 +55,12 @@ MAX_STEP_SECONDS = 86_400.0
 
 
 def check_runtime_values(
-    *, latency_ms: float, fault_rate: float, step_seconds: float, tuning_fail_rate: float
+    *,
+    latency_ms: float,
+    fault_rate: float,
+    step_seconds: float,
+    tuning_fail_rate: float,
+    operation_seconds: float = 0.0,
 ) -> None:
     """Raise ValueError naming the first out-of-range setting (NaN is out of every range)."""
     if not 0.0 <= latency_ms <= MAX_LATENCY_MS:
@@ -61,3 +71,5 @@ def check_runtime_values(
         raise ValueError(f"stepSeconds must be within [0, {MAX_STEP_SECONDS:g}]")
     if not 0.0 <= tuning_fail_rate <= 1.0:
         raise ValueError("tuningFailRate must be within [0, 1]")
+    if not 0.0 <= operation_seconds <= MAX_STEP_SECONDS:
+        raise ValueError(f"operationSeconds must be within [0, {MAX_STEP_SECONDS:g}]")

@@ -27,6 +27,7 @@ _CONFIG_FIELDS = {
     "faultRate": "fault_rate",
     "stepSeconds": "step_seconds",
     "tuningFailRate": "tuning_fail_rate",
+    "operationSeconds": "operation_seconds",
 }
 
 ControlHandler = Callable[[Request], Awaitable[Response]]

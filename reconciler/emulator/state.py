@@ -29,12 +29,15 @@ class Stats:
 
     requests: Counter[str] = field(default_factory=Counter)
     creates: Counter[str] = field(default_factory=Counter)
+    # Vertex AI tuning jobs created, by their ``reconciler-key`` label (the idempotency key).
+    job_creates: Counter[str] = field(default_factory=Counter)
 
     def as_json(self) -> dict[str, Any]:
         return {
             "total": sum(self.requests.values()),
             "requests": dict(self.requests),
             "creates": dict(self.creates),
+            "jobCreates": dict(self.job_creates),
         }
 
 
@@ -105,5 +108,6 @@ class Emulator:
             "faultRate": c.fault_rate,
             "stepSeconds": c.step_seconds,
             "tuningFailRate": c.tuning_fail_rate,
+            "operationSeconds": c.operation_seconds,
             "seed": self.seed,
         }

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from reconciler.api import Credentials, GeminiClient, RetryPolicy
+from reconciler.api import Credentials, RetryPolicy
+from reconciler.api.client import GeminiClient
 from tests.api.fake_api import FakeGeminiApi
 
 API_KEY = "AIzaSyFAKE-secret-key-0123456789abcdef"

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.api import Credentials, GeminiClient, RetryPolicy
+from reconciler.api import Credentials, RetryPolicy
+from reconciler.api.client import GeminiClient
 from reconciler.errors import AlreadyExistsError, NotFoundError
 from reconciler.live import ACTIVE, DELETED
 from reconciler.spec import AppliedSpec, Example, Hyperparameters

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.api import GeminiClient
+from reconciler.api.client import GeminiClient
 from reconciler.errors import AlreadyExistsError, NotFoundError
 from reconciler.live import CREATING
 from reconciler.spec import AppliedSpec, DatasetRef, Example, Hyperparameters

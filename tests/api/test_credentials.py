@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.api import Credentials, GeminiClient
+from reconciler.api import Credentials
+from reconciler.api.client import GeminiClient
 from reconciler.errors import CredentialsError, UsageError
 from tests.api.conftest import FakeTime, make_client
 from tests.api.fake_api import FakeGeminiApi

@@ -7,7 +7,8 @@ import random
 import httpx
 import pytest
 
-from reconciler.api import Credentials, GeminiClient, RetryPolicy
+from reconciler.api import Credentials, RetryPolicy
+from reconciler.api.client import GeminiClient
 from reconciler.errors import (
     AlreadyExistsError,
     ApiError,

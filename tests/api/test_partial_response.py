@@ -9,8 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.api import GeminiClient
-from reconciler.api.client import LIST_FIELDS_WITHOUT_SNAPSHOTS
+from reconciler.api.client import LIST_FIELDS_WITHOUT_SNAPSHOTS, GeminiClient
 from reconciler.api.convert import TUNED_MODEL_FIELDS, live_model_from_json, tuned_model_fields
 from reconciler.errors import InvalidArgumentError
 from tests.api.fake_api import FakeGeminiApi, Fault, Recorded

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from reconciler.api import GeminiClient, RetryPolicy
+from reconciler.api import RetryPolicy
+from reconciler.api.client import GeminiClient
 from reconciler.api.retry import parse_duration, parse_retry_after
 from reconciler.errors import (
     InternalError,

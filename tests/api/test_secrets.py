@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from reconciler.api import Credentials, GeminiClient, RetryPolicy
+from reconciler.api import Credentials, RetryPolicy
+from reconciler.api.client import GeminiClient
 from reconciler.errors import ApiError, InvalidArgumentError, NotFoundError
 from reconciler.spec import AppliedSpec
 from tests.api.conftest import API_KEY, FakeTime, make_client

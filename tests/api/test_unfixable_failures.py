@@ -9,7 +9,8 @@ import ssl
 import httpx
 import pytest
 
-from reconciler.api import Credentials, GeminiClient, RetryPolicy
+from reconciler.api import Credentials, RetryPolicy
+from reconciler.api.client import GeminiClient
 from reconciler.errors import TransportError
 from tests.api.conftest import API_KEY, FakeTime
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from reconciler.api import GeminiClient, ProgressUpdate
+from reconciler.api import ProgressUpdate
+from reconciler.api.client import GeminiClient
 from reconciler.live import ACTIVE, CREATING, DELETED, FAILED
 from tests.api.conftest import FakeTime
 from tests.api.fake_api import FakeGeminiApi

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reconciler.api import GeminiClient
+from reconciler.api.client import GeminiClient
 from reconciler.applied import StateDocument
 from reconciler.apply.conclusion import GateResult
 from reconciler.apply.executor import ApplyReport, ExecutionOptions, Outcome, execute_plan

@@ -103,13 +103,19 @@ def test_stats_count_route_templates_and_creates(client: TestClient) -> None:
             "GET /v1beta/tunedModels": 1,
         },
         "creates": {"inc": 1},
+        "jobCreates": {},
     }
 
 
 def test_reset_forgets_everything_and_replays_ids(client: TestClient) -> None:
     first = client.post("/v1beta/tunedModels", json=create_body(displayName="a")).json()["name"]
     assert client.post("/emulator/reset").status_code == 200
-    assert client.get("/emulator/stats").json() == {"total": 0, "requests": {}, "creates": {}}
+    assert client.get("/emulator/stats").json() == {
+        "total": 0,
+        "requests": {},
+        "creates": {},
+        "jobCreates": {},
+    }
     assert client.get("/v1beta/tunedModels").json() == {}
     assert (
         client.post("/v1beta/tunedModels", json=create_body(displayName="a")).json()["name"]
@@ -128,6 +134,7 @@ def test_config_changes_at_run_time(client: TestClient) -> None:
         "faultRate": 0.0,
         "stepSeconds": 0.0,
         "tuningFailRate": 1.0,
+        "operationSeconds": 0.0,
         "seed": 7,
     }
     op = client.post("/v1beta/tunedModels?tunedModelId=inc", json=create_body()).json()

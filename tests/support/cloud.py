@@ -102,6 +102,8 @@ def served(module_served: Served) -> Served:
     em.config.step_seconds = 1.0
     em.config.fault_rate = 0.0
     em.config.tuning_fail_rate = 0.0
+    em.config.operation_seconds = 0.0
+    em.config.latency_ms = 0.0
     em.config.api_key = None
     module_served.clock.now = START
     return module_served

@@ -4,8 +4,9 @@ The job itself is immutable, but its Model's display name, description and
 labels can change (``PATCH`` with a required ``updateMask``), and the Model
 can be removed: undeploy it from its Endpoint, delete the Endpoint, delete the
 Model, each answering a long-running Operation (done at once here, and also
-readable with ``GET .../operations/{op}``). A Model still deployed cannot be
-deleted, nor an Endpoint still serving one.
+readable with ``GET .../operations/{op}``; with ``operationSeconds`` set, done
+that long after it starts, the change itself being made at once). A Model
+still deployed cannot be deleted, nor an Endpoint still serving one.
 """
 
 from __future__ import annotations
@@ -204,7 +205,12 @@ def delete_endpoint(call: Call) -> Response:
     return _operation(call, "DeleteOperationMetadata", "google.protobuf.Empty")
 
 
+# Kept with a stored operation: when it is done, by the emulator's clock (never shown).
+_DONE_AT = "emulatorDoneAt"
+
+
 def _operation(call: Call, metadata: str, response: str) -> Response:
+    """The change is made at once; the Operation is done ``operationSeconds`` later."""
     name = f"{_parent(call)}/operations/{call.emulator.random_numeric_id()}"
     operation = {
         "name": name,
@@ -214,9 +220,26 @@ def _operation(call: Call, metadata: str, response: str) -> Response:
         },
         "done": True,
         "response": {"@type": f"type.googleapis.com/{response}"},
+        _DONE_AT: call.now + call.emulator.config.operation_seconds,
     }
     call.emulator.vertex.add_operation(operation)
-    return json_response(operation)
+    return json_response(operation_json(operation, call.now))
+
+
+def operation_json(stored: dict[str, Any], now: float) -> dict[str, Any]:
+    """The Operation as of ``now``: while running, no ``done`` (false) and no ``response``."""
+    shown = {key: value for key, value in stored.items() if key != _DONE_AT}
+    done_at = stored.get(_DONE_AT)
+    if isinstance(done_at, int | float) and now < done_at:
+        del shown["done"], shown["response"]
+        return shown
+    if isinstance(done_at, int | float):
+        meta = dict(shown["metadata"])
+        generic = dict(meta["genericMetadata"])
+        generic["updateTime"] = rfc3339(max(done_at, 0.0))
+        meta["genericMetadata"] = generic
+        shown["metadata"] = meta
+    return shown
 
 
 def get_operation(call: Call) -> Response:
@@ -224,4 +247,4 @@ def get_operation(call: Call) -> Response:
     operation = call.emulator.vertex.operation(name)
     if operation is None:
         raise ApiError(404, f"Operation `{name}` not found.")
-    return json_response(operation)
+    return json_response(operation_json(operation, call.now))

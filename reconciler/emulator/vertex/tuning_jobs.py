@@ -32,6 +32,9 @@ BATCH_SIZE = 8
 DEFAULT_EPOCHS = 3
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
+# The label reconciler creates every job with (one value per intended job): the
+# stats count creates by it, so a test can prove no key ever got two jobs.
+IDEMPOTENCY_LABEL = "reconciler-key"
 
 
 def _parent(call: Call) -> tuple[str, str]:
@@ -110,6 +113,9 @@ def create(call: Call) -> Response:
         record.fail_at_step = max(1, steps // 2)
     em.vertex.put(record)
     em.stats.creates[record.name] += 1
+    key = record.labels.get(IDEMPOTENCY_LABEL)
+    if key is not None:
+        em.stats.job_creates[key] += 1
     # The answer is the job as created, queued, whatever the clock says next.
     created = JobProgress(PENDING, None, None, record.create_time, None)
     return json_response(job_json(record, created))

@@ -185,3 +185,26 @@ def test_undeploy_then_delete_endpoint_and_model(trained: Served, job: dict[str,
     assert http.get(f"/v1/{job['name']}").json() == job
     unknown = http.get(f"/v1/projects/{PROJECT}/locations/{LOCATION}/operations/42")
     assert unknown.status_code == 404
+
+
+def test_operations_finish_operation_seconds_later(trained: Served, job: dict[str, Any]) -> None:
+    http = trained.http
+    assert http.put("/emulator/config", json={"operationSeconds": 30}).status_code == 200
+    endpoint = job["tunedModel"]["endpoint"]
+    deployed_id = http.get(f"/v1/{endpoint}").json()["deployedModels"][0]["id"]
+    running = http.post(f"/v1/{endpoint}:undeployModel", json={"deployedModelId": deployed_id})
+    op = running.json()
+    # Still running: proto JSON leaves out done=false, and there is no response yet.
+    assert set(op) == {"name", "metadata"}
+    # The change itself is made at once (emulator choice).
+    assert "deployedModels" not in http.get(f"/v1/{endpoint}").json()
+    trained.clock.advance(29)
+    assert set(http.get(f"/v1/{op['name']}").json()) == {"name", "metadata"}
+    trained.clock.advance(1)
+    done = http.get(f"/v1/{op['name']}").json()
+    assert done["done"] is True
+    assert done["metadata"]["genericMetadata"] == {
+        "createTime": "2023-11-14T22:15:00.000000Z",
+        "updateTime": "2023-11-14T22:15:30.000000Z",
+    }
+    assert http.put("/emulator/config", json={"operationSeconds": -1}).status_code == 400
