@@ -10,10 +10,14 @@ Public interface::
 
 Callers above ``reconciler.providers`` never import a concrete client.
 
-Vertex AI: ``vertex_client.VertexClient`` (tuning
-jobs created exactly once by an idempotency label), ``vertex_datasets.stage_dataset``
-(a Dataset as ``contents`` JSONL, uploaded content-addressed through
-``vertex_storage.StorageClient``).
+Vertex AI: ``vertex_client.VertexClient`` (tuning jobs created exactly once by an
+idempotency label; the tuned Model and Endpoint: get, patch, undeploy, delete,
+``remove_tuned_model``), ``vertex_datasets.stage_dataset`` (a Dataset as
+``contents`` JSONL, uploaded content-addressed through
+``vertex_storage.StorageClient``), and ``google_tokens.vertex_credentials``
+(``--access-token``, nothing for an emulator, or Application Default Credentials
+through google-auth, refreshed before expiry; that module imports google-auth,
+so it is not imported here).
 
 Every failure is a ``reconciler.errors.ApiError`` subclass (``TransportError``
 when there was no HTTP answer) or a ``CredentialsError`` / ``UsageError``

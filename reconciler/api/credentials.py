@@ -1,5 +1,10 @@
 """Who the client is: an API key or an OAuth access token, turned into headers.
 
+An access token is either fixed (``access_token``) or asked of a
+``token_source`` before every request (``BearerAuth``), so tokens that expire
+are refreshed: Application Default Credentials for Vertex AI
+(``google_tokens``).
+
 The key travels only in the ``x-goog-api-key`` header, never in a URL, so it
 cannot end up in proxy logs, httpx's request log or an error message that
 quotes the URL. ``Credentials`` never shows its secrets in ``repr``.
@@ -8,8 +13,13 @@ quotes the URL. ``Credentials`` never shows its secrets in ``repr``.
 from __future__ import annotations
 
 import ipaddress
+import threading
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from typing import Protocol
 from urllib.parse import urlsplit
+
+import httpx
 
 from reconciler.errors import CredentialsError, UsageError
 
@@ -40,6 +50,12 @@ def check_endpoint(endpoint: str) -> str:
     return endpoint.rstrip("/")
 
 
+class TokenSource(Protocol):
+    """Gives the OAuth access token to send now, refreshing it when due; thread-safe."""
+
+    def __call__(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class Credentials:
     """The credential sent with every request; build it with ``Credentials.resolve``.
@@ -52,6 +68,8 @@ class Credentials:
     api_key: str | None = field(default=None, repr=False)
     access_token: str | None = field(default=None, repr=False)
     user_project: str | None = None
+    # Asked for the token before each request (``BearerAuth``); not with ``access_token``.
+    token_source: TokenSource | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def resolve(
@@ -84,8 +102,11 @@ class Credentials:
 
     def headers(self) -> dict[str, str]:
         """The authentication headers for one request."""
-        if self.access_token:
-            headers = {"authorization": f"Bearer {self.access_token}"}
+        if self.access_token or self.token_source is not None:
+            # A token source's token is added per request, by ``BearerAuth``.
+            headers = {}
+            if self.access_token:
+                headers["authorization"] = f"Bearer {self.access_token}"
             if self.user_project:
                 headers["x-goog-user-project"] = self.user_project
             return headers
@@ -102,4 +123,45 @@ class Credentials:
         """How requests authenticate, for logs: "api-key", "access-token" or "none"."""
         if self.access_token:
             return "access-token"
+        if self.token_source is not None:
+            return "google-auth"
         return "api-key" if self.api_key else "none"
+
+
+class BearerAuth(httpx.Auth):
+    """Puts the token source's current token in each request's Authorization header.
+
+    Every token sent is passed to ``sent`` first, so the caller can keep it out
+    of logs and messages.
+    """
+
+    def __init__(self, source: TokenSource, sent: Callable[[str], None]) -> None:
+        self._source = source
+        self._sent = sent
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        token = self._source()
+        self._sent(token)
+        request.headers["authorization"] = f"Bearer {token}"
+        yield request
+
+
+class SentTokens:
+    """The tokens a session has sent (thread-safe): what its messages must never show."""
+
+    def __init__(self, static: tuple[str, ...]) -> None:
+        self._static = static
+        self._sent: tuple[str, ...] = ()
+        self._lock = threading.Lock()
+
+    def add(self, token: str) -> bool:
+        """Remember ``token``; True if it is new."""
+        with self._lock:
+            if token in self._sent:
+                return False
+            self._sent = (*self._sent, token)
+            return True
+
+    def all(self) -> tuple[str, ...]:
+        with self._lock:
+            return self._static + self._sent

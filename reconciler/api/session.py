@@ -22,7 +22,13 @@ from typing import Any
 
 import httpx
 
-from reconciler.api.credentials import Credentials, check_endpoint, is_local_endpoint
+from reconciler.api.credentials import (
+    BearerAuth,
+    Credentials,
+    SentTokens,
+    check_endpoint,
+    is_local_endpoint,
+)
 from reconciler.api.deadline import SlowWatch, deadline_transport, request_deadline
 from reconciler.api.failures import (
     deadline_error,
@@ -97,8 +103,9 @@ class ApiSession:
     ) -> None:
         base = check_endpoint(endpoint)
         self._credentials = credentials
-        self._secrets = credentials.secrets()
-        protect(*self._secrets)
+        # The credential's own secrets, and every token a token source gives us later.
+        self._tokens = SentTokens(credentials.secrets())
+        protect(*credentials.secrets())
         self._retry = retry
         self._budget = RetryBudget(retry.budget)
         self._sleep = sleep
@@ -137,6 +144,9 @@ class ApiSession:
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
             limits=limits,
             headers={"user-agent": USER_AGENT, **credentials.headers()},
+            auth=None
+            if credentials.token_source is None
+            else BearerAuth(credentials.token_source, self._token_sent),
             follow_redirects=False,
             trust_env=real_network,
             verify=verify,
@@ -326,7 +336,7 @@ class ApiSession:
             method=method,
             path=path,
             retry_after=max(known) if known else None,
-            secrets=self._secrets,
+            secrets=self._tokens.all(),
         )
 
     def _decode(self, response: httpx.Response, *, method: str, path: str) -> dict[str, Any]:
@@ -349,7 +359,11 @@ class ApiSession:
 
     def redact(self, text: str) -> str:
         """``text`` with this session's secrets masked."""
-        return scrub(text, self._secrets)
+        return scrub(text, self._tokens.all())
+
+    def _token_sent(self, token: str) -> None:
+        if self._tokens.add(token):
+            protect(token)
 
 
 # A timeout this close to the call's deadline is the deadline itself.
