@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -19,6 +22,26 @@ DEFAULT_PATHS = ("manifests",)
 
 def warn(message: str) -> None:
     click.echo(f"Warning: {message}", err=True)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while planning; what it built is then frozen.
+
+    A plan builds the manifests, the state records and the listed models:
+    several hundred thousand small objects that live until the command ends
+    and form no garbage cycles. With the collector on, the allocations
+    trigger a full collection of them after the manifests load that frees
+    nothing (about 0.08 s at 10,000 models); frozen, later collections skip them.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
 
 
 def write_private_file(path: str, text: str) -> None:
@@ -103,9 +126,12 @@ def plan(
     options = PlanOptions(
         targets=frozenset(targets), replace=frozenset(replace), refresh_only=refresh_only
     )
-    with connected(g, manifests=paths or DEFAULT_PATHS, allow_outside_root=allow_outside_root) as (
-        client,
-        backend,
+    with (
+        connected(g, manifests=paths or DEFAULT_PATHS, allow_outside_root=allow_outside_root) as (
+            client,
+            backend,
+        ),
+        _collector_paused(),
     ):
         planned = plan_run(
             client=client,

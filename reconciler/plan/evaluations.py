@@ -23,6 +23,8 @@ def with_evaluations(
     actions: Sequence[Action], *, desired: DesiredState, state: StateDocument
 ) -> list[Action]:
     """``actions`` with every noop whose evaluation is due turned into ``evaluate``."""
+    if all(model.evaluation is None for model in desired.models.values()):
+        return list(actions)  # nothing is ever due (most plans)
     return [_evaluate_if_due(action, desired=desired, state=state) for action in actions]
 
 

@@ -94,6 +94,18 @@ def execution_order(actions: list[Action], parents: Mapping[str, str | None]) ->
     return (*deletes, *others)
 
 
+def planned_order_for_execution(planned: list[Action]) -> tuple[Action, ...]:
+    """``execution_order`` of actions already in ``topological`` order (one per model).
+
+    The same order without ranking and sorting them again: the deletes
+    reversed (children before parents), then the rest as planned.
+    """
+    deletes = [a for a in reversed(planned) if a.kind is ActionKind.DELETE]
+    if not deletes:
+        return tuple(planned)
+    return (*deletes, *(a for a in planned if a.kind is not ActionKind.DELETE))
+
+
 def topological(names: list[str], parents: Mapping[str, str | None]) -> list[str]:
     """``names`` with parents before children (the order models are planned in)."""
     return _dependency_order(names, parents)

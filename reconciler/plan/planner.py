@@ -38,6 +38,7 @@ from reconciler.plan.evaluations import with_evaluations
 from reconciler.plan.ordering import (
     execution_order,
     parent_of,
+    planned_order_for_execution,
     selected,
     topological,
     unknown_name_error,
@@ -394,20 +395,24 @@ class Planner:
             actions = [
                 self.plan_drift(n, self.state.models[n]) for n in names if n in self.state.models
             ]
+            ordered = execution_order(actions, parents)
         else:
             # Parents first, so a replaced parent is known when its children are planned.
+            desired_models = self.desired.models
             for name in topological(names, parents):
-                if name in self.desired.models:
-                    actions.append(self.plan_desired(self.desired.models[name]))
+                d = desired_models.get(name)
+                if d is not None:
+                    actions.append(self.plan_desired(d))
                 else:
                     actions.append(self.plan_removed(name, self.state.models[name]))
             actions = with_evaluations(actions, desired=self.desired, state=self.state)
+            ordered = planned_order_for_execution(actions)
         if self.conflicts:
             count = len(self.conflicts)
             head = "plan has a conflict" if count == 1 else f"plan has {count} conflicts"
             raise PlanError(f"{head}: {'; '.join(self.conflicts)}", hint="; ".join(self.hints))
         return Plan(
-            actions=execution_order(actions, parents),
+            actions=ordered,
             state_lineage=self.state.lineage,
             state_serial=self.state.serial,
             refresh_only=self.options.refresh_only,
