@@ -9,8 +9,9 @@ Format (JSON, ``formatVersion`` 1)::
       "formatVersion": 1,
       "lineage": "6d0c…",            # UUID fixed when the state is first created
       "serial": 7,                   # +1 on every write
-      "backend": "gemini",           # the kind of tuning API the models live in ("vertex" later)
+      "backend": "gemini",           # the kind of tuning API the models live in: gemini | vertex
       "endpoint": "https://generativelanguage.googleapis.com",   # which API (see same_api)
+      "target": "vertex:projects/P/locations/L",  # vertex only: BackendTarget.identity
       "models": {
         "increment": {               # manifest name == tunedModelId
           "name": "tunedModels/increment",
@@ -64,17 +65,20 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
+from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from reconciler.spec import AppliedSpec
+from reconciler.target import GEMINI, VERTEX
 
 STATE_FORMAT_VERSION = 1
 
-# The tuning API a state's models live in. Only the Gemini API today; a Vertex
-# AI backend would record "vertex" (and its project/location in the endpoint).
-GEMINI_BACKEND = "gemini"
+# The tuning API a state's models live in: the Gemini API, or Vertex AI (whose
+# project and location the state records as its ``target``).
+GEMINI_BACKEND = GEMINI
+VERTEX_BACKEND = VERTEX
 
 
 class MetricResult(BaseModel):
@@ -160,7 +164,18 @@ class StateDocument(BaseModel):
     # (states written before these fields adopt the endpoint then).
     backend: str | None = None
     endpoint: str | None = None
+    # BackendTarget.identity on Vertex AI ("vertex:projects/P/locations/L"); the
+    # Gemini API has one target, so its states have none (and read and write
+    # back byte for byte as before this field existed).
+    target: str | None = None
     models: dict[str, ModelRecord] = Field(default_factory=dict)
+
+    @model_serializer(mode="wrap")
+    def _without_unset_target(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and "target" in data and data["target"] is None:
+            del data["target"]
+        return data
 
 
 def normalized_endpoint(endpoint: str) -> str:

@@ -42,8 +42,10 @@ HYPERPARAMETER_FIELDS: tuple[str, ...] = (
     "batchSize",
     "learningRate",
     "learningRateMultiplier",
+    "adapterSize",  # Vertex AI only
 )
 TRAINING_DATA_PATH = "tuningTask.trainingData"
+VALIDATION_DATA_PATH = "tuningTask.validationData"  # Vertex AI only
 HYPERPARAMETERS_PATH = "tuningTask.hyperparameters"
 
 # Characters of the hex digest shown to people: enough to tell datasets apart.
@@ -256,6 +258,24 @@ def _dataset_change(desired: AppliedSpec, applied: AppliedSpec) -> list[FieldCha
     ]
 
 
+def _validation_change(desired: AppliedSpec, applied: AppliedSpec) -> list[FieldChange]:
+    """Validation data (Vertex AI) set in the manifest and not what the tuning job was given.
+
+    Left unset in the manifest, it is not a difference (as every unset input);
+    an unknown recorded hash is not one either.
+    """
+    want, was = desired.validationDataset, applied.validationDataset
+    if want is None or (was is not None and (was.hash is None or was.hash == want.hash)):
+        return []
+    return [
+        FieldChange(
+            path=VALIDATION_DATA_PATH,
+            before=describe_dataset(was),
+            after=describe_dataset(want),
+        )
+    ]
+
+
 def desired_vs_applied(
     desired: DesiredModel, applied: AppliedSpec, live: LiveModel | None
 ) -> tuple[FieldChange, ...]:
@@ -263,6 +283,7 @@ def desired_vs_applied(
     return (
         *_origin_changes(desired.spec, applied),
         *_dataset_change(desired.spec, applied),
+        *_validation_change(desired.spec, applied),
         *_hyperparameter_changes(desired.spec, applied, live),
     )
 
@@ -284,6 +305,7 @@ def inputs_unchanged(desired: AppliedSpec, applied: AppliedSpec) -> bool:
         and applied.dataset is not None
         and desired.dataset.hash is not None
         and desired.dataset.hash == applied.dataset.hash
+        and desired.validationDataset == applied.validationDataset
     )
 
 

@@ -23,9 +23,19 @@ import math
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    SerializerFunctionWrapHandler,
+    Tag,
+    TypeAdapter,
+    model_serializer,
+)
 
 from reconciler.errors import SourceLocation
+from reconciler.target import BackendDocument
 
 API_VERSION = "gemini.tuning/v1"
 TUNED_MODEL_ID_PATTERN = r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$"
@@ -74,6 +84,11 @@ class Hyperparameters(BaseModel):
     batchSize: int | None = None
     learningRate: float | None = None
     learningRateMultiplier: float | None = None
+    adapterSize: int | None = None  # Vertex AI only
+
+    @model_serializer(mode="wrap")
+    def _without_unset_vertex_fields(self, handler: SerializerFunctionWrapHandler) -> Any:
+        return _drop_defaults(handler(self), VERTEX_HYPERPARAMETER_DEFAULTS)
 
     def estimated_steps(self, example_count: int) -> int:
         """Tuning steps the service will run: ceil(examples x epochs / batch)."""
@@ -112,6 +127,27 @@ class AppliedSpec(BaseModel):
     readerProjectNumbers: tuple[str, ...] = ()
     hyperparameters: Hyperparameters = Hyperparameters()
     dataset: DatasetRef | None = None
+    # Vertex AI only; left out of the state when unset, so a Gemini API state
+    # reads and writes back byte for byte as before these fields existed.
+    validationDataset: DatasetRef | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    @model_serializer(mode="wrap")
+    def _without_unset_vertex_fields(self, handler: SerializerFunctionWrapHandler) -> Any:
+        return _drop_defaults(handler(self), VERTEX_SPEC_DEFAULTS)
+
+
+# Vertex-only fields and the default they are left out at when serialized.
+VERTEX_HYPERPARAMETER_DEFAULTS: dict[str, Any] = {"adapterSize": None}
+VERTEX_SPEC_DEFAULTS: dict[str, Any] = {"validationDataset": None, "labels": {}}
+
+
+def _drop_defaults(data: Any, defaults: dict[str, Any]) -> Any:
+    if isinstance(data, dict):
+        for key, default in defaults.items():
+            if key in data and data[key] == default:
+                del data[key]
+    return data
 
 
 @dataclass(frozen=True)
@@ -234,6 +270,7 @@ class DesiredState:
     datasets: dict[str, LoadedDataset] = field(default_factory=dict)
     hyperparameter_sets: int = 0
     warnings: tuple[str, ...] = ()
+    backend: BackendDocument | None = None  # the Backend document, if the manifests have one
 
 
 # --- The manifests as written in YAML ---------------------------------------
@@ -255,7 +292,13 @@ INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
 FLOAT32_MAX = 3.4028234663852886e38
 
-MANIFEST_KINDS: tuple[str, ...] = ("TunedModel", "Dataset", "Hyperparameters", "Evaluation")
+MANIFEST_KINDS: tuple[str, ...] = (
+    "TunedModel",
+    "Dataset",
+    "Hyperparameters",
+    "Evaluation",
+    "Backend",
+)
 METRIC_TYPES: tuple[str, ...] = ("exactMatch", "contains", "regex", "similarity")
 # generationConfig.stopSequences: the API accepts at most five.
 MAX_STOP_SEQUENCES = 5
@@ -311,6 +354,9 @@ class HyperparametersSpec(_ManifestModel):
         allow_inf_nan=False,
         description="Not together with learningRate.",
     )
+    adapterSize: Literal[1, 2, 4, 8, 16, 32] | None = Field(
+        default=None, description="Vertex AI only: the LoRA adapter size."
+    )
 
 
 class ExampleSpec(_ManifestModel):
@@ -348,6 +394,10 @@ class TuningTaskSpec(_ManifestModel):
     )
     hyperparameters: HyperparametersRef | None = Field(
         default=None, description="A Hyperparameters name, or an inline set."
+    )
+    validationData: TrainingDataRef | None = Field(
+        default=None,
+        description="Vertex AI only: a Dataset name, or an inline dataset (examples or file).",
     )
 
 
@@ -416,15 +466,24 @@ class TunedModelSpec(_ManifestModel):
     displayName: str | None = Field(default=None, max_length=DISPLAY_NAME_MAX_CHARS)
     description: str | None = None
     baseModel: str | None = Field(
-        default=None, description="e.g. models/gemini-1.5-flash-001-tuning; or tunedModelSource."
+        default=None,
+        description="Gemini API: e.g. models/gemini-1.5-flash-001-tuning; or tunedModelSource. "
+        "Vertex AI: a model id, e.g. gemini-2.5-flash.",
     )
     tunedModelSource: str | None = Field(
-        default=None, description="A TunedModel manifest name, or tunedModels/<id>; or baseModel."
+        default=None,
+        description="Gemini API only: a TunedModel manifest name, or tunedModels/<id>; "
+        "or baseModel.",
     )
     temperature: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
     topP: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
     topK: int | None = Field(default=None, ge=1, le=INT32_MAX)
     readerProjectNumbers: list[str | int] | None = None
+    labels: dict[str, str] | None = Field(
+        default=None,
+        description="Vertex AI only: labels of the tuning job, model and endpoint (at most 64; "
+        "lowercase letters, digits, - and _; keys starting reconciler- are reserved).",
+    )
     tuningTask: TuningTaskSpec
     lifecycle: LifecycleSpec | None = None
     evaluation: EvaluationRef | None = Field(
@@ -460,15 +519,40 @@ class EvaluationManifest(_ManifestModel):
     spec: EvaluationSpec
 
 
+class BackendSpec(_ManifestModel):
+    type: Literal["gemini", "vertex"] = Field(description="The tuning API: gemini or vertex.")
+    project: str | None = Field(default=None, description="vertex: the Google Cloud project id.")
+    location: str | None = Field(
+        default=None, description="vertex: a region (us-central1), or global, us, eu."
+    )
+    datasetBucket: str | None = Field(
+        default=None, description="vertex: gs://BUCKET[/prefix] where datasets are staged."
+    )
+
+
+class BackendManifest(_ManifestModel):
+    """Which tuning API the manifests are for; at most one per repository."""
+
+    apiVersion: Literal["gemini.tuning/v1"]
+    kind: Literal["Backend"]
+    metadata: ObjectMeta
+    spec: BackendSpec
+
+
 MANIFEST_MODELS: dict[str, type[BaseModel]] = {
     "TunedModel": TunedModelManifest,
     "Dataset": DatasetManifest,
     "Hyperparameters": HyperparametersManifest,
     "Evaluation": EvaluationManifest,
+    "Backend": BackendManifest,
 }
 
 AnyManifest = Annotated[
-    TunedModelManifest | DatasetManifest | HyperparametersManifest | EvaluationManifest,
+    TunedModelManifest
+    | DatasetManifest
+    | HyperparametersManifest
+    | EvaluationManifest
+    | BackendManifest,
     Field(discriminator="kind"),
 ]
 

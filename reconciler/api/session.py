@@ -17,7 +17,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -75,6 +75,8 @@ class Reply:
     # An earlier attempt of this call failed in a way that may have taken
     # effect on the server (a 5xx, or a connection lost after sending).
     earlier_attempt_uncertain: bool = False
+    # The answer's headers, names in lower case (a resumable upload's Location, Range).
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 class ApiSession:
@@ -191,10 +193,12 @@ class ApiSession:
         body: Mapping[str, Any] | None = None,
         raw: tuple[bytes, str] | None = None,
         tolerate_after_uncertain: frozenset[int] = frozenset(),
+        headers: Mapping[str, str] | None = None,
     ) -> Reply:
         """Send ``method path`` (relative to ``v1beta/``) until it succeeds or retries run out.
 
-        ``raw`` sends ``(bytes, media type)`` as the body instead of JSON.
+        ``raw`` sends ``(bytes, media type)`` as the body instead of JSON;
+        ``headers`` are added to the request's (never a credential: those are set here).
 
         ``tolerate_after_uncertain``: error statuses that, met after an earlier
         attempt may have taken effect, are returned as a ``Reply`` instead of
@@ -203,9 +207,10 @@ class ApiSession:
         """
         shown_path = self._prefix + path
         content = None if body is None else json.dumps(body).encode("utf-8")
-        headers = {"content-type": "application/json"} if content is not None else None
+        sent = {"content-type": "application/json"} if content is not None else {}
         if raw is not None:  # (bytes, media type): an upload that is not JSON
-            content, headers = raw[0], {"content-type": raw[1]}
+            content, sent = raw[0], {"content-type": raw[1]}
+        sent.update(headers or {})
         attempt = 0
         waited = 0.0
         uncertain = False
@@ -226,7 +231,7 @@ class ApiSession:
                         path,
                         params=params,
                         content=content,
-                        headers=headers,
+                        headers=sent or None,
                         timeout=self._attempt_timeout(deadline),
                     )
             except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
@@ -270,6 +275,7 @@ class ApiSession:
                         status=status,
                         data=self._decode(response, method=method, path=shown_path),
                         earlier_attempt_uncertain=uncertain,
+                        headers={k.lower(): v for k, v in response.headers.items()},
                     )
                 if uncertain and status in tolerate_after_uncertain:
                     return Reply(status=status, data={}, earlier_attempt_uncertain=True)

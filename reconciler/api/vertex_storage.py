@@ -12,13 +12,14 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
 from reconciler.api.credentials import Credentials
+from reconciler.api.resumable_upload import CHUNK_BYTES, RESUMABLE_THRESHOLD, ResumableUpload
 from reconciler.api.retry import RetryPolicy
 from reconciler.api.session import ApiSession
 from reconciler.errors import ApiError, FailedPreconditionError, NotFoundError
@@ -58,24 +59,42 @@ class StorageClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        chunk_bytes: int = CHUNK_BYTES,
     ) -> None:
-        self._session = ApiSession(
+        rng = rng or random.Random()
+
+        def session(retry: RetryPolicy) -> ApiSession:
+            return ApiSession(
+                endpoint=endpoint,
+                credentials=credentials,
+                transport=transport,
+                retry=retry,
+                connect_timeout=10.0,
+                read_timeout=300.0,  # an upload of a large dataset
+                request_timeout=3600.0,  # the same: a whole upload, not one read
+                sleep=sleep,
+                clock=clock,
+                rng=rng,
+                max_connections=8,
+                api_version="",
+            )
+
+        self._session = session(retry)
+        # One attempt per chunk: after a failure the upload asks how far it got first.
+        self._chunk_session = session(replace(retry, max_attempts=1))
+        self._resumable = ResumableUpload(
             endpoint=endpoint,
-            credentials=credentials,
-            transport=transport,
+            session=self._session,
+            chunk_session=self._chunk_session,
             retry=retry,
-            connect_timeout=10.0,
-            read_timeout=300.0,  # an upload of a large dataset
-            request_timeout=3600.0,  # the same: a whole upload, not one read
             sleep=sleep,
-            clock=clock,
-            rng=rng or random.Random(),
-            max_connections=8,
-            api_version="",
+            rng=rng,
+            chunk_bytes=chunk_bytes,
         )
 
     def close(self) -> None:
         self._session.close()
+        self._chunk_session.close()
 
     def get(self, bucket: str, name: str) -> ObjectInfo | None:
         """The object's current metadata, or None if there is no such object."""
@@ -91,8 +110,14 @@ class StorageClient:
         """Write the object unless it exists; None when it already did (a 412).
 
         A retried upload whose first attempt reached the server also ends in 412:
-        either way the caller reads the metadata of what is there.
+        either way the caller reads the metadata of what is there. Above 8 MiB the
+        bytes go in chunks through a resumable upload (``resumable_upload``).
         """
+        if len(data) > RESUMABLE_THRESHOLD:
+            resource = self._resumable.upload(
+                bucket, name, data, content_type=content_type, bucket_path=_segment(bucket)
+            )
+            return None if resource is None else _object_info(resource, bucket=bucket, name=name)
         try:
             reply = self._session.call(
                 "POST",

@@ -139,6 +139,34 @@ class LazyGroup(click.Group):
     help="The API the state was made with moved to --endpoint: use and record it there.",
 )
 @click.option(
+    "--backend",
+    envvar="RECONCILER_BACKEND",
+    type=click.Choice(["gemini", "vertex"], case_sensitive=False),
+    default=None,
+    help="The tuning API: gemini (the Gemini API, the default) or vertex (Vertex AI "
+    "tuningJobs); env RECONCILER_BACKEND. A Backend document in the manifests is used "
+    "when no option says otherwise, before the environment.",
+)
+@click.option(
+    "--project",
+    envvar="GOOGLE_CLOUD_PROJECT",
+    default=None,
+    help="vertex: the Google Cloud project id (env GOOGLE_CLOUD_PROJECT).",
+)
+@click.option(
+    "--location",
+    envvar="GOOGLE_CLOUD_LOCATION",
+    default=None,
+    help="vertex: the region (us-central1), or global, us, eu (env GOOGLE_CLOUD_LOCATION).",
+)
+@click.option(
+    "--dataset-bucket",
+    envvar="RECONCILER_DATASET_BUCKET",
+    default=None,
+    metavar="gs://BUCKET[/PREFIX]",
+    help="vertex: where datasets are staged (env RECONCILER_DATASET_BUCKET).",
+)
+@click.option(
     "--api-key",
     default=None,
     help="API key (env GEMINI_API_KEY, then GOOGLE_API_KEY); sent as x-goog-api-key, never in a "
@@ -186,6 +214,10 @@ def cli(
     ctx: click.Context,
     endpoint: str,
     endpoint_moved: bool,
+    backend: str | None,
+    project: str | None,
+    location: str | None,
+    dataset_bucket: str | None,
     api_key: str | None,
     api_key_file: str | None,
     access_token: str | None,
@@ -215,6 +247,9 @@ def cli(
         state_location=state_location,
         no_color=no_color or bool(os.environ.get("NO_COLOR")),
         verbose=verbose,
+        **_target_settings(
+            ctx, backend=backend, project=project, location=location, dataset_bucket=dataset_bucket
+        ),
         **extra,
     )
     if verbose:
@@ -230,6 +265,22 @@ def cli(
         # Third-party loggers stay quiet; ours (reconciler.*) carry redacted request logs.
         for noisy in ("httpx", "httpcore", "asyncio", "matplotlib", "PIL"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _target_settings(ctx: click.Context, **values: str | None) -> dict[str, Any]:
+    """``target_flags`` and ``target_env`` of Globals: each value where it was given."""
+    from reconciler.target import TargetSettings
+
+    flags: dict[str, str | None] = {}
+    env: dict[str, str | None] = {}
+    for name, value in values.items():
+        source = ctx.get_parameter_source(name)
+        given = value.lower() if name == "backend" and value else value
+        if source is click.core.ParameterSource.ENVIRONMENT:
+            env[name] = given or None
+        elif source is click.core.ParameterSource.COMMANDLINE:
+            flags[name] = given or None
+    return {"target_flags": TargetSettings(**flags), "target_env": TargetSettings(**env)}
 
 
 # A key is about 40 characters; anything this long is not a key file.

@@ -266,7 +266,11 @@ def import_(
 ) -> int:
     """Bring the live model tunedModels/ID under management as manifest NAME."""
     g = get_globals()
-    with connected(g) as (client, backend):
+    backend_paths = paths or DEFAULT_PATHS
+    with connected(g, backend_paths=backend_paths, allow_outside_root=allow_outside_root) as (
+        client,
+        backend,
+    ):
         record = import_run(
             client=client,
             backend=backend,
@@ -311,7 +315,7 @@ def wait(
     has an evaluation; below a threshold (with gate: true) it counts as failed.
     """
     g = get_globals()
-    with connected(g) as (client, backend):
+    with connected(g, backend_paths=paths or DEFAULT_PATHS) as (client, backend):
         gate = gate_for_wait(client=client, backend=backend, paths=paths or None)
         result = wait_run(
             client=client,

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 import click
 
-from reconciler.applied import GEMINI_BACKEND, StateDocument, normalized_endpoint, same_api
+from reconciler.applied import StateDocument, normalized_endpoint, same_api
 from reconciler.cli.context import Globals
 from reconciler.errors import CredentialsError
 from reconciler.providers import TuningProvider, open_provider
+from reconciler.spec import DesiredState
 from reconciler.state import StateBackend, open_backend
 from reconciler.state.bound import ApiBoundBackend
+from reconciler.target import BackendTarget, resolve_target
 
 
 def make_client(g: Globals) -> TuningProvider:
@@ -62,20 +65,64 @@ def read_state(g: Globals) -> StateDocument:
     return doc
 
 
+def target_for(g: Globals, desired: DesiredState | None) -> BackendTarget:
+    """The backend target of a run: each setting from its flag, else the manifests'
+    Backend document (in ``desired``), else the environment; the Gemini API by default.
+
+    Raises ``TargetError`` (a UsageError) naming the flag, variable and document
+    field of a setting that is missing or malformed.
+    """
+    return resolve_target(
+        flags=g.target_flags,
+        env=g.target_env,
+        document=desired.backend if desired is not None else None,
+    )
+
+
+def target_of_paths(
+    g: Globals, paths: Sequence[str] | None, *, allow_outside_root: bool = False
+) -> BackendTarget:
+    """``target_for`` with the Backend document found among the manifests at ``paths``
+    (read without loading the rest); no paths, or none that exist: no document."""
+    document = None
+    if paths:
+        from reconciler.manifests import find_backend_document
+
+        document = find_backend_document(
+            [Path(p) for p in paths],
+            root=Path.cwd(),
+            allow_outside_root=allow_outside_root,
+            target_flags=g.target_flags,
+            target_env=g.target_env,
+        )
+    return resolve_target(flags=g.target_flags, env=g.target_env, document=document)
+
+
 @contextmanager
 def connected(
-    g: Globals, *, manifests: Sequence[str] | None = None, allow_outside_root: bool = False
+    g: Globals,
+    *,
+    manifests: Sequence[str] | None = None,
+    allow_outside_root: bool = False,
+    backend_paths: Sequence[str] | None = None,
 ) -> Iterator[tuple[TuningProvider, StateBackend]]:
     """The client and the state backend of a command, both closed when it ends.
 
     ``manifests``: the paths the command will load. Without a credential, their
     errors are reported first: they are the ones to fix without the network.
-    The backend refuses a state recorded for another API (see ``state.bound``).
+    The backend refuses a state recorded for another API or target (see
+    ``state.bound``); the target's Backend document is looked for in
+    ``backend_paths`` (default: ``manifests``).
     """
+    target = target_of_paths(
+        g,
+        backend_paths if backend_paths is not None else manifests,
+        allow_outside_root=allow_outside_root,
+    )
     backend = ApiBoundBackend(
         inner=open_backend(g.state_location),
-        backend=GEMINI_BACKEND,
         endpoint=g.endpoint,
+        target=target,
         moved=g.endpoint_moved,
     )
     try:

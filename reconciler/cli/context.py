@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import click
+
+from reconciler.target import TargetSettings
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,12 @@ class Globals:
     verbose: int
     request_timeout: float = 180.0  # seconds; --request-timeout
     endpoint_moved: bool = False  # the state's recorded API may differ: adopt this one
+    # --backend, --project, --location, --dataset-bucket as given on the command
+    # line, and as the environment gives them (RECONCILER_BACKEND, ...): kept
+    # apart, because a Backend document in the manifests comes between the two
+    # (see reconciler.target.resolve_target and cli.common.target_for).
+    target_flags: TargetSettings = field(default_factory=TargetSettings)
+    target_env: TargetSettings = field(default_factory=TargetSettings)
 
     @property
     def color(self) -> bool:

@@ -30,18 +30,33 @@ DEFAULT_PATH = "manifests"
     "outside the current directory (the repository root).",
 )
 def validate(paths: tuple[Path, ...], output_format: str, allow_outside_root: bool) -> int:
-    """Check manifests and datasets (default: manifests/); no network. Exit 0 valid, 1 invalid."""
+    """Check manifests and datasets (default: manifests/); no network. Exit 0 valid, 1 invalid.
+
+    The fields each backend accepts are checked for the backend chosen by
+    --backend, the Backend document or RECONCILER_BACKEND (gemini by default);
+    its project, location and dataset bucket are checked too.
+    """
+    from reconciler.cli.common import target_for
+    from reconciler.cli.context import get_globals
     from reconciler.manifests import inspect_manifests
 
+    g = get_globals()
     result = inspect_manifests(
         list(paths) or [Path(DEFAULT_PATH)],
         root=Path.cwd(),
         allow_outside_root=allow_outside_root,
+        target_flags=g.target_flags,
+        target_env=g.target_env,
     )
+    # Raises (exit 1) naming the flag, variable and document field of a missing
+    # or malformed setting; an invalid Backend document is among the errors.
+    target = None if result.errors else target_for(g, result.desired)
     summary = result.summary()
     if output_format == "json":
         document = {
             "valid": not result.errors,
+            "backend": result.backend,
+            "target": target.identity if target else None,
             "errors": [_as_json(d) for d in result.errors],
             "warnings": [_as_json(d) for d in result.warnings],
             "summary": summary,

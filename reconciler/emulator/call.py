@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.responses import Response
@@ -32,6 +32,9 @@ class Call:
     content_type: str = ""
     # scheme://host/ as the client reached the emulator, for links in answers.
     base_url: str = ""
+    # Request headers (lower-case names) for raw routes: a resumable upload's
+    # Content-Range and X-Upload-Content-*; empty for JSON routes.
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def api_version(self) -> str:

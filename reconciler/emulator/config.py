@@ -23,6 +23,8 @@ class EmulatorConfig:
     # Vertex AI Model and Endpoint operations (undeploy, delete) are done this many
     # seconds after they start, by the emulator's clock; 0: done in the answer itself.
     operation_seconds: float = 0.0
+    # Vertex AI tuning jobs only: the share that waits in the queue and ends EXPIRED.
+    tuning_expire_rate: float = 0.0
     api_key: str | None = None
     db_path: str | None = None
     seed: int | None = None
@@ -34,6 +36,7 @@ class EmulatorConfig:
             step_seconds=self.step_seconds,
             tuning_fail_rate=self.tuning_fail_rate,
             operation_seconds=self.operation_seconds,
+            tuning_expire_rate=self.tuning_expire_rate,
         )
 
     def __repr__(self) -> str:
@@ -43,6 +46,7 @@ class EmulatorConfig:
             f"EmulatorConfig(latency_ms={self.latency_ms}, fault_rate={self.fault_rate}, "
             f"step_seconds={self.step_seconds}, tuning_fail_rate={self.tuning_fail_rate}, "
             f"operation_seconds={self.operation_seconds}, "
+            f"tuning_expire_rate={self.tuning_expire_rate}, "
             f"api_key={key}, db_path={self.db_path!r}, seed={self.seed})"
         )
 
@@ -61,6 +65,7 @@ def check_runtime_values(
     step_seconds: float,
     tuning_fail_rate: float,
     operation_seconds: float = 0.0,
+    tuning_expire_rate: float = 0.0,
 ) -> None:
     """Raise ValueError naming the first out-of-range setting (NaN is out of every range)."""
     if not 0.0 <= latency_ms <= MAX_LATENCY_MS:
@@ -73,3 +78,5 @@ def check_runtime_values(
         raise ValueError("tuningFailRate must be within [0, 1]")
     if not 0.0 <= operation_seconds <= MAX_STEP_SECONDS:
         raise ValueError(f"operationSeconds must be within [0, {MAX_STEP_SECONDS:g}]")
+    if not 0.0 <= tuning_expire_rate <= 1.0:
+        raise ValueError("tuningExpireRate must be within [0, 1]")

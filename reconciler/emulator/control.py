@@ -28,6 +28,7 @@ _CONFIG_FIELDS = {
     "stepSeconds": "step_seconds",
     "tuningFailRate": "tuning_fail_rate",
     "operationSeconds": "operation_seconds",
+    "tuningExpireRate": "tuning_expire_rate",
 }
 
 ControlHandler = Callable[[Request], Awaitable[Response]]

@@ -102,6 +102,7 @@ class ApiGateway:
                 raw_body=await _bounded(request, body.MAX_RAW_BODY_BYTES) if route.raw else b"",
                 content_type=request.headers.get("content-type", ""),
                 base_url=str(request.base_url),
+                headers=dict(request.headers) if route.raw else {},
             )
             response: Response = route.handler(call)
             if not route.stream:

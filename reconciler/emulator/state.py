@@ -109,5 +109,6 @@ class Emulator:
             "stepSeconds": c.step_seconds,
             "tuningFailRate": c.tuning_fail_rate,
             "operationSeconds": c.operation_seconds,
+            "tuningExpireRate": c.tuning_expire_rate,
             "seed": self.seed,
         }

@@ -2,6 +2,7 @@
 
     load_manifests(paths, root=...)     -> LoadResult; raises ManifestError on any error
     inspect_manifests(paths, root=...)  -> LoadResult with errors as diagnostics (validate)
+    find_backend_document(paths, root=...) -> the Backend document, read cheaply (binding)
 
 Reading (``_yaml``: safe YAML with positions), checking one document
 (``_check``), resolving across documents (``_resolve``), the run (``_load``)
@@ -19,6 +20,7 @@ from reconciler.manifests._load import (
     load_manifests,
 )
 from reconciler.manifests._rules import did_you_mean
+from reconciler.manifests._scan import find_backend_document
 from reconciler.manifests._yaml import MAX_FILE_BYTES, MAX_VALUES_PER_FILE
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "LoadResult",
     "did_you_mean",
     "discover_files",
+    "find_backend_document",
     "inspect_manifests",
     "load_manifests",
 ]

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from reconciler.errors import Diagnostic
+from reconciler.manifests._backend import backend_document_rules
 from reconciler.manifests._rules import did_you_mean, document_rules
 from reconciler.manifests._yaml import RawDocument
 from reconciler.spec import (
@@ -48,7 +49,12 @@ _EXPECTED = {
     "model_attributes_type": "a mapping",
 }
 # The kind a by-name-or-inline field refers to, by the field's name.
-_REFERENCED_KINDS = {"trainingData": "Dataset", "dataset": "Dataset", "evaluation": "Evaluation"}
+_REFERENCED_KINDS = {
+    "trainingData": "Dataset",
+    "validationData": "Dataset",
+    "dataset": "Dataset",
+    "evaluation": "Evaluation",
+}
 _INT32_RANGE = f"an integer from 1 to {INT32_MAX:,} (the API's int32)"
 _FLOAT32_RANGE = "a number > 0 and at most 3.4e38 (the API's 32-bit float)"
 _RANGES = {
@@ -138,6 +144,8 @@ def check_document(doc: RawDocument) -> tuple[BaseModel | None, list[Diagnostic]
     # The rules read the raw document, so they also run (and report) when
     # the schema check failed elsewhere in it: one run shows every problem.
     found.extend(document_rules(kind, value, doc))
+    if kind == "Backend":
+        found.extend(backend_document_rules(value, doc))
     return (model if not found else None), found
 
 
@@ -201,6 +209,11 @@ def _from_pydantic(error: ErrorDetails, doc: RawDocument, root: type[BaseModel])
             f"unknown metric type `{value}`: use one of {', '.join(METRIC_TYPES)}",
             field=path,
             hint=did_you_mean(str(value), METRIC_TYPES),
+        )
+    if kind == "literal_error" and name in ("adapterSize", "type"):
+        choices = "1, 2, 4, 8, 16 or 32" if name == "adapterSize" else "gemini or vertex"
+        return Diagnostic(
+            doc.location(path), f"`{path}` must be {choices}, got {describe(value)}", field=path
         )
     if kind in ("union_tag_not_found", "union_tag_invalid"):
         what = _REFERENCED_KINDS.get(name, "Hyperparameters")

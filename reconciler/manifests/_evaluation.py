@@ -12,14 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.errors import Diagnostic
-from reconciler.manifests._resolve import (
-    DataContext,
-    Located,
-    Resolution,
-    _load_dataset,
-    _missing,
-    _unique,
-)
+from reconciler.manifests._data import DataContext, load_dataset
+from reconciler.manifests._resolve import Located, Resolution, _missing, _unique
 from reconciler.manifests._yaml import RawDocument
 from reconciler.spec import (
     DatasetManifest,
@@ -128,7 +122,9 @@ def _evaluation(
     ref: DatasetRef | None = None
     data = spec.dataset
     if isinstance(data, DatasetSpec):
-        loaded = _load_dataset(inline_dataset, data, doc, f"{path}.dataset", context, out)
+        loaded = load_dataset(
+            inline_dataset, data, doc, f"{path}.dataset", context, out.diagnostics
+        )
         if loaded is not None:
             out.datasets[inline_dataset] = loaded
             ref = DatasetRef(name=inline_dataset, hash=loaded.hash, examples=len(loaded.examples))

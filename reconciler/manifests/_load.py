@@ -18,20 +18,24 @@ from typing import Any
 
 from reconciler.errors import Diagnostic, ManifestError, SourceLocation
 from reconciler.manifests import _yaml
+from reconciler.manifests._backend import backend_document, backend_rules, declared_type
 from reconciler.manifests._cache import CACHE_DIR, ManifestCache, open_cache
 from reconciler.manifests._check import check_document
+from reconciler.manifests._data import DataContext
 from reconciler.manifests._discover import discover_files
 from reconciler.manifests._evaluation import datasets_named_by, resolve_evaluations
-from reconciler.manifests._resolve import DataContext, Located, resolve
+from reconciler.manifests._resolve import Located, resolve
 from reconciler.manifests._yaml import RawDocument, read_documents
 from reconciler.repofiles import FileTooLarge, UnreadableFile, read_regular_file
 from reconciler.spec import (
+    BackendManifest,
     DatasetManifest,
     DesiredState,
     EvaluationManifest,
     HyperparametersManifest,
     TunedModelManifest,
 )
+from reconciler.target import BACKEND_TYPES, NO_SETTINGS, TargetSettings, backend_kind
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,8 @@ class LoadResult:
     # Documents written per kind, valid or not (inline datasets counted with
     # Datasets): the summary counts what the user wrote, not only what passed.
     declared: dict[str, int] = field(default_factory=dict)
+    # The backend whose field rules were applied (gemini | vertex).
+    backend: str = "gemini"
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -118,10 +124,22 @@ def load_manifests(
     root: Path,
     allow_outside_root: bool = False,
     use_cache: bool = True,
+    target_flags: TargetSettings = NO_SETTINGS,
+    target_env: TargetSettings = NO_SETTINGS,
 ) -> LoadResult:
-    """Load and resolve manifests; raise ``ManifestError`` listing every error if any."""
+    """Load and resolve manifests; raise ``ManifestError`` listing every error if any.
+
+    ``target_flags`` and ``target_env``: the backend settings of the command
+    line and the environment; with the Backend document they choose the
+    backend whose field rules apply (``reconciler.target.backend_kind``).
+    """
     result = inspect_manifests(
-        paths, root=root, allow_outside_root=allow_outside_root, use_cache=use_cache
+        paths,
+        root=root,
+        allow_outside_root=allow_outside_root,
+        use_cache=use_cache,
+        target_flags=target_flags,
+        target_env=target_env,
     )
     if result.errors:
         raise ManifestError(result.diagnostics, paths=[str(p) for p in paths])
@@ -134,11 +152,17 @@ def inspect_manifests(
     root: Path,
     allow_outside_root: bool = False,
     use_cache: bool = True,
+    target_flags: TargetSettings = NO_SETTINGS,
+    target_env: TargetSettings = NO_SETTINGS,
 ) -> LoadResult:
     """Like ``load_manifests`` but returns errors as diagnostics instead of raising."""
     with _without_cyclic_gc():
         return _inspect(
-            paths, root=root, allow_outside_root=allow_outside_root, use_cache=use_cache
+            paths,
+            root=root,
+            allow_outside_root=allow_outside_root,
+            use_cache=use_cache,
+            target=(target_flags, target_env),
         )
 
 
@@ -161,7 +185,12 @@ def _without_cyclic_gc() -> Iterator[None]:
 
 
 def _inspect(
-    paths: Sequence[Path], *, root: Path, allow_outside_root: bool, use_cache: bool
+    paths: Sequence[Path],
+    *,
+    root: Path,
+    allow_outside_root: bool,
+    use_cache: bool,
+    target: tuple[TargetSettings, TargetSettings],
 ) -> LoadResult:
     diagnostics: list[Diagnostic] = []
     files = discover_files(paths, diagnostics, root=root, allow_outside_root=allow_outside_root)
@@ -171,11 +200,15 @@ def _inspect(
     datasets: list[Located[DatasetManifest]] = []
     hypers: list[Located[HyperparametersManifest]] = []
     evaluations: list[Located[EvaluationManifest]] = []
+    backends: list[tuple[RawDocument, BackendManifest | None]] = []  # valid or not
+    per_backend: list[tuple[str, RawDocument]] = []  # documents with backend-specific fields
     documents = 0
     empty_files: list[Diagnostic] = []  # reported after resolving: a warning must not hide others
     invalid = False
     invalid_names: dict[str, set[str]] = {}
-    declared = dict.fromkeys(("TunedModel", "Dataset", "Hyperparameters", "Evaluation"), 0)
+    declared = dict.fromkeys(
+        ("TunedModel", "Dataset", "Hyperparameters", "Evaluation", "Backend"), 0
+    )
     for real, display in files:
         real_files[display] = real
         docs, problems = _read(real, display, cache)
@@ -188,8 +221,12 @@ def _inspect(
                 Diagnostic(SourceLocation(display), "no documents", severity="warning")
             )
         for doc in docs:
-            _count_declared(doc, declared)
+            kind = _count_declared(doc, declared)
+            if kind in ("TunedModel", "Hyperparameters"):
+                per_backend.append((kind, doc))
             manifest, found = check_document(doc)
+            if kind == "Backend":
+                backends.append((doc, manifest if isinstance(manifest, BackendManifest) else None))
             diagnostics.extend(found)
             if manifest is None:
                 invalid = True
@@ -202,6 +239,20 @@ def _inspect(
                 hypers.append(Located(doc, manifest))
             elif isinstance(manifest, EvaluationManifest):
                 evaluations.append(Located(doc, manifest))
+    backend_doc = backend_document(backends, diagnostics)
+    flags, env = target
+    backend = backend_kind(flags=flags, env=env, document=backend_doc)
+    if backend_doc is None and flags.get("backend") is None and backends:
+        backend = declared_type(backends[0][0])  # an invalid one still says which rules apply
+    if backend in BACKEND_TYPES:
+        for kind, doc in per_backend:
+            found = backend_rules(backend, kind, doc.value, doc)
+            if found:
+                diagnostics.extend(found)
+                invalid = True
+                _note_invalid(doc, invalid_names)
+                models = [m for m in models if m.doc is not doc]
+                hypers = [h for h in hypers if h.doc is not doc]
     context = DataContext(real_files=real_files, root=root, allow_outside_root=allow_outside_root)
     resolved = resolve(
         models=models,
@@ -234,6 +285,7 @@ def _inspect(
         datasets=resolved.datasets,
         hyperparameter_sets=resolved.hyperparameter_sets,
         warnings=tuple(str(d) for d in diagnostics if d.severity != "error"),
+        backend=backend_doc,
     )
     return LoadResult(
         desired=desired,
@@ -242,6 +294,7 @@ def _inspect(
         documents=documents,
         dataset_stats=_stats(desired),
         declared=declared,
+        backend=backend,
     )
 
 
@@ -253,17 +306,24 @@ def _reading_order(diagnostic: Diagnostic) -> tuple[str, int, int]:
 
 # Where a document may hold an inline dataset (a mapping instead of a Dataset's name).
 _INLINE_DATASETS: dict[str, tuple[tuple[str, ...], ...]] = {
-    "TunedModel": (("spec", "tuningTask", "trainingData"), ("spec", "evaluation", "dataset")),
+    "TunedModel": (
+        ("spec", "tuningTask", "trainingData"),
+        ("spec", "tuningTask", "validationData"),
+        ("spec", "evaluation", "dataset"),
+    ),
     "Evaluation": (("spec", "dataset"),),
 }
 
 
-def _count_declared(doc: RawDocument, declared: dict[str, int]) -> None:
-    """Count a document by the kind it says it is (an inline dataset counts as a Dataset)."""
+def _count_declared(doc: RawDocument, declared: dict[str, int]) -> str | None:
+    """Count a document by the kind it says it is (an inline dataset counts as a Dataset).
+
+    Returns that kind (None when it names none of the kinds).
+    """
     value = doc.value
     kind = value.get("kind") if isinstance(value, dict) else None
     if not isinstance(kind, str) or kind not in declared:
-        return
+        return None
     declared[kind] += 1
     for path in _INLINE_DATASETS.get(kind, ()):
         inner: Any = value
@@ -271,6 +331,7 @@ def _count_declared(doc: RawDocument, declared: dict[str, int]) -> None:
             inner = inner.get(key) if isinstance(inner, dict) else None
         if isinstance(inner, dict):
             declared["Dataset"] += 1
+    return kind
 
 
 def _note_invalid(doc: RawDocument, invalid_names: dict[str, set[str]]) -> None:

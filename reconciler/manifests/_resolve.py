@@ -7,24 +7,14 @@ the caller decides to fail.
 
 from __future__ import annotations
 
-import os
-import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Generic, TypeVar
 
-from reconciler.datafiles import read_data_file
-from reconciler.datasets import (
-    build_dataset,
-    canonical_text,
-    check_examples,
-    resolve_data_file,
-)
-from reconciler.errors import Diagnostic, SourceLocation
+from reconciler.errors import Diagnostic
+from reconciler.manifests._data import DataContext, load_dataset
 from reconciler.manifests._rules import did_you_mean
 from reconciler.manifests._yaml import RawDocument
-from reconciler.repofiles import resolved_root
 from reconciler.spec import (
     AppliedSpec,
     DatasetManifest,
@@ -32,7 +22,6 @@ from reconciler.spec import (
     DatasetSpec,
     DesiredModel,
     EvaluationManifest,
-    Example,
     Hyperparameters,
     HyperparametersManifest,
     HyperparametersSpec,
@@ -61,15 +50,6 @@ class Resolution:
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class DataContext:
-    """What reading a data file needs: where the manifest really is, and the root it must stay in."""
-
-    real_files: dict[str, Path]  # display path -> real path of each manifest file
-    root: Path
-    allow_outside_root: bool
-
-
 def resolve(
     *,
     models: list[Located[TunedModelManifest]],
@@ -95,8 +75,8 @@ def resolve(
     out.hyperparameter_sets = len(hyper_docs)
 
     for name, dataset_item in dataset_docs.items():
-        loaded = _load_dataset(
-            name, dataset_item.manifest.spec, dataset_item.doc, "spec", context, out
+        loaded = load_dataset(
+            name, dataset_item.manifest.spec, dataset_item.doc, "spec", context, out.diagnostics
         )
         if loaded is not None:
             out.datasets[name] = loaded
@@ -106,22 +86,29 @@ def resolve(
     for name, model_item in model_docs.items():
         doc, spec = model_item.doc, model_item.manifest.spec
         task = "spec.tuningTask"
-        ref: DatasetRef | None = None
-        data = spec.tuningTask.trainingData
-        if isinstance(data, DatasetSpec):
-            inline_name = f"{name}/inline"
-            loaded = _load_dataset(inline_name, data, doc, f"{task}.trainingData", context, out)
-            if loaded is not None:
-                out.datasets[inline_name] = loaded
-                ref = DatasetRef(name=inline_name, hash=loaded.hash, examples=len(loaded.examples))
-        elif data in dataset_docs:
-            used_datasets.add(data)
-            loaded = out.datasets.get(data)
-            if loaded is not None:
-                ref = DatasetRef(name=data, hash=loaded.hash, examples=len(loaded.examples))
-        elif data not in invalid.get("Dataset", ()):
-            out.diagnostics.append(
-                _missing("Dataset", data, dataset_docs, doc, f"{task}.trainingData")
+        ref = _dataset_ref(
+            spec.tuningTask.trainingData,
+            inline_name=f"{name}/inline",
+            path=f"{task}.trainingData",
+            doc=doc,
+            known=dataset_docs,
+            invalid=invalid.get("Dataset", set()),
+            used=used_datasets,
+            context=context,
+            out=out,
+        )
+        validation: DatasetRef | None = None
+        if spec.tuningTask.validationData is not None:
+            validation = _dataset_ref(
+                spec.tuningTask.validationData,
+                inline_name=f"{name}/validation",
+                path=f"{task}.validationData",
+                doc=doc,
+                known=dataset_docs,
+                invalid=invalid.get("Dataset", set()),
+                used=used_datasets,
+                context=context,
+                out=out,
             )
 
         hyper = Hyperparameters()
@@ -163,6 +150,8 @@ def resolve(
                 readerProjectNumbers=tuple(str(n) for n in spec.readerProjectNumbers or ()),
                 hyperparameters=hyper,
                 dataset=ref,
+                validationDataset=validation,
+                labels=dict(spec.labels or {}),
             ),
             location=doc.location("metadata.name"),
             lifecycle=lifecycle,
@@ -175,8 +164,9 @@ def resolve(
     # A duplicate TunedModel is an error already; what it names is not unused.
     for model_item in models:
         named = model_item.manifest.spec.tuningTask
-        if isinstance(named.trainingData, str):
-            used_datasets.add(named.trainingData)
+        for data in (named.trainingData, named.validationData):
+            if isinstance(data, str):
+                used_datasets.add(data)
         if isinstance(named.hyperparameters, str):
             used_hypers.add(named.hyperparameters)
     unused = [
@@ -297,111 +287,40 @@ def _hyperparameters(spec: HyperparametersSpec) -> Hyperparameters:
         batchSize=spec.batchSize,
         learningRate=spec.learningRate,
         learningRateMultiplier=spec.learningRateMultiplier,
+        adapterSize=spec.adapterSize,
     )
 
 
-def _load_dataset(
-    name: str,
-    spec: DatasetSpec,
-    doc: RawDocument,
+def _dataset_ref(
+    data: str | DatasetSpec,
+    *,
+    inline_name: str,
     path: str,
+    doc: RawDocument,
+    known: Mapping[str, Located[DatasetManifest]],
+    invalid: set[str],
+    used: set[str],
     context: DataContext,
     out: Resolution,
-) -> LoadedDataset | None:
-    """Inline examples or a data file -> a checked dataset (None when it has errors)."""
-    location = doc.location(path) if path != "spec" else doc.location("metadata.name")
-    examples: list[Example] = []
-    problems: list[Diagnostic] = []
-    if spec.examples is not None:
-        for index, example in enumerate(spec.examples):
-            where = doc.location(f"{path}.examples.{index}")
-            if not example.output.strip():
-                problems.append(
-                    Diagnostic(
-                        doc.location(f"{path}.examples.{index}.output"),
-                        "example has an empty `output`",
-                        field=f"{path}.examples.{index}.output",
-                    )
-                )
-            examples.append(
-                Example(canonical_text(example.textInput), canonical_text(example.output), where)
-            )
-    elif spec.file is not None:
-        real_manifest = context.real_files[doc.file]
-        display = posixpath.normpath(posixpath.join(posixpath.dirname(doc.file), spec.file))
-        data_path, refused = resolve_data_file(
-            spec.file,
-            manifest_dir=real_manifest.parent,
-            root=context.root,
-            allow_outside_root=context.allow_outside_root,
-        )
-        if refused is not None:
-            out.diagnostics.append(
-                Diagnostic(
-                    doc.location(f"{path}.file"),
-                    refused.message,
-                    field=f"{path}.file",
-                    hint=refused.hint,
-                )
-            )
+) -> DatasetRef | None:
+    """A model's dataset (training or validation), loaded and reduced to its identity.
+
+    Inline data is loaded as dataset ``inline_name``; a name must be a Dataset
+    document's (an invalid one already has its error). None when it cannot be
+    loaded; every problem goes to ``out.diagnostics``.
+    """
+    if isinstance(data, DatasetSpec):
+        loaded = load_dataset(inline_name, data, doc, path, context, out.diagnostics)
+        if loaded is None:
             return None
-        inside = data_path.is_relative_to(resolved_root(context.root))
-        if inside and (posixpath.isabs(spec.file) or os.path.isabs(spec.file)):
-            problems.append(
-                _absolute_path_warning(
-                    spec.file,
-                    manifest=real_manifest,
-                    where=doc.location(f"{path}.file"),
-                    field=f"{path}.file",
-                )
-            )
-        result = read_data_file(
-            data_path,
-            display=display,
-            input_field=spec.inputField,
-            output_field=spec.outputField,
-        )
-        if not data_path.exists():
-            problems.append(
-                Diagnostic(
-                    doc.location(f"{path}.file"),
-                    f"data file `{spec.file}` not found (looked for {display})",
-                    field=f"{path}.file",
-                    hint=_missing_file_hint(spec.file),
-                )
-            )
-        else:
-            problems.extend(result.diagnostics)
-        examples = result.examples
-    else:
-        return None
-    if examples or not problems:
-        problems.extend(check_examples(examples, name=name, location=location))
-    out.diagnostics.extend(problems)
-    if any(p.severity == "error" for p in problems):
-        return None
-    return build_dataset(name=name, examples=examples, location=location)
-
-
-def _absolute_path_warning(
-    file: str, *, manifest: Path, where: SourceLocation, field: str
-) -> Diagnostic:
-    """An absolute data path inside the repository works only in this checkout."""
-    relative = Path(os.path.relpath(file, manifest.parent.absolute())).as_posix()
-    return Diagnostic(
-        where,
-        f"data file `{file}` is an absolute path: the repository will not work from "
-        "another checkout or machine",
-        severity="warning",
-        field=field,
-        hint=f"write it relative to this manifest: `{relative}`",
-    )
-
-
-def _missing_file_hint(file: str) -> str | None:
-    """Why a data path that looks right to its author was not found."""
-    if file.startswith("~"):
-        return "`~` is not expanded: write the path relative to this manifest"
-    if "\\" in file:
-        return "use `/` between directories, also on Windows"
+        out.datasets[inline_name] = loaded
+        return DatasetRef(name=inline_name, hash=loaded.hash, examples=len(loaded.examples))
+    if data in known:
+        used.add(data)
+        named = out.datasets.get(data)
+        if named is None:
+            return None
+        return DatasetRef(name=data, hash=named.hash, examples=len(named.examples))
+    if data not in invalid:
+        out.diagnostics.append(_missing("Dataset", data, known, doc, path))
     return None

@@ -87,15 +87,7 @@ def _tuned_model(spec: dict[str, Any], doc: RawDocument) -> list[Diagnostic]:
                 field="spec.tunedModelSource" if both else "spec.baseModel",
             )
         )
-    if isinstance(base, str) and not base.startswith("models/"):
-        found.append(
-            Diagnostic(
-                doc.location("spec.baseModel"),
-                "`spec.baseModel` must be a model name like "
-                f"`models/gemini-1.5-flash-001-tuning`, got `{base}`",
-                field="spec.baseModel",
-            )
-        )
+    # The form of baseModel depends on the backend: see ``_backend``.
     if isinstance(source, str) and source.startswith("tunedModels/"):
         target = source.removeprefix("tunedModels/")
         if not _TUNED_MODEL_ID.match(target):
@@ -131,8 +123,9 @@ def _tuned_model(spec: dict[str, Any], doc: RawDocument) -> list[Diagnostic]:
                 )
             )
     task = _mapping(spec, "tuningTask")
-    if isinstance(task.get("trainingData"), dict):
-        found.extend(_dataset_source(task["trainingData"], doc, "spec.tuningTask.trainingData"))
+    for data in ("trainingData", "validationData"):
+        if isinstance(task.get(data), dict):
+            found.extend(_dataset_source(task[data], doc, f"spec.tuningTask.{data}"))
     if isinstance(task.get("hyperparameters"), dict):
         found.extend(
             _learning_rate(task["hyperparameters"], doc, "spec.tuningTask.hyperparameters")

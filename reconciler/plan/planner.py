@@ -68,6 +68,8 @@ def _merged_spec(basis: AppliedSpec, desired: DesiredModel) -> AppliedSpec:
 def _immutable_reason(change: FieldChange) -> str:
     if change.path == "tuningTask.trainingData":
         return "training data changed"
+    if change.path == "tuningTask.validationData":
+        return "validation data changed"
     if change.path.startswith("tuningTask.hyperparameters."):
         return f"hyperparameter {change.path.rsplit('.', 1)[1]} changed"
     return f"{change.path} changed"

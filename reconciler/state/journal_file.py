@@ -58,6 +58,8 @@ def with_fields(doc: StateDocument, fields: object, *, where: str) -> StateDocum
             f"{where} has invalid document fields: {exc.errors()[0]['msg']}"
         ) from exc
     update = {name: getattr(checked, name) for name in fields if name not in ("serial", "models")}
+    if "target" not in fields and doc.target is not None:
+        update["target"] = None  # left out of the JSON when unset (a Gemini API state)
     return doc.model_copy(update=update) if update else doc
 
 

@@ -135,6 +135,7 @@ def test_config_changes_at_run_time(client: TestClient) -> None:
         "stepSeconds": 0.0,
         "tuningFailRate": 1.0,
         "operationSeconds": 0.0,
+        "tuningExpireRate": 0.0,
         "seed": 7,
     }
     op = client.post("/v1beta/tunedModels?tunedModelId=inc", json=create_body()).json()

@@ -103,6 +103,7 @@ def served(module_served: Served) -> Served:
     em.config.fault_rate = 0.0
     em.config.tuning_fail_rate = 0.0
     em.config.operation_seconds = 0.0
+    em.config.tuning_expire_rate = 0.0
     em.config.latency_ms = 0.0
     em.config.api_key = None
     module_served.clock.now = START

@@ -11,7 +11,9 @@ import base64
 import binascii
 import json
 import re
+import secrets
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.responses import Response
 
@@ -24,7 +26,7 @@ from reconciler.emulator.gcs.errors import (
     no_such_object,
     precondition_failed,
 )
-from reconciler.emulator.gcs.objects import MAX_OBJECT_BYTES, StoredObject
+from reconciler.emulator.gcs.objects import MAX_OBJECT_BYTES, StoredObject, UploadSession
 from reconciler.emulator.wire import json_response
 
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]")
@@ -59,9 +61,18 @@ def _generation_condition(call: Call, key: str) -> int | None:
 
 def _check_write_preconditions(call: Call, existing: StoredObject | None) -> None:
     """``ifGenerationMatch=0``: only if absent, so a content-addressed upload is idempotent."""
+    check_generation(
+        existing,
+        match=_generation_condition(call, "ifGenerationMatch"),
+        not_match=_generation_condition(call, "ifGenerationNotMatch"),
+    )
+
+
+def check_generation(
+    existing: StoredObject | None, *, match: int | None, not_match: int | None
+) -> None:
+    """412 unless the object's generation (0: absent) meets both conditions."""
     current = existing.generation if existing else 0
-    match = _generation_condition(call, "ifGenerationMatch")
-    not_match = _generation_condition(call, "ifGenerationNotMatch")
     if match is not None and match != current:
         raise precondition_failed()
     if not_match is not None and not_match == current:
@@ -97,7 +108,7 @@ def upload(call: Call) -> Response:
     elif kind == "multipart":
         name, data, content_type, metadata = _multipart(call)
     elif kind == "resumable":
-        raise invalid("The emulator accepts uploadType=media and uploadType=multipart only.")
+        return _start_resumable(call, bucket)
     else:
         raise invalid(
             "Upload requests must include an uploadType URL parameter and a URL-encoded object name."
@@ -121,6 +132,49 @@ def upload(call: Call) -> Response:
         now=call.now,
     )
     return json_response(stored.resource(call.base_url))
+
+
+def _start_resumable(call: Call, bucket: str) -> Response:
+    """Open an upload session: 200 with its URI in ``Location`` (``gcs/resumable.py`` goes on)."""
+    metadata: Any = {}
+    if call.raw_body.strip():
+        try:
+            metadata = json.loads(call.raw_body)
+        except (ValueError, UnicodeDecodeError):
+            raise invalid("The metadata of a resumable upload is not JSON.") from None
+    if not isinstance(metadata, dict):
+        raise invalid("The metadata of a resumable upload is not a JSON object.")
+    name = metadata.get("name") or call.query.get("name", "")
+    if not isinstance(name, str) or not name:
+        raise StorageError(400, "Required", reason="required")
+    name = _object_name(name)
+    declared = call.headers.get("x-upload-content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_OBJECT_BYTES):
+        raise invalid(f"The emulator stores objects up to {MAX_OBJECT_BYTES} bytes.")
+    custom = metadata.get("metadata") or {}
+    if not isinstance(custom, dict):
+        raise invalid("Invalid value for metadata: expected an object.")
+    _check_write_preconditions(call, call.emulator.gcs.get(bucket, name))
+    content_type = (
+        call.headers.get("x-upload-content-type")
+        or metadata.get("contentType")
+        or DEFAULT_CONTENT_TYPE
+    )
+    upload_id = secrets.token_urlsafe(24)
+    call.emulator.gcs.uploads[upload_id] = UploadSession(
+        bucket=bucket,
+        name=name,
+        content_type=str(content_type),
+        metadata={str(k): str(v) for k, v in custom.items()},
+        if_generation_match=_generation_condition(call, "ifGenerationMatch"),
+        if_generation_not_match=_generation_condition(call, "ifGenerationNotMatch"),
+        total=int(declared) if declared is not None else None,
+    )
+    query = urlencode({"uploadType": "resumable", "name": name, "upload_id": upload_id})
+    location = f"{call.base_url.rstrip('/')}/upload/storage/v1/b/{bucket}/o?{query}"
+    return Response(
+        status_code=200, headers={"Location": location, "X-GUploader-UploadID": upload_id}
+    )
 
 
 def _multipart(call: Call) -> tuple[str, bytes, str, dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from reconciler.emulator.gcs import resumable
 from reconciler.emulator.gcs.handlers import (
     delete_object,
     download,
@@ -13,6 +14,8 @@ from reconciler.emulator.gcs.handlers import (
 
 ROUTES = [
     ("POST", "/upload/storage/v1/b/{bucket}/o", upload),
+    ("PUT", "/upload/storage/v1/b/{bucket}/o", resumable.put),
+    ("DELETE", "/upload/storage/v1/b/{bucket}/o", resumable.cancel),
     ("GET", "/storage/v1/b/{bucket}", get_bucket),
     ("GET", "/storage/v1/b/{bucket}/o", list_objects),
     ("GET", "/storage/v1/b/{bucket}/o/{object}", get_object),

@@ -3,7 +3,9 @@
 As for Gemini API tuned models, progress is a pure function of a record and a
 time: nothing runs in the background, so a test moving a fake clock sees a
 job queue, run and finish without sleeping. One tuning step takes
-``stepSeconds``; a job waits one step in PENDING before it runs.
+``stepSeconds``; a job waits one step in PENDING before it runs. A job drawn
+to expire (``tuningExpireRate``) never runs: it waits ``EXPIRE_WAIT_STEPS`` in
+PENDING, then ends EXPIRED, with an ``endTime`` and no ``startTime`` or error.
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ SUCCEEDED = "JOB_STATE_SUCCEEDED"
 FAILED = "JOB_STATE_FAILED"
 CANCELLING = "JOB_STATE_CANCELLING"
 CANCELLED = "JOB_STATE_CANCELLED"
-TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
+EXPIRED = "JOB_STATE_EXPIRED"
+TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELLED, EXPIRED})
+# Steps an expiring job waits in the queue before it expires (emulator choice).
+EXPIRE_WAIT_STEPS = 10
 
 CANCELLED_CODE = 1  # google.rpc.Code.CANCELLED: the proto says a cancelled job ends with it
 CANCELLED_MESSAGE = "CANCELED"
@@ -48,6 +53,8 @@ class TuningJobRecord:
     endpoint_id: str
     endpoint_location: str
     fail_at_step: int | None = None
+    # Never runs: waits in the queue, then JOB_STATE_EXPIRED.
+    expires: bool = False
     cancel_time: float | None = None
     # The produced Model's mutable fields, and what was removed of Model and Endpoint.
     model_display_name: str = ""
@@ -98,17 +105,25 @@ class JobProgress:
 def progress(record: TuningJobRecord, now: float) -> JobProgress:
     """Where the job stands at ``now``. Pure: same record and time, same answer."""
     step = record.step_seconds
-    start = record.create_time + step
-    steps = record.total_steps if record.fail_at_step is None else record.fail_at_step
-    finish = start + steps * step
+    start: float | None = None
+    if record.expires:
+        finish = record.create_time + EXPIRE_WAIT_STEPS * step
+    else:
+        start = record.create_time + step
+        steps = record.total_steps if record.fail_at_step is None else record.fail_at_step
+        finish = start + steps * step
     cancel = record.cancel_time
     if cancel is not None and cancel < finish:
         # Best effort and asynchronous: CANCELLING for one step, then CANCELLED.
-        started = start if start <= cancel else None
+        started = start if start is not None and start <= cancel else None
         done = cancel + step
         if now < done:
             return JobProgress(CANCELLING, started, None, cancel, None)
         return JobProgress(CANCELLED, started, done, done, (CANCELLED_CODE, CANCELLED_MESSAGE))
+    if start is None:  # an expiring job: queued until it expires
+        if now < finish:
+            return JobProgress(PENDING, None, None, record.create_time, None)
+        return JobProgress(EXPIRED, None, finish, finish, None)
     if now < start:
         return JobProgress(PENDING, None, None, record.create_time, None)
     if now < finish:

@@ -109,8 +109,12 @@ def create(call: Call) -> Response:
         "google-vertex-llm-tuning-job-id": record.job_id,
     }
     # Decided once, at create, from the seeded stream, as for Gemini API tuning.
-    if em.tuning_rng.random() < em.config.tuning_fail_rate:
+    # One draw decides both, so a new setting never shifts the stream for the other.
+    draw = em.tuning_rng.random()
+    if draw < em.config.tuning_fail_rate:
         record.fail_at_step = max(1, steps // 2)
+    elif draw < em.config.tuning_fail_rate + em.config.tuning_expire_rate:
+        record.expires = True
     em.vertex.put(record)
     em.stats.creates[record.name] += 1
     key = record.labels.get(IDEMPOTENCY_LABEL)

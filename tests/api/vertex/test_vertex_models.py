@@ -288,3 +288,24 @@ def test_a_failed_operation_is_the_api_error_of_its_code(
     assert str(error).startswith(f"{http} {status}: deleting M failed: xxx")
     assert len(str(error)) < 4200
     assert operation_error({"name": "op", "done": True, "response": {}}, what="x") is None
+
+
+def test_an_expired_job_is_done_and_left_nothing_to_remove(
+    trained: Served, client: VertexClient
+) -> None:
+    trained.emulator.config.tuning_expire_rate = 1.0
+    request = JobRequest(
+        base_model="gemini-2.5-flash", training_dataset_uri=f"gs://{BUCKET}/train.jsonl"
+    )
+    name = client.create_job(request, key="k-expires").job.name
+    trained.clock.advance(100)
+    job = client.get_job(name)
+    assert (job.state, job.done, job.model, job.error_code) == (
+        "JOB_STATE_EXPIRED",
+        True,
+        None,
+        None,
+    )
+    before = dict(requests(trained))
+    assert client.remove_tuned_model(job) == Removal()
+    assert requests(trained) == before

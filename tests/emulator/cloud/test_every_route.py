@@ -44,5 +44,17 @@ def test_every_cloud_route_succeeds(trained: Served) -> None:
     ]:
         r = http.request(method, path)
         assert r.status_code in (200, 204), f"{method} {path}: {r.status_code} {r.text}"
+    # A resumable upload: start, one chunk that is the whole object, and a cancelled one.
+    for name in ("resumed.jsonl", "cancelled.jsonl"):
+        started = http.post(
+            f"/upload/storage/v1/b/{BUCKET}/o", params={"uploadType": "resumable", "name": name}
+        )
+        assert started.status_code == 200, started.text
+        session = started.headers["location"].removeprefix(trained.url)
+        if name == "resumed.jsonl":
+            r = http.put(session, content=b"{}", headers={"content-range": "bytes 0-1/2"})
+            assert r.status_code == 200, r.text
+        else:
+            assert http.delete(session).status_code == 499
     served = set(trained.emulator.stats.requests)
     assert {route.template for route in CLOUD_ROUTES} <= served

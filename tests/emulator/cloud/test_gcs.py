@@ -197,9 +197,9 @@ def test_list_with_prefix_delimiter_and_pages(served: Served) -> None:
         ),
         (
             {"uploadType": "resumable", "name": "x"},
-            {},
-            b"",
-            "The emulator accepts uploadType=media and uploadType=multipart only.",
+            {"content-type": "application/json"},
+            b"[1]",
+            "The metadata of a resumable upload is not a JSON object.",
             "invalid",
         ),
     ],

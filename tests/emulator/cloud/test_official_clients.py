@@ -134,3 +134,20 @@ def test_google_cloud_storage_uploads_once_and_reads_back(served: Served) -> Non
         headers={"authorization": f"Bearer {TOKEN}"},
     )
     assert job.status_code == 200, job.text
+
+
+def test_google_cloud_storage_uploads_a_large_object_resumably(served: Served) -> None:
+    """Over 8 MiB google-cloud-storage opens a resumable session; here it sends 8 MiB chunks."""
+    client = storage.Client(
+        project=PROJECT,
+        credentials=TokenCredentials(token=TOKEN),
+        client_options={"api_endpoint": served.url},
+    )
+    data = (jsonl(EXAMPLES) * 8000).encode()[: 9 * 1024 * 1024 + 7]
+    blob = client.bucket(BUCKET).blob("datasets/large.jsonl", chunk_size=8 * 1024 * 1024)
+    blob.upload_from_string(data, content_type="application/jsonl", if_generation_match=0)
+    assert blob.size == len(data)
+    requests = served.emulator.stats.as_json()["requests"]
+    assert requests["POST /upload/storage/v1/b/{bucket}/o"] == 1
+    assert requests["PUT /upload/storage/v1/b/{bucket}/o"] == 2
+    assert client.bucket(BUCKET).blob("datasets/large.jsonl").download_as_bytes() == data

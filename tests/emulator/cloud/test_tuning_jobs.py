@@ -117,6 +117,31 @@ def test_a_job_can_fail(trained: Served) -> None:
     assert "tunedModel" not in job
 
 
+def test_a_job_can_expire_in_the_queue(trained: Served) -> None:
+    assert trained.http.put("/emulator/config", json={"tuningExpireRate": 1.0}).status_code == 200
+    name = trained.create_job()["name"]
+    trained.clock.advance(9)  # it waits 10 steps of 1 s
+    queued = trained.http.get(f"/v1/{name}").json()
+    assert queued["state"] == "JOB_STATE_PENDING"
+    trained.clock.advance(1)
+    job = trained.http.get(f"/v1/{name}").json()
+    assert job["state"] == "JOB_STATE_EXPIRED"
+    assert job["endTime"] == job["updateTime"] == "2023-11-14T22:13:30.000000Z"
+    # It never ran: no startTime, no data statistics, no error (that is for FAILED and
+    # CANCELLED), no model.
+    assert not {"startTime", "tuningDataStats", "error", "tunedModel"} & set(job)
+    expired = trained.http.get(JOBS, params={"filter": "state=JOB_STATE_EXPIRED"}).json()
+    assert [j["name"] for j in expired["tuningJobs"]] == [name]
+    # Cancelling a finished job changes nothing; cancelling a queued one wins over expiry.
+    trained.http.post(f"/v1/{name}:cancel", json={})
+    assert trained.http.get(f"/v1/{name}").json() == job
+    other = trained.create_job()["name"]
+    trained.http.post(f"/v1/{other}:cancel", json={})
+    trained.clock.advance(100)
+    assert trained.http.get(f"/v1/{other}").json()["state"] == "JOB_STATE_CANCELLED"
+    assert trained.http.put("/emulator/config", json={"tuningExpireRate": 2}).status_code == 400
+
+
 def test_cancel_is_asynchronous_and_a_finished_job_is_left_alone(trained: Served) -> None:
     name = trained.create_job()["name"]
     trained.clock.advance(2)
