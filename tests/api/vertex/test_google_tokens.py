@@ -26,7 +26,7 @@ from reconciler.api.google_tokens import (
 from reconciler.api.vertex_client import VertexClient
 from reconciler.api.vertex_datasets import stage_dataset
 from reconciler.api.vertex_storage import StorageClient
-from reconciler.errors import CredentialsError, UnauthenticatedError
+from reconciler.errors import CredentialsError, UnauthenticatedError, UsageError
 from reconciler.spec import Example
 from tests.support.cloud import BUCKET, LOCATION, PROJECT, Served
 from tests.support.token_server import (
@@ -262,3 +262,11 @@ def test_tokens_never_show_in_logs_errors_or_reprs(
     for text in texts:
         assert "ya29.test-token" not in text
     assert "rejected token ***" in failed.value.message
+
+
+def test_an_api_key_is_never_sent_to_vertex_or_storage(served: Served) -> None:
+    key = Credentials(api_key="AIza-key")
+    with pytest.raises(UsageError, match="OAuth access token, not an API key"):
+        StorageClient(credentials=key, endpoint=served.url)
+    with pytest.raises(UsageError, match="OAuth access token, not an API key"):
+        vertex(served, key)
