@@ -19,7 +19,7 @@ from reconciler.cli.common import connected
 from reconciler.cli.context import Globals, get_globals
 from reconciler.cli.options import DURATION, allow_outside_root_option, lock_timeout_option
 from reconciler.cli.plan_cmd import DEFAULT_PATHS, warn
-from reconciler.errors import ApplyError, UsageError
+from reconciler.errors import ApplyError, ReconcilerError, UsageError
 from reconciler.plan import Plan, PlanOptions
 from reconciler.render.plan import render_plan_text
 
@@ -95,6 +95,22 @@ def _finish(report: ApplyReport | None, *, verb: str) -> int:
     raise ApplyError(f"{verb} finished with errors: {summarize(report)}")
 
 
+def _planned_paths(plan_file: str) -> tuple[str, ...] | None:
+    """The manifest paths a saved plan was made from (where its Backend document is).
+
+    None when the file cannot be read as a plan: applying it says why.
+    """
+    import json
+
+    from reconciler.planfile import plan_from_saved
+
+    try:
+        with open(plan_file, encoding="utf-8") as handle:
+            return plan_from_saved(json.load(handle)).manifest_paths
+    except (OSError, ValueError, ReconcilerError):
+        return None
+
+
 def execution_options(func: F) -> F:
     func = click.option("--parallelism", type=click.IntRange(1, 256), default=8, show_default=True)(
         func
@@ -167,10 +183,12 @@ def apply(
             "--target and --replace cannot change a saved plan", hint="plan again with them"
         )
     manifests = None if saved else paths or DEFAULT_PATHS
-    with connected(g, manifests=manifests, allow_outside_root=allow_outside_root) as (
-        client,
-        backend,
-    ):
+    with connected(
+        g,
+        manifests=manifests,
+        allow_outside_root=allow_outside_root,
+        backend_paths=_planned_paths(saved) if saved else None,
+    ) as (client, backend):
         run = apply_run(
             client=client,
             backend=backend,

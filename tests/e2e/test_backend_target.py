@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from tests.e2e.workspace import NUMBERS, Workspace, dataset, tuned_model
 
@@ -33,6 +34,14 @@ REFUSED = (
 )
 
 
+def _vertex_model() -> dict[str, Any]:
+    model = tuned_model("adder")
+    model["spec"]["baseModel"] = "gemini-2.5-flash"
+    model["spec"]["tuningTask"]["hyperparameters"] = {"epochCount": 1, "adapterSize": 4}
+    model["spec"]["labels"] = {"team": "search"}
+    return model
+
+
 def _applied(ws: Workspace) -> bytes:
     ws.write(dataset("numbers", NUMBERS), tuned_model("adder"))
     result = ws.apply()
@@ -54,13 +63,22 @@ def test_a_gemini_state_is_refused_by_a_vertex_command(ws: Workspace) -> None:
 def test_a_backend_document_binds_the_state_too(ws: Workspace) -> None:
     before = _applied(ws)
     ws.write(BACKEND_DOCUMENT, filename="backend.yaml")
-    model = tuned_model("adder")
-    model["spec"]["baseModel"] = "gemini-2.5-flash"
-    model["spec"]["tuningTask"]["hyperparameters"] = {"epochCount": 1, "adapterSize": 4}
-    model["spec"]["labels"] = {"team": "search"}
-    ws.write(dataset("numbers", NUMBERS), model)
+    ws.write(dataset("numbers", NUMBERS), _vertex_model())
     for command in (["plan"], ["wait"]):
         result = ws.cli(*command)
         assert result.returncode == 1, result.stdout
         assert f"Error: the state {ws.state} {REFUSED}" in result.stderr
+    assert Path(ws.state).read_bytes() == before
+
+
+def test_a_saved_plan_is_bound_by_the_backend_document_of_its_manifests(ws: Workspace) -> None:
+    before = _applied(ws)
+    plan_file = str(ws.root / "plan.json")
+    made = ws.cli("plan", "--out", plan_file)
+    assert made.returncode == 0, made.stderr
+    ws.write(BACKEND_DOCUMENT, filename="backend.yaml")
+    ws.write(dataset("numbers", NUMBERS), _vertex_model())
+    result = ws.cli("apply", "--auto-approve", plan_file)
+    assert result.returncode == 1, result.stdout
+    assert f"Error: the state {ws.state} {REFUSED}" in result.stderr
     assert Path(ws.state).read_bytes() == before
