@@ -51,7 +51,11 @@ def check_endpoint(endpoint: str) -> str:
 
 
 class TokenSource(Protocol):
-    """Gives the OAuth access token to send now, refreshing it when due; thread-safe."""
+    """Gives the OAuth access token to send now, refreshing it when due; thread-safe.
+
+    A source that can also ``invalidate(token)`` (forget a token the server
+    refused, so the next call fetches another) gets one retry after a 401.
+    """
 
     def __call__(self) -> str: ...
 
@@ -143,7 +147,17 @@ class BearerAuth(httpx.Auth):
         token = self._source()
         self._sent(token)
         request.headers["authorization"] = f"Bearer {token}"
-        yield request
+        response = yield request
+        invalidate = getattr(self._source, "invalidate", None)
+        if response.status_code != 401 or not callable(invalidate):
+            return
+        # Refused before its expiry (revoked, or a skewed clock): one fresh token, once.
+        invalidate(token)
+        fresh = self._source()
+        if fresh != token:
+            self._sent(fresh)
+            request.headers["authorization"] = f"Bearer {fresh}"
+            yield request
 
 
 class SentTokens:

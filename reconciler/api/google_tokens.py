@@ -180,6 +180,12 @@ class GoogleAuthTokens:
         with self._lock:
             return tuple(self._issued)
 
+    def invalidate(self, token: str) -> None:
+        """Forget ``token`` (the server refused it): the next call gets a new one."""
+        with self._lock:
+            if self._credentials.token == token:
+                self._credentials.token = None
+
     def _refresh(self) -> None:
         kind = type(self._credentials).__name__
         try:
@@ -189,7 +195,8 @@ class GoogleAuthTokens:
                 f"cannot reach the Google token endpoint ({kind}): {self._text(exc)}",
                 hint="check the network and any proxy settings (HTTPS_PROXY)",
             ) from None
-        except google.auth.exceptions.GoogleAuthError as exc:  # refused: RefreshError, OAuthError
+        except (google.auth.exceptions.GoogleAuthError, ValueError) as exc:
+            # Refused (RefreshError, OAuthError), or an answer that is not the JSON expected.
             raise CredentialsError(
                 f"cannot refresh the Google access token ({kind}): {self._text(exc)}",
                 hint=NO_ADC_HINT,
@@ -220,7 +227,8 @@ def application_default_tokens(*, transport: httpx.BaseTransport | None = None) 
             credentials, _project = google.auth.default(
                 scopes=[CLOUD_PLATFORM_SCOPE], request=request
             )
-    except google.auth.exceptions.GoogleAuthError as exc:
+    except (google.auth.exceptions.GoogleAuthError, ValueError) as exc:
+        # ValueError: google-auth parses some answers (a project lookup) without a guard.
         raise CredentialsError(
             f"the Application Default Credentials cannot be used: {_short(exc)}",
             hint=NO_ADC_HINT,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -43,6 +44,9 @@ from reconciler.errors import (
 
 IDEMPOTENCY_LABEL = "reconciler-key"
 _LABEL_VALUE = re.compile(r"[a-z0-9_-]{1,63}")
+_LOCATION = re.compile(r"[a-z][a-z0-9-]{0,62}")
+# A project id, number, or domain-scoped id (example.com:my-project).
+_PROJECT = re.compile(r"[a-z0-9][a-z0-9.:-]{0,99}")
 ADAPTER_SIZES = {1: "ONE", 2: "TWO", 4: "FOUR", 8: "EIGHT", 16: "SIXTEEN", 32: "THIRTY_TWO"}
 LIST_PAGE_SIZE = 100
 MULTI_REGIONS = frozenset({"us", "eu"})
@@ -133,6 +137,13 @@ class VertexClient:
                 "Vertex AI tuning takes an OAuth access token, not an API key",
                 hint="use Application Default Credentials or --access-token",
             )
+        if not _LOCATION.fullmatch(location):
+            raise UsageError(
+                f"invalid location {location[:70]!r}: expected a Vertex AI location "
+                "such as us-central1, europe-west4, us or global"
+            )
+        if not _PROJECT.fullmatch(project):
+            raise UsageError(f"invalid project {project[:70]!r}: expected a project id or number")
         self.project = project
         self.location = location
         self._credentials = credentials
@@ -144,12 +155,15 @@ class VertexClient:
         self._rng = rng or random.Random()
         self._operation_timeout = operation_timeout
         self._sessions: dict[str, ApiSession] = {}
+        self._sessions_lock = threading.Lock()
         self._session = self._session_for(location)
         # One attempt per call: create_job retries itself, looking the key up in between.
         self._create_session = self._new_session(location, replace(retry, max_attempts=1))
 
     def close(self) -> None:
-        for session in [*self._sessions.values(), self._create_session]:
+        with self._sessions_lock:
+            sessions = [*self._sessions.values(), self._create_session]
+        for session in sessions:
             session.close()
 
     def __enter__(self) -> VertexClient:
@@ -178,15 +192,20 @@ class VertexClient:
         )
 
     def _session_for(self, location: str) -> ApiSession:
+        """The session for ``location``'s host; made once, also when threads race for it."""
+        if not _LOCATION.fullmatch(location):
+            # A name read from an answer picks the host the token goes to: never a made-up one.
+            raise ApiError(f"invalid Vertex AI location {location[:70]!r} in a resource name")
         key = "" if self._endpoint else location
-        if key not in self._sessions:
-            self._sessions[key] = self._new_session(location, self._retry)
-        return self._sessions[key]
+        with self._sessions_lock:
+            if key not in self._sessions:
+                self._sessions[key] = self._new_session(location, self._retry)
+            return self._sessions[key]
 
     def _session_at(self, name: str) -> ApiSession:
         """The session for a resource ``projects/P/locations/L/...`` (L's own host)."""
-        location = name.split("/locations/", 1)[-1].split("/", 1)[0]
-        return self._session_for(location or self.location)
+        _, found, rest = name.partition("/locations/")
+        return self._session_for(rest.split("/", 1)[0] if found else self.location)
 
     # ------------------------------------------------------------------ jobs
 

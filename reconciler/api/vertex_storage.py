@@ -22,7 +22,7 @@ from reconciler.api.credentials import Credentials
 from reconciler.api.resumable_upload import CHUNK_BYTES, RESUMABLE_THRESHOLD, ResumableUpload
 from reconciler.api.retry import RetryPolicy
 from reconciler.api.session import ApiSession
-from reconciler.errors import ApiError, FailedPreconditionError, NotFoundError
+from reconciler.errors import ApiError, FailedPreconditionError, NotFoundError, UsageError
 
 STORAGE_ENDPOINT = "https://storage.googleapis.com"
 PRECONDITION_FAILED = 412
@@ -61,6 +61,11 @@ class StorageClient:
         rng: random.Random | None = None,
         chunk_bytes: int = CHUNK_BYTES,
     ) -> None:
+        if credentials.api_key:
+            raise UsageError(
+                "Cloud Storage takes an OAuth access token, not an API key",
+                hint="use Application Default Credentials or --access-token",
+            )
         rng = rng or random.Random()
 
         def session(retry: RetryPolicy) -> ApiSession:

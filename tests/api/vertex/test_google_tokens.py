@@ -26,7 +26,7 @@ from reconciler.api.google_tokens import (
 from reconciler.api.vertex_client import VertexClient
 from reconciler.api.vertex_datasets import stage_dataset
 from reconciler.api.vertex_storage import StorageClient
-from reconciler.errors import CredentialsError, UnauthenticatedError
+from reconciler.errors import CredentialsError, UnauthenticatedError, UsageError
 from reconciler.spec import Example
 from tests.support.cloud import BUCKET, LOCATION, PROJECT, Served
 from tests.support.token_server import (
@@ -171,6 +171,25 @@ def test_threads_sharing_a_client_refresh_once(
     assert tokens.refresh_count == 2
 
 
+def test_a_token_refused_before_its_expiry_is_replaced_once(
+    trained: Served, tokens_server: TokenServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    tokens_server.lifetimes = [LONG]
+    use_external_account(monkeypatch, tmp_path, tokens_server)
+    tokens = application_default_tokens()
+    assert tokens() == "ya29.test-token-1"  # valid for an hour
+    trained.emulator.config.api_key = "ya29.test-token-2"  # ...but revoked, say
+    with vertex(trained, Credentials(token_source=tokens)) as client:
+        assert list(client.list_jobs()) == []
+        # A second refusal is not retried for ever: one fresh token per request.
+        trained.emulator.config.api_key = "ya29.nothing-we-have"
+        with pytest.raises(UnauthenticatedError):
+            list(client.list_jobs())
+    assert tokens_server.issued == ["ya29.test-token-1", "ya29.test-token-2", "ya29.test-token-3"]
+    list_requests = trained.emulator.stats.as_json()["requests"]
+    assert list_requests["GET /v1/projects/{project}/locations/{location}/tuningJobs"] == 4
+
+
 def test_no_adc_is_a_clear_error_without_any_request(no_ambient_credentials: None) -> None:
     with pytest.raises(CredentialsError) as caught:
         vertex_credentials(
@@ -238,7 +257,16 @@ def test_tokens_never_show_in_logs_errors_or_reprs(
     assert failed.value.hint and "gcloud auth application-default login" in failed.value.hint
     texts += [str(failed.value), *traceback.format_exception(failed.value)]
     texts += [repr(credentials), repr(tokens), caplog.text]
-    assert tokens_server.issued == ["ya29.test-token-1"]
+    # The refused token 1 was replaced once (token 2, refused too), then refreshing failed.
+    assert tokens_server.issued == ["ya29.test-token-1", "ya29.test-token-2"]
     for text in texts:
         assert "ya29.test-token" not in text
     assert "rejected token ***" in failed.value.message
+
+
+def test_an_api_key_is_never_sent_to_vertex_or_storage(served: Served) -> None:
+    key = Credentials(api_key="AIza-key")
+    with pytest.raises(UsageError, match="OAuth access token, not an API key"):
+        StorageClient(credentials=key, endpoint=served.url)
+    with pytest.raises(UsageError, match="OAuth access token, not an API key"):
+        vertex(served, key)

@@ -309,3 +309,23 @@ def test_an_expired_job_is_done_and_left_nothing_to_remove(
     before = dict(requests(trained))
     assert client.remove_tuned_model(job) == Removal()
     assert requests(trained) == before
+
+
+def test_a_location_in_a_name_never_picks_another_host(
+    trained: Served, client: VertexClient
+) -> None:
+    """Names come from answers; the location in them chooses where the token is sent."""
+    for location in ("x.attacker.example#", "evil.example/", "US-CENTRAL1", ""):
+        name = f"projects/{NUMBER}/locations/{location}/endpoints/{'2' * 19}"
+        with pytest.raises(ApiError, match="invalid Vertex AI location"):
+            client.get_endpoint(name)
+    with pytest.raises(UsageError, match=r"invalid location 'x\.attacker\.example#'"):
+        VertexClient(
+            project=PROJECT,
+            location="x.attacker.example#",
+            credentials=Credentials(access_token=TOKEN),
+        )
+    with pytest.raises(UsageError, match="invalid project"):
+        VertexClient(
+            project="p/../x", location=LOCATION, credentials=Credentials(access_token=TOKEN)
+        )
