@@ -237,7 +237,8 @@ def test_inventory_lists_jobs_made_outside_and_import_adopts_one(vws: VertexWork
     assert vws.state_doc()["models"]["handmade"]["name"] == by_hand
     kinds = {a["address"]: a["action"] for a in vws.plan_json()["actions"]}
     assert kinds["TunedModel/alpha"] == "noop"
-    assert kinds["TunedModel/handmade"] in ("update", "replace")  # the manifest differs from what was made
+    # The manifest differs from what was made by hand.
+    assert kinds["TunedModel/handmade"] in ("update", "replace")
     # Importing made no job: the one reconciler made, and the one made by hand.
     assert len(vws.jobs()) == 2
     assert list(vws.job_creates().values()) == [1]
