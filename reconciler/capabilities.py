@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from reconciler.spec import MUTABLE_FIELDS
+from reconciler.spec import GEMINI_MUTABLE_FIELDS, VERTEX_MUTABLE_FIELDS
 
 
 @dataclass(frozen=True)
@@ -41,8 +41,18 @@ class Capabilities:
 GEMINI_CAPABILITIES = Capabilities(
     backend="gemini",
     client_chosen_ids=True,
-    mutable_fields=MUTABLE_FIELDS,
+    mutable_fields=GEMINI_MUTABLE_FIELDS,
     deletes_tuning=True,
     job_and_model=False,
     progress="operation",
+)
+
+
+VERTEX_CAPABILITIES = Capabilities(
+    backend="vertex",
+    client_chosen_ids=False,
+    mutable_fields=VERTEX_MUTABLE_FIELDS,
+    deletes_tuning=False,
+    job_and_model=True,
+    progress="job",
 )

@@ -128,7 +128,7 @@ def _mutable_value(spec: AppliedSpec, field: str) -> object:
 
 
 def _is_unset(value: object) -> bool:
-    return value is None or value == ()
+    return value is None or value == () or value == {}
 
 
 def _sorted_numbers(value: object) -> object:

@@ -416,12 +416,17 @@ def _name_hint(model_id: str, *, state: StateDocument) -> str:
 
 
 def resolve_name(*, ref: str, state: StateDocument) -> tuple[str, str | None]:
-    """``(live name, manifest name or None)`` for a manifest name or a ``tunedModels/ID``. Pure.
+    """``(live name, manifest name or None)`` for a manifest name, ``tunedModels/ID`` or a job. Pure.
 
     A bare name the state does not know is taken as a live id, so any model
     in the project can be shown. A name no model can have is refused here,
     before any request, with the closest managed name as a suggestion.
     """
+    if ref.startswith("projects/") and "/tuningJobs/" in ref:  # a Vertex AI job, as listed
+        for manifest_name, record in state.models.items():
+            if record.name == ref:
+                return ref, manifest_name
+        return ref, None
     model_id = ref.removeprefix("tunedModels/")
     if not _TUNED_MODEL_ID.fullmatch(model_id):
         raise UsageError(

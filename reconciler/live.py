@@ -45,6 +45,11 @@ class LiveModel:
     start_time: str | None = None
     complete_time: str | None = None
     snapshots: tuple[Snapshot, ...] = ()
+    labels: dict[str, str] = field(default_factory=dict)  # user labels (Vertex AI)
+    # Vertex AI: the tuning job, and the Model and Endpoint it produced
+    job: str | None = None
+    tuned_model: str | None = None
+    serving_endpoint: str | None = None
 
     @property
     def id(self) -> str:
@@ -59,6 +64,7 @@ class LiveModel:
             "topP": self.top_p,
             "topK": self.top_k,
             "readerProjectNumbers": self.reader_project_numbers,
+            "labels": self.labels,
         }
 
 

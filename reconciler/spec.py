@@ -52,7 +52,7 @@ def generation_name(name: str, generation: int) -> str:
 
 # Fields of a TunedModel that PATCH may change (PRODUCT.md "update"); their order
 # here is the order of an updateMask.
-MUTABLE_FIELDS: tuple[str, ...] = (
+GEMINI_MUTABLE_FIELDS: tuple[str, ...] = (
     "displayName",
     "description",
     "temperature",
@@ -60,6 +60,11 @@ MUTABLE_FIELDS: tuple[str, ...] = (
     "topK",
     "readerProjectNumbers",
 )
+# Every field some backend changes in place (``ignoreChanges`` may name any).
+MUTABLE_FIELDS: tuple[str, ...] = (*GEMINI_MUTABLE_FIELDS, "labels")
+# On Vertex AI a tuning job is immutable; its Model's display name, description
+# and labels change in place, everything else is a new billed job.
+VERTEX_MUTABLE_FIELDS: tuple[str, ...] = ("displayName", "description", "labels")
 
 # Service defaults used when a manifest leaves a hyperparameter unset
 # (gemini-api-wire-facts.md section 3: epochCount 5; batchSize 4 or 16 and

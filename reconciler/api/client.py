@@ -307,6 +307,11 @@ class GeminiClient:
         return GEMINI_CAPABILITIES
 
     @property
+    def target(self) -> str:
+        """The Gemini API has one target per endpoint: nothing more to name."""
+        return ""
+
+    @property
     def endpoint(self) -> str:
         """Scheme, host, port and path prefix of the API (never credentials): names a cache."""
         return self._session.endpoint

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.live import LiveModel, OperationStatus, Snapshot
-from reconciler.spec import MUTABLE_FIELDS, AppliedSpec, Example
+from reconciler.spec import GEMINI_MUTABLE_FIELDS as MUTABLE_FIELDS
+from reconciler.spec import AppliedSpec, Example
 
 _STATES = {0: "STATE_UNSPECIFIED", 1: "CREATING", 2: "ACTIVE", 3: "FAILED"}
 _FINISH_REASONS = {

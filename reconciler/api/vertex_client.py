@@ -273,14 +273,22 @@ class VertexClient:
 
     # ------------------------------------------------------------------ serving
 
-    def generate_content(self, endpoint: str, prompt: str) -> str:
-        """The tuned endpoint's text answer to one user prompt."""
+    def generate_content(
+        self, endpoint: str, prompt: str, *, generation_config: Mapping[str, Any] | None = None
+    ) -> str:
+        """The tuned endpoint's text answer to one user prompt.
+
+        ``generation_config`` (camelCase keys) is sent as ``generationConfig``.
+        """
+        body: dict[str, Any] = {"contents": [{"role": "user", "parts": [{"text": prompt}]}]}
+        if generation_config:
+            body["generationConfig"] = dict(generation_config)
         data = (
             self._session_at(endpoint)
             .call(
                 "POST",
                 f"{endpoint}:generateContent",
-                body={"contents": [{"role": "user", "parts": [{"text": prompt}]}]},
+                body=body,
             )
             .data
         )

@@ -33,6 +33,10 @@ class VertexJob:
     endpoint: str | None = None
     example_count: int | None = None
     step_count: int | None = None
+    update_time: str = ""
+    # supervisedTuningSpec.hyperParameters as sent: epochCount, learningRateMultiplier,
+    # adapterSize (a number: ADAPTER_SIZE_FOUR -> 4)
+    hyperparameters: dict[str, float | int] = field(default_factory=dict)
 
     @property
     def done(self) -> bool:
@@ -85,4 +89,33 @@ def parse_job(data: dict[str, Any]) -> VertexJob:
         endpoint=_text(tuned.get("endpoint")) or None,
         example_count=_int(supervised.get("tuningDatasetExampleCount")),
         step_count=_int(supervised.get("tuningStepCount")),
+        update_time=_text(data.get("updateTime")),
+        hyperparameters=_hyperparameters(
+            _object(_object(data, "supervisedTuningSpec"), "hyperParameters")
+        ),
     )
+
+
+ADAPTER_SIZE_NUMBERS = {
+    "ADAPTER_SIZE_ONE": 1,
+    "ADAPTER_SIZE_TWO": 2,
+    "ADAPTER_SIZE_FOUR": 4,
+    "ADAPTER_SIZE_EIGHT": 8,
+    "ADAPTER_SIZE_SIXTEEN": 16,
+    "ADAPTER_SIZE_THIRTY_TWO": 32,
+}
+
+
+def _hyperparameters(data: dict[str, Any]) -> dict[str, float | int]:
+    """The job's hyperparameters as numbers, camelCase keys; what is absent or odd left out."""
+    found: dict[str, float | int] = {}
+    epochs = _int(data.get("epochCount"))
+    if epochs is not None:
+        found["epochCount"] = epochs
+    multiplier = data.get("learningRateMultiplier")
+    if isinstance(multiplier, int | float) and not isinstance(multiplier, bool):
+        found["learningRateMultiplier"] = float(multiplier)
+    adapter = ADAPTER_SIZE_NUMBERS.get(_text(data.get("adapterSize")))
+    if adapter is not None:
+        found["adapterSize"] = adapter
+    return found

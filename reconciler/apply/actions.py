@@ -24,6 +24,7 @@ from reconciler.apply.generations import (
     start_successor,
 )
 from reconciler.apply.journal import StateJournal
+from reconciler.apply.live_names import name_for_create
 from reconciler.apply.outcomes import (
     ActionResult,
     Outcome,
@@ -35,6 +36,7 @@ from reconciler.apply.progress import Reporter
 from reconciler.errors import (
     AlreadyExistsError,
     ApiError,
+    ApplyError,
     NotFoundError,
     ReconcilerError,
     StateError,
@@ -42,7 +44,7 @@ from reconciler.errors import (
 from reconciler.live import CREATING
 from reconciler.plan import CREATING_KINDS, Action, ActionKind
 from reconciler.providers import TuningProvider
-from reconciler.spec import AppliedSpec, LoadedDataset
+from reconciler.spec import AppliedSpec, Example, LoadedDataset
 
 
 class ActionRunner:
@@ -161,10 +163,10 @@ class ActionRunner:
     def create(self, action: Action) -> ActionResult | None:
         spec = action.spec
         assert spec is not None
-        model_id = action.name.removeprefix("tunedModels/")
         if spec.dataset is None or spec.dataset.name not in self.datasets:
             return ActionResult(action, Outcome.FAILED, "training data is not loaded")
         examples = self.datasets[spec.dataset.name].examples
+        validation = self.validation_examples(spec)
         source = self.journal.record(action.depends_on) if action.depends_on else None
         failed = source.failed_gate() if source is not None else None
         if failed is not None:
@@ -187,6 +189,7 @@ class ActionRunner:
                     action=action,
                     spec=sent,
                     examples=examples,
+                    validation=validation,
                 )
             except SuccessorFailed as exc:
                 return ActionResult(action, Outcome.FAILED, f"{exc}; {action.name} keeps serving")
@@ -204,8 +207,16 @@ class ActionRunner:
             with contextlib.suppress(NotFoundError):
                 self.client.delete_tuned_model(action.name)
             deleted = True
+        live = name_for_create(
+            self.client.capabilities,
+            planned=action.name,
+            model=action.model,
+            before=before,
+            deleted=deleted,
+        )
+        model_id = live.removeprefix("tunedModels/")
         intent = ModelRecord(
-            name=action.name,
+            name=live,
             pendingCreate=spec,
             preventDestroy=action.prevent_destroy,
             replacing=deleted or (before is not None and before.replacing),
@@ -213,7 +224,7 @@ class ActionRunner:
         self.journal.put(action.model, intent)
         try:
             operation = self.client.create_tuned_model(
-                model_id=model_id, spec=sent, examples=examples
+                model_id=model_id, spec=sent, examples=examples, validation=validation
             )
             operation_name: str | None = operation.name
         except AlreadyExistsError as exc:
@@ -222,11 +233,11 @@ class ActionRunner:
                 return ActionResult(
                     action,
                     Outcome.FAILED,
-                    f"{action.name} already exists and was not created by this run; "
-                    f"bring it under management with `reconciler import {action.model} {action.name}`",
+                    f"{live} already exists and was not created by this run; "
+                    f"bring it under management with `reconciler import {action.model} {live}`",
                     deleted_old=deleted,
                 )
-            operation_name = self.latest_operation(action.name)  # our lost answer: adopt
+            operation_name = self.latest_operation(live)  # our lost answer: adopt
         except ApiError as exc:
             if not exc.temporary:
                 self.roll_back(action, before, intent)  # rejected: nothing was created
@@ -251,6 +262,15 @@ class ActionRunner:
             ),
         )
         return None
+
+    def validation_examples(self, spec: AppliedSpec) -> list[Example] | None:
+        """The validation examples a create sends (Vertex AI), if the spec names a dataset."""
+        if spec.validationDataset is None:
+            return None
+        loaded = self.datasets.get(spec.validationDataset.name)
+        if loaded is None:
+            raise ApplyError(f"validation data {spec.validationDataset.name} is not loaded")
+        return list(loaded.examples)
 
     def with_serving_source(self, action: Action, spec: AppliedSpec) -> AppliedSpec:
         """``spec`` as sent: a managed source is named by the generation serving it now.

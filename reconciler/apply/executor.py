@@ -127,11 +127,24 @@ class _Run:
         """Start following the tuning of ``action``'s model."""
         self.tuning[action.model] = action
         steps = total_steps(action.spec)
-        self.poller.set_total(action.tuned_name, steps)
+        self.poller.set_total(self.tuned_name(action), steps)
         self.reporter.tuning(action.model, steps)
 
+    def tuned_name(self, action: Action) -> str:
+        """The live name whose tuning ``action`` follows, as the state records it.
+
+        The plan's name, unless the create chose another (a backend that
+        assigns ids: ``live_names``).
+        """
+        record = self.journal.record(action.model)
+        if record is None:
+            return action.tuned_name
+        if action.successor is not None:
+            return record.candidate.name if record.candidate is not None else action.successor
+        return record.name
+
     def poll(self) -> None:
-        by_name = {a.tuned_name: a for a in self.tuning.values()}
+        by_name = {self.tuned_name(a): a for a in self.tuning.values()}
         for name, live in self.poller.poll(sorted(by_name)).items():
             if live.state == CREATING:
                 continue

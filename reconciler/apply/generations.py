@@ -23,6 +23,8 @@ from typing import Protocol
 
 from reconciler.applied import ModelRecord
 from reconciler.apply.journal import StateJournal
+from reconciler.apply.live_names import fresh_name
+from reconciler.capabilities import Capabilities
 from reconciler.errors import AlreadyExistsError, ApiError, NotFoundError
 from reconciler.live import OperationStatus
 from reconciler.plan import Action
@@ -30,8 +32,16 @@ from reconciler.spec import AppliedSpec, Example, generation_name
 
 
 class GenerationClient(Protocol):
+    @property
+    def capabilities(self) -> Capabilities: ...
+
     def create_tuned_model(
-        self, *, model_id: str, spec: AppliedSpec, examples: Sequence[Example]
+        self,
+        *,
+        model_id: str,
+        spec: AppliedSpec,
+        examples: Sequence[Example],
+        validation: Sequence[Example] | None = None,
     ) -> OperationStatus: ...
 
     def delete_tuned_model(self, name: str) -> None: ...
@@ -77,6 +87,7 @@ def start_successor(
     action: Action,
     spec: AppliedSpec,
     examples: Sequence[Example],
+    validation: Sequence[Example] | None = None,
 ) -> None:
     """Create ``action.successor`` while the serving generation stays; record each step.
 
@@ -93,6 +104,7 @@ def start_successor(
         raise SuccessorFailed(f"{action.model} is no longer in the state")
     if record.candidate is not None and record.candidate.name == successor:
         generation = record.generation  # an interrupted start: same id, never a new one
+        live = successor
     else:
         generation = record.generation + 1
         if generation_name(action.model, generation) != successor:
@@ -100,28 +112,29 @@ def start_successor(
                 f"the state moved to generation {record.generation} since the plan named "
                 f"{successor}; plan again"
             )
+        live = fresh_name(client.capabilities, successor)
     intent = ModelRecord(
-        name=successor, pendingCreate=action.spec, preventDestroy=action.prevent_destroy
+        name=live, pendingCreate=action.spec, preventDestroy=action.prevent_destroy
     )
     journal.put(
         action.model, record.model_copy(update={"generation": generation, "candidate": intent})
     )
-    model_id = successor.removeprefix("tunedModels/")
+    model_id = live.removeprefix("tunedModels/")
     try:
         operation: str | None = client.create_tuned_model(
-            model_id=model_id, spec=spec, examples=examples
+            model_id=model_id, spec=spec, examples=examples, validation=validation
         ).name
     except AlreadyExistsError as exc:
         if not exc.after_retry:
-            journal.change_record(action.model, lambda r: without(r, successor))
+            journal.change_record(action.model, lambda r: without(r, live))
             raise SuccessorFailed(
-                f"{successor} already exists and was not created by this run"
+                f"{live} already exists and was not created by this run"
             ) from None
-        operations = client.list_operations(successor)  # our lost answer: adopt
+        operations = client.list_operations(live)  # our lost answer: adopt
         operation = operations[-1].name if operations else None
     except ApiError as exc:
         if not exc.temporary:  # refused: nothing was made
-            journal.change_record(action.model, lambda r: without(r, successor))
+            journal.change_record(action.model, lambda r: without(r, live))
             raise SuccessorFailed(exc.message) from None
         raise
     created = intent.model_copy(
@@ -129,7 +142,7 @@ def start_successor(
     )
 
     def record_created(current: ModelRecord) -> ModelRecord | None:
-        if current.candidate is None or current.candidate.name != successor:
+        if current.candidate is None or current.candidate.name != live:
             return None
         return current.model_copy(update={"candidate": created})
 

@@ -1,4 +1,9 @@
-"""``reconciler import NAME tunedModels/ID``: record a live model as applied under NAME."""
+"""``reconciler import NAME LIVE``: record a live model as applied under NAME.
+
+``LIVE`` is ``tunedModels/ID`` on the Gemini API (the manifest's name is the
+id), or on Vertex AI a tuning job's resource name
+(``projects/P/locations/L/tuningJobs/N``), under any manifest name.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +32,8 @@ def import_run(
     allow_outside_root: bool = False,
 ) -> ModelRecord:
     """``reconciler import NAME tunedModels/ID``: record a live model as applied under NAME."""
-    if not model_name.startswith("tunedModels/"):
+    chosen_ids = client.capabilities.client_chosen_ids
+    if chosen_ids and not model_name.startswith("tunedModels/"):
         raise UsageError(f"{model_name}: expected a tuned model name like tunedModels/my-model")
     desired = load_desired(paths, allow_outside_root=allow_outside_root)
     if name not in desired.models:
@@ -37,10 +43,11 @@ def import_run(
             hint=f"did you mean `{close[0]}`?" if close else "manifest names are metadata.name",
         )
     wanted = desired.models[name].model_name
-    if model_name != wanted:
+    if chosen_ids and model_name != wanted:
         # Plan, apply and destroy address a model by its manifest name
         # (metadata.name is the tunedModelId): under another name the next plan
         # would find nothing live and recreate it, and never update or delete it.
+        # A backend that assigns ids itself records the live name instead.
         model_id = model_name.removeprefix("tunedModels/")
         raise UsageError(
             f"{model_name} cannot be managed as TunedModel/{name}: "
@@ -103,6 +110,8 @@ def applied_from_live(live: LiveModel) -> AppliedSpec:
             batchSize=int(batch) if batch is not None else None,
             learningRate=number("learningRate"),
             learningRateMultiplier=number("learningRateMultiplier"),
+            adapterSize=int(adapter) if (adapter := hp.get("adapterSize")) is not None else None,
         ),
         dataset=None,
+        labels=dict(live.labels),
     )

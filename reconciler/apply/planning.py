@@ -53,7 +53,7 @@ def plan_run(
         else contextlib.nullcontext()
     )
     with holding:
-        state = backend.read()
+        state = backend.read_deferred()
     desired, state, live = gather(
         client=client,
         backend=backend,

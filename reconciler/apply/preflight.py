@@ -24,6 +24,7 @@ from reconciler.plan import (
     make_plan,
     preflight_needs,
 )
+from reconciler.plan.backend_notes import for_backend
 from reconciler.providers import TuningProvider
 from reconciler.spec import DesiredState
 
@@ -71,7 +72,7 @@ def checked_plan(
     state: StateDocument,
     options: PlanOptions,
 ) -> Plan:
-    """``make_plan``, then the preflight of its creates."""
+    """``make_plan``, then the preflight of its creates; named for ``client``'s backend."""
     plan = make_plan(desired=desired, live=live, state=state, options=options)
     preflight(client, plan, live)
-    return plan
+    return for_backend(plan, client.capabilities, target=client.target)

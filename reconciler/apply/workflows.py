@@ -36,6 +36,7 @@ from reconciler.apply.refresh import Warn, gather, locked
 from reconciler.errors import ApplyError, StalePlanError, UsageError
 from reconciler.live import LiveModel
 from reconciler.plan import Plan, PlanOptions, make_plan
+from reconciler.plan.backend_notes import for_backend
 from reconciler.plan.compare import first_difference
 from reconciler.planfile import (
     SAVED_PLAN_KIND,
@@ -142,7 +143,11 @@ def apply_run(
             plan = _replanned(saved, desired=desired, live=live, state=state)
             preflight(client, plan, live)
         elif destroy:
-            plan = destroy_plan(desired=desired, live=live, state=state, options=options)
+            plan = for_backend(
+                destroy_plan(desired=desired, live=live, state=state, options=options),
+                client.capabilities,
+                target=client.target,
+            )
         else:
             plan = checked_plan(
                 client=client, desired=desired, live=live, state=state, options=options

@@ -21,14 +21,21 @@ from reconciler.state import StateBackend, open_backend
 from reconciler.state.bound import ApiBoundBackend
 from reconciler.target import BackendTarget, resolve_target
 
+# Where commands look for manifests when given none (plan, eval, inventory).
+DEFAULT_MANIFESTS = ("manifests",)
 
-def make_client(g: Globals) -> TuningProvider:
-    """The tuning backend of the global options, with their credentials.
+
+def make_client(g: Globals, target: BackendTarget | None = None) -> TuningProvider:
+    """The tuning backend of ``target`` (default: the global options' and the manifests'
+    Backend document in the default paths), with the credentials of the global options.
 
     Raises ``CredentialsError`` before any request when a remote endpoint has
-    no API key or token (a loopback emulator needs none).
+    no credential (a loopback emulator needs none).
     """
+    if target is None:
+        target = target_of_paths(g, [p for p in DEFAULT_MANIFESTS if Path(p).exists()])
     return open_provider(
+        target=target,
         endpoint=g.endpoint,
         api_key=g.api_key,
         access_token=g.access_token,
@@ -127,7 +134,7 @@ def connected(
     )
     try:
         try:
-            client = make_client(g)
+            client = make_client(g, target)
         except CredentialsError:
             if manifests is not None:
                 from reconciler.apply.refresh import load_desired  # only on this path

@@ -95,6 +95,8 @@ class Plan:
     state_lineage: str
     state_serial: int
     refresh_only: bool = False
+    backend: str = "gemini"  # Capabilities.backend of the API planned against
+    target: str = ""  # where on it (a Vertex AI project and location); "" on the Gemini API
 
     def summary(self) -> dict[str, int]:
         """Count per kind, every kind present, in ``ActionKind`` order."""

@@ -43,6 +43,7 @@ from reconciler.plan.ordering import (
     topological,
     unknown_name_error,
 )
+from reconciler.recorded import StoredRecords
 from reconciler.spec import (
     MUTABLE_FIELDS,
     AppliedSpec,
@@ -149,15 +150,24 @@ class Planner:
         return (
             applied is not None
             and applied == d.spec
-            and applied.dataset is not None
-            and applied.dataset.hash is not None
+            and record.candidate is None
+            and not record.retired
+            and self.live_unchanged(d, live)
+        )
+
+    def live_unchanged(self, d: DesiredModel, live: LiveModel) -> bool:
+        """``unchanged`` once the record is known to hold ``d.spec`` and nothing under way:
+        the training data is known, the live fields are the manifest's, nothing forces a
+        replacement."""
+        dataset = d.spec.dataset
+        return (
+            dataset is not None
+            and dataset.hash is not None
             and live.state != FAILED
             and live.state != CREATING
             and mutable_unchanged(d.spec, live)
             and d.name not in self.options.replace
             and (d.depends_on is None or d.depends_on not in self.replaced)
-            and record.candidate is None
-            and not record.retired
             and self.follows_serving_source(d, live)
         )
 
@@ -187,7 +197,15 @@ class Planner:
         return parent is None or live.tuned_model_source in (None, parent)
 
     def plan_desired(self, d: DesiredModel) -> Action:
-        record = self.state.models.get(d.name)
+        models = self.state.models
+        if isinstance(models, StoredRecords):
+            # A record kept as stored text is settled by its text, never built, when
+            # it holds exactly this spec and nothing is under way (most of a large plan).
+            settled = models.settled_name(d.name, d.spec)
+            live = self.live.get(settled) if settled is not None else None
+            if settled is not None and live is not None and self.live_unchanged(d, live):
+                return self.desired_action(d, settled, live, ActionKind.NOOP, spec=d.spec)
+        record = models.get(d.name)
         model_name = record.name if record else d.model_name
         live = self.live.get(model_name)
         if record is not None and live is not None and self.unchanged(d, record, live):
@@ -409,6 +427,8 @@ class Planner:
                     actions.append(self.plan_removed(name, self.state.models[name]))
             actions = with_evaluations(actions, desired=self.desired, state=self.state)
             ordered = planned_order_for_execution(actions)
+        if isinstance(self.state.models, StoredRecords):
+            self.state.models.check_all()  # a damaged record outside the plan's scope too
         if self.conflicts:
             count = len(self.conflicts)
             head = "plan has a conflict" if count == 1 else f"plan has {count} conflicts"

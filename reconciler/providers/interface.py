@@ -37,6 +37,11 @@ class TuningProvider(Protocol):
         """Where the backend is (never credentials): names caches and the state's target."""
         ...
 
+    @property
+    def target(self) -> str:
+        """Where on the backend, for people: ``projects/P/locations/L``; "" on the Gemini API."""
+        ...
+
     def __enter__(self) -> TuningProvider: ...
 
     def __exit__(

@@ -53,6 +53,15 @@ def title(plan: Plan, action: Action) -> str:
     return action.title
 
 
+BACKEND_NAMES = {"gemini": "Gemini API tunedModels", "vertex": "Vertex AI tuningJobs"}
+
+
+def backend_line(plan: Plan) -> str:
+    """``Vertex AI tuningJobs in projects/P/locations/L (datasets in gs://B/prefix)``."""
+    name = BACKEND_NAMES.get(plan.backend, plan.backend)
+    return f"{name} in {plan.target}" if plan.target else name
+
+
 def summary_line(plan: Plan) -> str:
     """``Plan: 1 to create, ...`` or the no-changes / no-drift sentence."""
     counts = plan.summary()
@@ -171,6 +180,8 @@ def render_plan_text(plan: Plan, *, color: bool, show_unchanged: bool = False) -
         return f"\x1b[{_COLORS[kind]}m{text}\x1b[0m" if color else text
 
     out: list[str] = []
+    if plan.backend != "gemini":
+        out += [f"Backend: {printable(backend_line(plan))}", ""]
     changing = [a for a in plan.actions if _shows_lines(a)]
     if changing:
         out.append(
@@ -233,6 +244,7 @@ def render_plan_json(plan: Plan) -> str:
         "summary": plan.summary(),
         "actions": [_action_json(a) for a in plan.actions],
         "state": {"lineage": plan.state_lineage, "serial": plan.state_serial},
+        "backend": {"type": plan.backend, "target": plan.target},
     }
     return pretty(doc, ensure_ascii=False) + "\n"
 
@@ -273,7 +285,10 @@ def _markdown_details(plan: Plan, action: Action) -> list[str]:
 def render_plan_markdown(plan: Plan) -> str:
     """A pull-request comment: the summary and a count table first, then one collapsible block per model."""
     title = "reconciler plan (refresh-only)" if plan.refresh_only else "reconciler plan"
-    out = [f"### {title}", "", f"**{summary_line(plan)}**", "", "| action | count |", "|---|---:|"]
+    out = [f"### {title}", ""]
+    if plan.backend != "gemini":
+        out += [f"Backend: {_cell(backend_line(plan))}", ""]
+    out += [f"**{summary_line(plan)}**", "", "| action | count |", "|---|---:|"]
     out += [f"| {kind} | {count} |" for kind, count in plan.summary().items()]
     out.append("")
     for action in plan.actions:

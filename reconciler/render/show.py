@@ -112,7 +112,18 @@ def render_show_text(
     ]
     if row.generation:
         fields.insert(1, ("generation", row.generation))
+    if model.labels:
+        fields.append(("labels", ", ".join(f"{k}={v}" for k, v in sorted(model.labels.items()))))
     lines += _section("Model", fields)
+    if model.job:  # Vertex AI: the job, and the Model and Endpoint it produced
+        lines += _section(
+            "Tuning job",
+            [
+                ("job", model.job),
+                ("model", model.tuned_model or "-"),
+                ("endpoint", model.serving_endpoint or "-"),
+            ],
+        )
     hyper = [(key, _num(value)) for key, value in model.hyperparameters.items()]
     lines += _section("Hyperparameters", hyper or [("(none returned)", "")])
     if operation is not None:
@@ -183,6 +194,7 @@ def render_show_json(
             "topP": model.top_p,
             "topK": model.top_k,
             "readerProjectNumbers": list(model.reader_project_numbers),
+            "labels": dict(model.labels),
             "createTime": model.create_time,
             "updateTime": model.update_time,
             "tuningTask": {
@@ -203,6 +215,9 @@ def render_show_json(
             if operation.error_message is None
             else {"code": operation.error_code, "message": operation.error_message},
         },
+        "tuningJob": None
+        if model.job is None
+        else {"name": model.job, "model": model.tuned_model, "endpoint": model.serving_endpoint},
         "snapshots": [_snapshot_json(s) for s in snapshots],
         "evaluation": (
             row.evaluation.model_dump(mode="json") if row.evaluation is not None else None

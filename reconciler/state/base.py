@@ -118,6 +118,13 @@ class StateBackend(Protocol):
         """The stored document; no state yet -> a new empty one (serial 0), nothing written."""
         ...
 
+    def read_deferred(self) -> StateDocument:
+        """``read()`` for a plan, which reads and never writes: the same document, but a
+        backend may keep its records as stored text (``reconciler.recorded.StoredRecords``)
+        to be validated when first used, or settled by their text without being built.
+        Never to be written back or pushed."""
+        ...
+
     def lock(self, *, command: str, timeout: float = 0.0) -> StateLock:
         """Take the writer lock now, or within ``timeout`` seconds; else StateLockedError."""
         ...

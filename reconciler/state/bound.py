@@ -59,6 +59,9 @@ class ApiBoundBackend:
     def read(self) -> StateDocument:
         return self._bound(self.inner.read())
 
+    def read_deferred(self) -> StateDocument:
+        return self._bound(self.inner.read_deferred())
+
     def lock(self, *, command: str, timeout: float = 0.0) -> StateLock:
         held = self.inner.lock(command=command, timeout=timeout)
         if not self.moved or command in READ_ONLY_COMMANDS:

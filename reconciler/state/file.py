@@ -31,6 +31,7 @@ from pathlib import Path
 
 from reconciler.applied import ModelRecord, StateDocument
 from reconciler.errors import StateConflictError, StateCorruptError, StateError
+from reconciler.recorded import StoredRecords, split_snapshot
 from reconciler.state.base import dump_document, next_serial, parse_text, pushed_document
 from reconciler.state.file_lock import FileLock, FileLocking
 from reconciler.state.files import (
@@ -107,11 +108,12 @@ class FileBackend(FileLocking):
         except OSError as exc:
             raise os_failure(exc, doing="read", display=self.display) from None
 
-    def _load(self) -> tuple[StateDocument, bool, bool]:
+    def _load(self, *, deferred: bool = False) -> tuple[StateDocument, bool, bool]:
         """(state, a snapshot exists, the journal had a torn last entry).
 
         A writer may fold the journal into a new snapshot while this reads;
         the snapshot's identity before and after tells, and the read is retried.
+        ``deferred``: see ``read_deferred``.
         """
         for _ in range(READ_ATTEMPTS):
             identity = self._snapshot_identity()
@@ -119,10 +121,15 @@ class FileBackend(FileLocking):
             journal = self._read_bytes(self.journal_path, what="state journal") or b""
             if self._snapshot_identity() == identity:
                 break
-        return self._loaded(identity, data, journal)
+        return self._loaded(identity, data, journal, deferred=deferred)
 
     def _loaded(
-        self, identity: tuple[int, int, int] | None, data: bytes | None, journal: bytes
+        self,
+        identity: tuple[int, int, int] | None,
+        data: bytes | None,
+        journal: bytes,
+        *,
+        deferred: bool = False,
     ) -> tuple[StateDocument, bool, bool]:
         if data is None:
             if journal:
@@ -133,7 +140,7 @@ class FileBackend(FileLocking):
             self._seen = None
             return StateDocument(), False, False
         self._snapshot_size = len(data)
-        doc = self._parse(data)
+        doc = self._parse_deferred(data) if deferred else self._parse(data)
         replayed = replay(doc, journal, source=str(self.journal_path))
         doc = replayed.document
         self._seen = _Seen(identity, replayed.good_length, doc.serial, doc.lineage)
@@ -141,6 +148,22 @@ class FileBackend(FileLocking):
 
     def read(self) -> StateDocument:
         return self._load()[0]
+
+    def read_deferred(self) -> StateDocument:
+        return self._load(deferred=True)[0]
+
+    def _parse_deferred(self, data: bytes) -> StateDocument:
+        """The snapshot with its records kept as text (``reconciler.recorded``), when it
+        is laid out as this backend writes it; else read whole."""
+        split = split_snapshot(data)
+        if split is None:
+            return self._parse(data)
+        head, texts = split
+        try:
+            doc = self._parse(head)
+        except StateCorruptError:
+            return self._parse(data)  # reported as the whole file reads
+        return doc.model_copy(update={"models": StoredRecords(texts, source=self.display)})
 
     # -- the lock's hooks: compaction ------------------------------------
 

@@ -37,6 +37,7 @@ from pydantic import ValidationError
 
 from reconciler.applied import ModelRecord, StateDocument
 from reconciler.errors import StateCorruptError
+from reconciler.recorded import StoredRecords
 
 Changes = Mapping[str, ModelRecord | None]
 
@@ -118,7 +119,7 @@ def replay(doc: StateDocument, data: bytes, *, source: str) -> Replayed:
         f"look at {source}: restore the state's .backup and remove the journal, or push a good"
         " copy with `reconciler state push --force FILE`"
     )
-    models = dict(doc.models)
+    changes: dict[str, ModelRecord | None] = {}  # the last change of each record
     serial = doc.serial
     entries = 0
     offset = 0
@@ -169,10 +170,10 @@ def replay(doc: StateDocument, data: bytes, *, source: str) -> Replayed:
         assert isinstance(changed, dict)
         for name, record in changed.items():
             if record is None:
-                models.pop(name, None)
+                changes[name] = None
                 continue
             try:
-                models[name] = ModelRecord.model_validate(record)
+                changes[name] = ModelRecord.model_validate(record)
             except ValidationError as exc:
                 first = exc.errors()[0]
                 where = ".".join(str(p) for p in first["loc"])
@@ -184,5 +185,18 @@ def replay(doc: StateDocument, data: bytes, *, source: str) -> Replayed:
         serial += 1
         entries += 1
         offset = end + 1
-    document = doc.model_copy(update={"models": models, "serial": serial}) if entries else doc
+    document = doc
+    if entries:
+        models: Mapping[str, ModelRecord]
+        if isinstance(doc.models, StoredRecords):  # the snapshot's records kept as text
+            models = doc.models.updated(changes)
+        else:
+            folded = dict(doc.models)
+            for name, record in changes.items():
+                if record is None:
+                    folded.pop(name, None)
+                else:
+                    folded[name] = record
+            models = folded
+        document = doc.model_copy(update={"models": models, "serial": serial})
     return Replayed(document=document, entries=entries, good_length=offset, torn=torn)

@@ -153,6 +153,9 @@ class PostgresBackend(PostgresSession):
     def read(self) -> StateDocument:
         return self._reconnecting(lambda conn: self._load(conn)[0])
 
+    def read_deferred(self) -> StateDocument:
+        return self.read()  # the document arrives decoded: nothing to defer
+
     # -- writing ---------------------------------------------------------
 
     def _store(

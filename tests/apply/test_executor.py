@@ -19,6 +19,7 @@ from reconciler.applied import StateDocument
 from reconciler.apply.executor import ApplyReport, ExecutionOptions, Outcome, execute_plan
 from reconciler.apply.journal import StateJournal
 from reconciler.apply.progress import PlainReporter
+from reconciler.capabilities import GEMINI_CAPABILITIES
 from reconciler.errors import (
     AlreadyExistsError,
     ApiError,
@@ -53,6 +54,8 @@ spec:
 class FakeApi:
     """Tuned models and their operations in memory; ``create_error`` is what the next create raises."""
 
+    capabilities = GEMINI_CAPABILITIES
+
     def __init__(self) -> None:
         self.models: dict[str, LiveModel] = {}
         self.operations: dict[str, list[OperationStatus]] = {}
@@ -65,7 +68,7 @@ class FakeApi:
         self.operations[name] = [OperationStatus(name=f"{name}/operations/op-1", model=name)]
 
     def create_tuned_model(
-        self, *, model_id: str, spec: AppliedSpec, examples: object
+        self, *, model_id: str, spec: AppliedSpec, examples: object, validation: object = None
     ) -> OperationStatus:
         self.create_calls += 1
         if self.create_error is not None:

@@ -38,7 +38,7 @@ class CrashingApi(FakeApi):
         self.crash_on_create = False
 
     def create_tuned_model(
-        self, *, model_id: str, spec: AppliedSpec, examples: object
+        self, *, model_id: str, spec: AppliedSpec, examples: object, validation: object = None
     ) -> OperationStatus:
         if self.crash_on_create:
             raise Crash

@@ -186,7 +186,8 @@ def test_refresh_only_names_what_was_found_not_an_action() -> None:
 
 def test_json_has_the_product_shape(plan: Plan) -> None:
     doc = json.loads(render_plan_json(plan))
-    assert set(doc) == {"formatVersion", "refreshOnly", "summary", "actions", "state"}
+    assert set(doc) == {"formatVersion", "refreshOnly", "summary", "actions", "state", "backend"}
+    assert doc["backend"] == {"type": "gemini", "target": ""}
     assert doc["formatVersion"] == 1
     assert doc["summary"] == {
         "create": 1,
