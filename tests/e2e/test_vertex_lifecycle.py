@@ -23,7 +23,7 @@ from tests.e2e.vertex_workspace import (
     VertexWorkspace,
     vertex_model,
 )
-from tests.e2e.workspace import NUMBERS, dataset
+from tests.e2e.workspace import NUMBERS, Workspace, dataset
 from tests.support.servers import ServedEmulator
 
 
@@ -328,3 +328,33 @@ def test_a_base_model_vertex_cannot_tune_is_a_plan_error_before_any_job(
     assert result.returncode != 0
     assert "gemini-1.0-pro" in result.stderr
     assert vws.jobs() == []
+
+
+def test_flags_alone_choose_vertex_and_its_field_rules(vws: VertexWorkspace) -> None:
+    Workspace.write(vws, dataset("numbers", NUMBERS), vertex_model("alpha", labels={"t": "x"}))
+    flags = (
+        "--backend",
+        "vertex",
+        "--project",
+        PROJECT,
+        "--location",
+        LOCATION,
+        "--dataset-bucket",
+        f"gs://{BUCKET}/datasets",
+    )
+
+    planned = vws.cli(*flags, "plan")
+    applied = vws.cli(*flags, "apply", "--auto-approve", "--poll-interval", "0.05s")
+    as_gemini = vws.cli("plan")
+    validated_as_gemini = vws.cli("validate")
+
+    assert planned.returncode == 0, planned.stderr
+    assert "Backend: Vertex AI tuningJobs" in planned.stdout
+    assert applied.returncode == 0, applied.stderr
+    assert len(vws.jobs()) == 1
+    # Without the flags the state (made on Vertex AI) is refused, and the same
+    # manifests are for the Gemini API, where these fields do not exist.
+    assert as_gemini.returncode != 0
+    assert "vertex" in as_gemini.stderr
+    assert validated_as_gemini.returncode != 0
+    assert "only on the vertex backend" in validated_as_gemini.stdout
