@@ -321,4 +321,5 @@ def mutable_unchanged(desired: AppliedSpec, live: LiveModel) -> bool:
             not desired.readerProjectNumbers
             or sorted(desired.readerProjectNumbers) == sorted(live.reader_project_numbers)
         )
+        and (not desired.labels or desired.labels == live.labels)
     )

@@ -30,7 +30,7 @@ from types import TracebackType
 from typing import Any
 
 from reconciler.api.convert import BaseModelInfo, GenerateResult
-from reconciler.api.vertex_client import IDEMPOTENCY_LABEL, JobRequest, VertexClient
+from reconciler.api.vertex_client import JobRequest, VertexClient
 from reconciler.api.vertex_datasets import stage_dataset
 from reconciler.api.vertex_jobs import VertexJob
 from reconciler.api.vertex_models import VertexModel
@@ -63,8 +63,13 @@ def live_name(job: VertexJob) -> str:
     return f"{PREFIX}{job.key}" if job.key else job.name
 
 
+def _own(key: str) -> bool:
+    """A label the manifests do not manage: reconciler's key, or one the service puts on."""
+    return key.startswith(("reconciler-", "goog"))
+
+
 def _user_labels(labels: Mapping[str, str]) -> dict[str, str]:
-    return {k: v for k, v in labels.items() if not k.startswith("reconciler-")}
+    return {k: v for k, v in labels.items() if not _own(k)}
 
 
 def _base(name: str) -> str:
@@ -248,8 +253,11 @@ class VertexProvider:
                 f"{name} is {_state(job)}: its model can be changed once the tuning succeeded",
                 hint="apply again once it is ACTIVE",
             )
-        key = job.labels.get(IDEMPOTENCY_LABEL)
-        labels = {**spec.labels, **({IDEMPOTENCY_LABEL: key} if key else {})}
+        labels = dict(spec.labels)
+        if "labels" in update_mask:  # the whole map is replaced: keep what is not ours to change
+            current = self._model_or_none(job)
+            kept = current.labels if current is not None else job.labels
+            labels.update({k: v for k, v in kept.items() if _own(k)})
         model = self._client.patch_model(
             job.model.split("@", 1)[0],
             display_name=spec.displayName or "",
