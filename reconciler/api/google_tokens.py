@@ -157,6 +157,12 @@ class GoogleAuthTokens:
         return f"GoogleAuthTokens({type(self._credentials).__name__})"
 
     @property
+    def quota_project(self) -> str | None:
+        """The ADC's quota project (its file's ``quota_project_id``, GOOGLE_CLOUD_QUOTA_PROJECT)."""
+        value = getattr(self._credentials, "quota_project_id", None)
+        return value if isinstance(value, str) and value else None
+
+    @property
     def refresh_count(self) -> int:
         with self._lock:
             return self._refreshes
@@ -246,14 +252,16 @@ def vertex_credentials(
     """The credential for Vertex AI and Cloud Storage at ``endpoint`` (None: Google's hosts).
 
     ``--access-token`` wins; a loopback emulator needs nothing; otherwise
-    Application Default Credentials. Never an API key.
+    Application Default Credentials. Never an API key. ``user_project`` (the
+    ``x-goog-user-project`` header) defaults to the ADC's quota project, which
+    user credentials from ``gcloud auth application-default login`` need.
     """
     if access_token:
         return Credentials(access_token=access_token, user_project=user_project or None)
     if endpoint is not None and is_local_endpoint(endpoint):
         return Credentials()
     tokens = application_default_tokens(transport=transport)
-    return Credentials(token_source=tokens, user_project=user_project or None)
+    return Credentials(token_source=tokens, user_project=user_project or tokens.quota_project)
 
 
 def _short(exc: Exception) -> str:

@@ -214,6 +214,11 @@ class VertexClient:
 
     def list_jobs(self, *, filter: str = "") -> Iterator[VertexJob]:
         """Every job of the project and location (newest first), page by page."""
+        for job in self._pages("tuningJobs", filter):
+            yield parse_job(job)
+
+    def _pages(self, collection: str, filter: str) -> Iterator[dict[str, Any]]:
+        """The items of ``{parent}/{collection}``, following ``nextPageToken``."""
         token = ""
         while True:
             params: dict[str, str | int] = {"pageSize": LIST_PAGE_SIZE}
@@ -221,11 +226,11 @@ class VertexClient:
                 params["filter"] = filter
             if token:
                 params["pageToken"] = token
-            data = self._session.call("GET", f"{self.parent}/tuningJobs", params=params).data
-            jobs = data.get("tuningJobs") or []
-            if not isinstance(jobs, list):
-                raise ApiError("the tuningJobs list answer is not a list")
-            yield from (parse_job(job) for job in jobs)
+            data = self._session.call("GET", f"{self.parent}/{collection}", params=params).data
+            items = data.get(collection) or []
+            if not isinstance(items, list):
+                raise ApiError(f"the {collection} list answer is not a list")
+            yield from (item for item in items if isinstance(item, dict))
             token = str(data.get("nextPageToken") or "")
             if not token:
                 return
@@ -303,6 +308,11 @@ class VertexClient:
     def get_model(self, name: str) -> VertexModel:
         """A Model (``projects/P/locations/L/models/M``, or ``M@1`` for its version)."""
         return parse_model(self._session_at(name).call("GET", name).data)
+
+    def list_models(self, *, filter: str = "") -> Iterator[VertexModel]:
+        """Every Model of the project and location, page by page (one request per 100)."""
+        for model in self._pages("models", filter):
+            yield parse_model(model)
 
     def patch_model(
         self,

@@ -26,7 +26,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Any
 
@@ -57,8 +56,6 @@ TUNABLE_BASE_MODELS = frozenset(
         "gemini-2.5-flash",
     }
 )
-# Models of succeeded jobs are read in parallel while listing (one GET each).
-MODEL_READERS = 16
 
 
 def live_name(job: VertexJob) -> str:
@@ -135,23 +132,16 @@ class VertexProvider:
         """Every live job of the project and location (gone ones left out).
 
         ``filter`` keeps the models whose live name or display name contains
-        every word of it. A succeeded job costs one more request (its Model, to
-        tell a deleted one); those are sent in parallel.
+        every word of it. Two paged lists: the jobs, and the Models (a
+        succeeded job whose Model is gone was deleted), whatever their number.
         """
         del page_size, snapshots  # the service pages by its own size; jobs carry no snapshots
         jobs = list(self._client.list_jobs())
-        succeeded = [j for j in jobs if j.state == "JOB_STATE_SUCCEEDED" and j.model]
-        with ThreadPoolExecutor(max_workers=MODEL_READERS) as pool:
-            models = dict(
-                zip(
-                    (j.name for j in succeeded),
-                    pool.map(self._model_or_none, succeeded),
-                    strict=True,
-                )
-            )
+        models = {model.name: model for model in self._client.list_models()}
         words = (filter or "").lower().split()
         for job in sorted(jobs, key=lambda j: (j.create_time, j.name)):
-            live = self._live(job, models.get(job.name))
+            model = models.get(job.model.split("@", 1)[0]) if job.model else None
+            live = self._live(job, model)
             if live is None:
                 continue
             text = f"{live.name} {live.display_name or ''}".lower()

@@ -252,3 +252,22 @@ def test_a_state_made_for_vertex_is_refused_on_the_gemini_api(vws: VertexWorkspa
 
     assert result.returncode != 0
     assert "vertex" in result.stderr
+
+
+def test_a_plan_reads_every_job_and_model_with_two_listings_whatever_their_number(
+    vws: VertexWorkspace,
+) -> None:
+    vws.write(dataset("numbers", NUMBERS), *(vertex_model(f"m{i}") for i in range(6)))
+    assert vws.apply().returncode == 0
+    before = vws.stats()["requests"]
+    assert isinstance(before, dict)
+
+    assert vws.cli("plan", "--detailed-exitcode").returncode == 0
+
+    after = vws.stats()["requests"]
+    assert isinstance(after, dict)
+    sent = {route: n - before.get(route, 0) for route, n in after.items() if n != before.get(route)}
+    assert sent == {
+        "GET /v1/projects/{project}/locations/{location}/tuningJobs": 1,
+        "GET /v1/projects/{project}/locations/{location}/models": 1,
+    }

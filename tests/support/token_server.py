@@ -77,22 +77,25 @@ def token_server(*lifetimes: int) -> Iterator[TokenServer]:
         yield server
 
 
-def external_account_file(server: TokenServer, subject_token_file: str) -> str:
+def external_account_file(
+    server: TokenServer, subject_token_file: str, *, quota_project: str | None = None
+) -> str:
     """Workload identity federation config, as GitHub Actions' google-github-actions/auth writes.
 
     A workforce-pool audience: google-auth then does not look the project up on
     cloudresourcemanager.googleapis.com (a workload-pool audience names a project
     number, which it would).
     """
-    return json.dumps(
-        {
-            "type": "external_account",
-            "audience": "//iam.googleapis.com/locations/global/workforcePools/ci/providers/github",
-            "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
-            "token_url": server.token_url,
-            "credential_source": {"file": subject_token_file},
-        }
-    )
+    config = {
+        "type": "external_account",
+        "audience": "//iam.googleapis.com/locations/global/workforcePools/ci/providers/github",
+        "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+        "token_url": server.token_url,
+        "credential_source": {"file": subject_token_file},
+    }
+    if quota_project:
+        config["quota_project_id"] = quota_project
+    return json.dumps(config)
 
 
 def service_account_file(server: TokenServer) -> str:

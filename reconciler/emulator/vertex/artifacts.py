@@ -17,11 +17,12 @@ from typing import Any
 from starlette.responses import Response
 
 from reconciler.emulator.call import Call
-from reconciler.emulator.vertex import catalog
+from reconciler.emulator.vertex import catalog, filters, paging
 from reconciler.emulator.vertex.jobs import SUCCEEDED, TuningJobRecord, progress
 from reconciler.emulator.wire import ApiError, invalid, json_response, rfc3339
 
 V1 = "type.googleapis.com/google.cloud.aiplatform.v1"
+MODEL_PAGE_SIZE = 100  # models.list: the service's maximum page size (emulator choice)
 MODEL_FIELDS = frozenset({"displayName", "description", "labels"})
 VERSION_FIELDS = frozenset({"versionDescription", "labels"})
 
@@ -118,6 +119,40 @@ def endpoint_json(record: TuningJobRecord, now: float) -> dict[str, Any]:
 def get_model(call: Call) -> Response:
     record = _model(call)
     return json_response(model_json(record, call.now))
+
+
+def list_models(call: Call) -> Response:
+    """The tuned Models of a project and location, newest first, paged; label filters apply.
+
+    Only Models whose job succeeded and that were not deleted are listed.
+    """
+    parent = _parent(call)
+    size = call.page_size(default=MODEL_PAGE_SIZE, maximum=MODEL_PAGE_SIZE)
+    text = call.query.get("filter", "")
+    matches = filters.parse(text)
+    bound = paging.binding(parent, size, text)
+    before = paging.cursor(call.query.get("pageToken", ""), bound)
+    page: list[dict[str, Any]] = []
+    last_seq = 0
+    more = False
+    for record in call.emulator.vertex.newest_first():
+        if not record.model.startswith(f"{parent}/models/") or (before and record.seq >= before):
+            continue
+        if _finished(call, record) is None or record.model_deleted_at is not None:
+            continue
+        if not matches(record.model_labels, ""):
+            continue
+        if len(page) == size:
+            more = True
+            break
+        page.append(model_json(record, call.now))
+        last_seq = record.seq
+    body: dict[str, Any] = {}
+    if page:
+        body["models"] = page
+    if more:
+        body["nextPageToken"] = paging.token(last_seq, bound)
+    return json_response(body)
 
 
 def patch_model(call: Call) -> Response:

@@ -2,7 +2,8 @@
 
 Supported: terms joined by ``AND`` or a space, each one of
 
-* ``labels.KEY=VALUE``, ``labels.KEY!=VALUE``, ``labels.KEY:*`` (the label is set),
+* ``labels.KEY=VALUE``, ``labels.KEY!=VALUE``, ``labels.KEY:*`` or ``labels:KEY``
+  (the label is set: Vertex AI documents both spellings for its list filters),
 * ``state=JOB_STATE_...``, ``state!=JOB_STATE_...``,
 
 with values bare or double-quoted. Anything else is refused with 400 naming the
@@ -60,12 +61,14 @@ def parse(text: str) -> Matcher:
 def _checked(term: Term, text: str) -> Term:
     if term.field == "state" and term.op in ("=", "!="):
         return term
+    if term.field == "labels" and term.op == ":" and term.value:
+        return Term(f"labels.{term.value}", ":", "*")
     is_label = term.field.startswith("labels.") and len(term.field) > len("labels.")
     if is_label and (term.op in ("=", "!=") or (term.op == ":" and term.value == "*")):
         return term
     raise invalid(
         f'Unsupported filter "{text}": supported terms are labels.KEY=VALUE, labels.KEY!=VALUE, '
-        "labels.KEY:*, state=STATE and state!=STATE."
+        "labels.KEY:*, labels:KEY, state=STATE and state!=STATE."
     )
 
 

@@ -7,6 +7,7 @@ from reconciler.emulator.vertex import artifacts, endpoints, tuning_jobs
 
 _JOBS = "/projects/{project}/locations/{location}/tuningJobs"
 _ENDPOINT = "/projects/{project}/locations/{location}/endpoints/{endpoint}"
+_MODELS = "/projects/{project}/locations/{location}/models"
 _MODEL = "/projects/{project}/locations/{location}/models/{model}"
 _OPERATION = "/projects/{project}/locations/{location}/operations/{op}"
 
@@ -23,6 +24,7 @@ ROUTES: list[tuple[str, str, Handler, bool]] = [
         ("GET", f"/{version}{_ENDPOINT}", artifacts.get_endpoint, False),
         ("DELETE", f"/{version}{_ENDPOINT}", artifacts.delete_endpoint, False),
         ("POST", f"/{version}{_ENDPOINT}:undeployModel", artifacts.undeploy, False),
+        ("GET", f"/{version}{_MODELS}", artifacts.list_models, False),
         ("GET", f"/{version}{_MODEL}", artifacts.get_model, False),
         ("PATCH", f"/{version}{_MODEL}", artifacts.patch_model, False),
         ("DELETE", f"/{version}{_MODEL}", artifacts.delete_model, False),

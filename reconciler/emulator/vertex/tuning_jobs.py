@@ -7,16 +7,12 @@ number even when the caller used the project id.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import math
-import zlib
 
 from starlette.responses import Response
 
 from reconciler.emulator.call import Call
-from reconciler.emulator.vertex import catalog, create_request, datasets, filters
+from reconciler.emulator.vertex import catalog, create_request, datasets, filters, paging
 from reconciler.emulator.vertex.jobs import (
     PENDING,
     TERMINAL,
@@ -145,8 +141,8 @@ def list_(call: Call) -> Response:
     size = call.page_size(default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
     text = call.query.get("filter", "")
     matches = filters.parse(text)
-    binding = zlib.crc32(f"{project}\0{location}\0{size}\0{text}".encode())
-    before = _cursor(call.query.get("pageToken", ""), binding)
+    bound = paging.binding(project, location, size, text)
+    before = paging.cursor(call.query.get("pageToken", ""), bound)
     prefix = f"projects/{project}/locations/{location}/tuningJobs/"
     page: list[dict[str, object]] = []
     last_seq = 0
@@ -166,24 +162,5 @@ def list_(call: Call) -> Response:
     if page:
         body["tuningJobs"] = page
     if more:
-        body["nextPageToken"] = _token(last_seq, binding)
+        body["nextPageToken"] = paging.token(last_seq, bound)
     return json_response(body)
-
-
-def _token(seq: int, binding: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps([seq, binding]).encode()).decode().rstrip("=")
-
-
-def _cursor(token: str, binding: int) -> int:
-    """The seq the previous page ended at (newest first: the next page is older)."""
-    if not token:
-        return 0
-    try:
-        seq, bound = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        if bound != binding or not isinstance(seq, int):
-            raise ValueError
-    except (ValueError, TypeError, binascii.Error):
-        raise invalid(
-            "Invalid page token: it does not belong to this list request (filter and page size)."
-        ) from None
-    return seq

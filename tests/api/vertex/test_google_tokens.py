@@ -55,6 +55,7 @@ def no_ambient_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
         "CLOUD_RUN_JOB",
         "GAE_ENV",
         "KUBERNETES_SERVICE_HOST",
+        "GOOGLE_CLOUD_QUOTA_PROJECT",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
@@ -270,3 +271,20 @@ def test_an_api_key_is_never_sent_to_vertex_or_storage(served: Served) -> None:
         StorageClient(credentials=key, endpoint=served.url)
     with pytest.raises(UsageError, match="OAuth access token, not an API key"):
         vertex(served, key)
+
+
+def test_the_adc_quota_project_is_sent_unless_one_is_given(
+    tokens_server: TokenServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    subject = tmp_path / "oidc-token"
+    subject.write_text(SUBJECT_TOKEN)
+    text = external_account_file(tokens_server, str(subject), quota_project="billing-proj")
+    use_adc_file(monkeypatch, tmp_path / "wif.json", text)
+    from_file = vertex_credentials(access_token=None, endpoint=None)
+    assert from_file.headers() == {"x-goog-user-project": "billing-proj"}
+    given = vertex_credentials(access_token=None, endpoint=None, user_project="other")
+    assert given.headers() == {"x-goog-user-project": "other"}
+    use_external_account(monkeypatch, tmp_path, tokens_server)
+    assert vertex_credentials(access_token=None, endpoint=None).headers() == {}
+    monkeypatch.setenv("GOOGLE_CLOUD_QUOTA_PROJECT", "from-env")
+    assert vertex_credentials(access_token=None, endpoint=None).user_project == "from-env"

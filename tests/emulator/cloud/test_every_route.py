@@ -26,6 +26,7 @@ def test_every_cloud_route_succeeds(trained: Served) -> None:
             ("POST", f"/{version}/{endpoint}:generateContent", ASK),
             ("POST", f"/{version}/{endpoint}:streamGenerateContent?alt=sse", ASK),
             ("GET", f"/{version}/{model}", None),
+            ("GET", f"/{version}/projects/my-project/locations/us-central1/models", None),
             ("PATCH", f"/{version}/{model}?updateMask=description", {"description": "d"}),
             ("POST", f"/{version}/{endpoint}:undeployModel", {"deployedModelId": deployed}),
             ("DELETE", f"/{version}/{endpoint}", None),

@@ -208,3 +208,34 @@ def test_operations_finish_operation_seconds_later(trained: Served, job: dict[st
         "updateTime": "2023-11-14T22:15:30.000000Z",
     }
     assert http.put("/emulator/config", json={"operationSeconds": -1}).status_code == 400
+
+
+def test_models_list_pages_filters_by_label_and_leaves_deleted_and_running_out(
+    trained: Served,
+) -> None:
+    names = [
+        trained.create_job(labels={"team": "search" if i % 2 else "ads"})["name"] for i in range(5)
+    ]
+    trained.clock.advance(100)
+    running = trained.create_job(labels={"team": "search"})["name"]
+    done = [trained.http.get(f"/v1/{name}").json()["tunedModel"] for name in names]
+    gone = done[0]
+    deployed = trained.http.get(f"/v1/{gone['endpoint']}").json()["deployedModels"][0]["id"]
+    trained.http.post(f"/v1/{gone['endpoint']}:undeployModel", json={"deployedModelId": deployed})
+    assert trained.http.delete(f"/v1/{gone['model']}").status_code == 200
+    models = f"/v1/projects/{PROJECT}/locations/{LOCATION}/models"
+
+    first = trained.http.get(models, params={"pageSize": 3}).json()
+    rest = trained.http.get(
+        models, params={"pageSize": 3, "pageToken": first["nextPageToken"]}
+    ).json()
+    search = trained.http.get(models, params={"filter": 'labels.team="search"'}).json()
+
+    listed = [m["name"] for m in first["models"] + rest["models"]]
+    assert sorted(listed) == sorted(t["model"].removesuffix("@1") for t in done[1:])
+    assert "nextPageToken" not in rest
+    assert {m["labels"]["team"] for m in search["models"]} == {"search"}
+    assert len(search["models"]) == 2  # jobs 1 and 3; the running job has no Model yet
+    assert running not in str(search)
+    mixed = trained.http.get(models, params={"pageSize": 2, "pageToken": first["nextPageToken"]})
+    assert mixed.status_code == 400  # a token belongs to its own page size and filter

@@ -444,6 +444,8 @@ def test_filters_on_labels_and_state(trained: Served) -> None:
     assert _names(http, filter="labels.team=search") == [a]
     assert _names(http, filter='labels.team="ads"') == [b]
     assert _names(http, filter="labels.team:*") == [b, a]
+    assert _names(http, filter="labels:team") == [b, a]
+    assert _names(http, filter="labels:env AND labels.team=search") == [a]
     assert _names(http, filter="labels.team!=ads") == [c, a]
     assert _names(http, filter="state=JOB_STATE_SUCCEEDED") == [a]
     assert _names(http, filter="state!=JOB_STATE_SUCCEEDED AND labels.team:*") == [b]
@@ -455,7 +457,7 @@ def test_filters_on_labels_and_state(trained: Served) -> None:
         status(
             400,
             'Unsupported filter "display_name=x": supported terms are labels.KEY=VALUE, '
-            "labels.KEY!=VALUE, labels.KEY:*, state=STATE and state!=STATE.",
+            "labels.KEY!=VALUE, labels.KEY:*, labels:KEY, state=STATE and state!=STATE.",
             "INVALID_ARGUMENT",
         ),
     )
