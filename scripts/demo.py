@@ -210,9 +210,8 @@ def _terminate_as_interrupt(signum: int, frame: FrameType | None) -> None:
 def main() -> int:
     signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     prepare_workdir()
-    print(
-        f"Starting the emulator: Gemini API, Vertex AI and Cloud Storage (working in {WORKDIR.relative_to(REPO_ROOT)}/) ..."
-    )
+    workdir = WORKDIR.relative_to(REPO_ROOT)
+    print(f"Starting the emulator: Gemini API, Vertex AI and Cloud Storage (in {workdir}/) ...")
     proc, url = start_emulator(log_path=WORKDIR / "emulator.log")
     try:
         print(f"Emulator ready at {url}; RECONCILER_ENDPOINT={url}", flush=True)

@@ -249,7 +249,15 @@ class VertexProvider:
                 hint="apply again once it is ACTIVE",
             )
         key = job.labels.get(IDEMPOTENCY_LABEL)
-        labels = {**spec.labels, **({IDEMPOTENCY_LABEL: key} if key else {})}
+        labels: dict[str, str] = {}
+        if "labels" in update_mask:
+            # A PATCH replaces the whole map: the labels the manifest does not
+            # set (the service's own on a tuned Model, others') are kept.
+            current = self._model_or_none(job)
+            labels = dict(current.labels) if current is not None else {}
+        labels.update(spec.labels)
+        if key:
+            labels[IDEMPOTENCY_LABEL] = key
         model = self._client.patch_model(
             job.model.split("@", 1)[0],
             display_name=spec.displayName or "",
