@@ -28,10 +28,8 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
-    SerializerFunctionWrapHandler,
     Tag,
     TypeAdapter,
-    model_serializer,
 )
 
 from reconciler.errors import SourceLocation
@@ -75,6 +73,14 @@ DEFAULT_BATCH_SIZE = 4
 DEFAULT_LEARNING_RATE = 0.001
 
 
+def _is_none(value: object) -> bool:
+    return value is None
+
+
+def _is_empty(value: object) -> bool:
+    return value == {}
+
+
 class Hyperparameters(BaseModel):
     """Resolved hyperparameters as recorded in state and sent on create.
 
@@ -89,11 +95,8 @@ class Hyperparameters(BaseModel):
     batchSize: int | None = None
     learningRate: float | None = None
     learningRateMultiplier: float | None = None
-    adapterSize: int | None = None  # Vertex AI only
-
-    @model_serializer(mode="wrap")
-    def _without_unset_vertex_fields(self, handler: SerializerFunctionWrapHandler) -> Any:
-        return _drop_defaults(handler(self), VERTEX_HYPERPARAMETER_DEFAULTS)
+    # Vertex AI only; left out when serialized unless set (see AppliedSpec).
+    adapterSize: int | None = Field(default=None, exclude_if=_is_none)
 
     def estimated_steps(self, example_count: int) -> int:
         """Tuning steps the service will run: ceil(examples x epochs / batch)."""
@@ -134,25 +137,10 @@ class AppliedSpec(BaseModel):
     dataset: DatasetRef | None = None
     # Vertex AI only; left out of the state when unset, so a Gemini API state
     # reads and writes back byte for byte as before these fields existed.
-    validationDataset: DatasetRef | None = None
-    labels: dict[str, str] = Field(default_factory=dict)
-
-    @model_serializer(mode="wrap")
-    def _without_unset_vertex_fields(self, handler: SerializerFunctionWrapHandler) -> Any:
-        return _drop_defaults(handler(self), VERTEX_SPEC_DEFAULTS)
-
-
-# Vertex-only fields and the default they are left out at when serialized.
-VERTEX_HYPERPARAMETER_DEFAULTS: dict[str, Any] = {"adapterSize": None}
-VERTEX_SPEC_DEFAULTS: dict[str, Any] = {"validationDataset": None, "labels": {}}
-
-
-def _drop_defaults(data: Any, defaults: dict[str, Any]) -> Any:
-    if isinstance(data, dict):
-        for key, default in defaults.items():
-            if key in data and data[key] == default:
-                del data[key]
-    return data
+    # (``exclude_if`` keeps serialization in pydantic's compiled serializer; a
+    # plan serializes every spec it settles, an apply every spec it records.)
+    validationDataset: DatasetRef | None = Field(default=None, exclude_if=_is_none)
+    labels: dict[str, str] = Field(default_factory=dict, exclude_if=_is_empty)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,13 @@ import httpx
 from reconciler.errors import CredentialsError, UsageError
 
 _LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain"})
+# After a 401 or 403 from Vertex AI or Cloud Storage (the Gemini API's hint names API keys).
+VERTEX_AUTH_HINT = (
+    "Vertex AI and Cloud Storage take an OAuth token: check --access-token or the "
+    "Application Default Credentials (gcloud auth application-default login, "
+    "GOOGLE_APPLICATION_CREDENTIALS), and that the principal has the Vertex AI User role "
+    "on the project and can write to the dataset bucket"
+)
 
 
 def is_local_endpoint(endpoint: str) -> bool:

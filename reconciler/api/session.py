@@ -102,9 +102,12 @@ class ApiSession:
         notice: Callable[[str], None] | None = None,
         api_version: str = API_VERSION,
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT_SECONDS,
+        auth_hint: str | None = None,
     ) -> None:
         base = check_endpoint(endpoint)
         self._credentials = credentials
+        # What to check after a 401 or 403, where the Gemini API's (an API key) does not apply.
+        self._auth_hint = auth_hint
         # The credential's own secrets, and every token a token source gives us later.
         self._tokens = SentTokens(credentials.secrets())
         protect(*credentials.secrets())
@@ -337,13 +340,16 @@ class ApiSession:
         if status is not None and isinstance(status.get("details"), list):
             hints.append(retry_info_delay([d for d in status["details"] if isinstance(d, dict)]))
         known = [h for h in hints if h is not None]
-        return error_for_response(
+        error = error_for_response(
             response,
             method=method,
             path=path,
             retry_after=max(known) if known else None,
             secrets=self._tokens.all(),
         )
+        if self._auth_hint and error.code in (401, 403):
+            error.hint = self._auth_hint
+        return error
 
     def _decode(self, response: httpx.Response, *, method: str, path: str) -> dict[str, Any]:
         if not response.content:

@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from reconciler.api.credentials import Credentials
+from reconciler.api.credentials import VERTEX_AUTH_HINT, Credentials
 from reconciler.api.retry import RETRYABLE_STATUS, RetryPolicy
 from reconciler.api.session import ApiSession
 from reconciler.api.vertex_jobs import VertexJob, parse_job
@@ -189,6 +189,7 @@ class VertexClient:
             rng=self._rng,
             max_connections=16,
             api_version="v1",
+            auth_hint=VERTEX_AUTH_HINT,
         )
 
     def _session_for(self, location: str) -> ApiSession:

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import httpx
 
-from reconciler.api.credentials import Credentials
+from reconciler.api.credentials import VERTEX_AUTH_HINT, Credentials
 from reconciler.api.resumable_upload import CHUNK_BYTES, RESUMABLE_THRESHOLD, ResumableUpload
 from reconciler.api.retry import RetryPolicy
 from reconciler.api.session import ApiSession
@@ -82,6 +82,7 @@ class StorageClient:
                 rng=rng,
                 max_connections=8,
                 api_version="",
+                auth_hint=VERTEX_AUTH_HINT,
             )
 
         self._session = session(retry)

@@ -1,7 +1,9 @@
 """Drive ``reconciler apply`` through crashes and faults, then check nothing was lost or duplicated.
 
 Shared by the SIGKILL tests (file and PostgreSQL state) and the fault-injection
-test: the same ten-model project, the same checks of the end result.
+tests: the same ten-model project, the same checks of the end result. What is
+backend-specific (the manifests, how the live side is read) is a
+``BackendDriver``: ``GEMINI`` here, ``VERTEX`` in ``vertex_convergence``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.e2e.workspace import NUMBERS, Workspace, dataset, tuned_model
-from tests.support.servers import REPO_ROOT
+from tests.support.servers import REPO_ROOT, ServedEmulator
 
 MODELS = [f"model-{i}" for i in range(10)]
 # Two models are tuned from others, so crashes also land between dependent steps.
@@ -33,12 +35,26 @@ def write_ten_models(ws: Workspace) -> None:
     )
 
 
+@dataclass(frozen=True)
+class BackendDriver:
+    """The ten-model project of one backend and the checks of its end result."""
+
+    write_models: Callable[[Workspace], None]
+    check_converged: Callable[[Workspace], None]
+    create_route: str  # the request a create sends, as ``/emulator/stats`` counts it
+    # After a kill: how many creates reached the API whose answer the state lacks.
+    lost_answers: Callable[[Workspace], int] | None = None
+
+
 @dataclass
 class CrashLog:
     kills: int = 0
     completed_runs: int = 0
     delays_ms: list[int] = field(default_factory=list)
     stderr: list[str] = field(default_factory=list)
+    # Kills that left a create made but its answer unrecorded (counted where a driver can).
+    lost_answers: int = 0
+    count_lost_answers: Callable[[Workspace], int] | None = None
 
     @property
     def stale_lock_takeovers(self) -> int:
@@ -95,6 +111,8 @@ def _kill_until_converged(
                 log.kills += 1
                 log.delays_ms.append(round(delay * 1000))
                 log.stderr.append(out.read_text(errors="replace"))
+                if log.count_lost_answers is not None:
+                    log.lost_answers += log.count_lost_answers(ws)
                 continue
         code = proc.wait(timeout=120)
         log.stderr.append(out.read_text(errors="replace"))
@@ -194,3 +212,49 @@ def assert_converged(ws: Workspace, *, models: list[str] = MODELS) -> None:
         assert record["applied"]["dataset"]["hash"].startswith("sha256:")
     final = ws.cli("plan", "--detailed-exitcode")
     assert final.returncode == 0, final.stdout + final.stderr
+
+
+GEMINI = BackendDriver(
+    write_models=write_ten_models,
+    check_converged=assert_converged,
+    create_route="POST /v1beta/tunedModels",
+)
+
+
+def crash_rounds(
+    *,
+    emulator: ServedEmulator,
+    make_workspace: Callable[[int], Workspace],
+    seed: int,
+    min_kills: int,
+    kills_per_round: int,
+    driver: BackendDriver = GEMINI,
+    drive: Callable[..., None] = apply_with_kills,
+) -> tuple[CrashLog, int]:
+    """Rounds of (fresh project, killed applies, a run that exits 0, checks) until ``min_kills``.
+
+    Returns the log and the number of rounds.
+    """
+    rng = random.Random(seed)
+    log = CrashLog(count_lost_answers=driver.lost_answers)
+    round_ = 0
+    while log.kills < min_kills:
+        assert round_ < 15, f"only {log.kills} kills in {round_} rounds"
+        emulator.reset()
+        ws = make_workspace(round_)
+        driver.write_models(ws)
+        drive(ws, rng=rng, kills=kills_per_round, log=log)
+        driver.check_converged(ws)
+        round_ += 1
+    return log, round_
+
+
+def apply_until_done(ws: Workspace, *, max_runs: int) -> list[int]:
+    """Run apply until one exits 0 (or ``max_runs`` ran); the exit codes, in order."""
+    codes: list[int] = []
+    for run in range(max_runs):
+        proc = start_apply(ws, ws.root / f"apply-{run}.log", "--parallelism", "4")
+        codes.append(proc.wait(timeout=120))
+        if codes[-1] == 0:
+            break
+    return codes

@@ -10,7 +10,6 @@ appended, and while a compaction rewrites the snapshot.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,9 +19,8 @@ from tests.e2e.convergence import (
     CrashLog,
     apply_with_journal_kills,
     apply_with_kills,
-    assert_converged,
-    write_ten_models,
 )
+from tests.e2e.convergence import crash_rounds as shared_crash_rounds
 from tests.e2e.workspace import Workspace
 from tests.support.postgres import (
     PostgresServer,
@@ -47,18 +45,15 @@ def crash_rounds(
     seed: int,
     drive: Callable[..., None] = apply_with_kills,
 ) -> CrashLog:
-    rng = random.Random(seed)
-    log = CrashLog()
-    round_ = 0
-    while log.kills < MIN_KILLS:
-        assert round_ < 15, f"only {log.kills} kills in {round_} rounds"
-        emulator.reset()
-        ws = make_workspace(round_)
-        write_ten_models(ws)
-        drive(ws, rng=rng, kills=KILLS_PER_ROUND, log=log)
-        assert_converged(ws)
-        round_ += 1
-    print(f"{log.kills} kills, {round_} rounds, {log.stale_lock_takeovers} stale-lock takeovers")
+    log, rounds = shared_crash_rounds(
+        emulator=emulator,
+        make_workspace=make_workspace,
+        seed=seed,
+        min_kills=MIN_KILLS,
+        kills_per_round=KILLS_PER_ROUND,
+        drive=drive,
+    )
+    print(f"{log.kills} kills, {rounds} rounds, {log.stale_lock_takeovers} stale-lock takeovers")
     return log
 
 

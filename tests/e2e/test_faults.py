@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.convergence import assert_converged, start_apply, write_ten_models
+from tests.e2e.convergence import apply_until_done, assert_converged, write_ten_models
 from tests.e2e.workspace import Workspace
 from tests.support.postgres import PostgresServer, serve_postgres
 from tests.support.servers import ServedEmulator, serve_emulator
@@ -47,12 +47,7 @@ def test_apply_converges_through_injected_faults(
     ws = Workspace(root=tmp_path, emulator=faulty_emulator, state=state)
     write_ten_models(ws)
 
-    codes = []
-    for run in range(MAX_RUNS):
-        proc = start_apply(ws, tmp_path / f"apply-{run}.log", "--parallelism", "4")
-        codes.append(proc.wait(timeout=120))
-        if codes[-1] == 0:
-            break
+    codes = apply_until_done(ws, max_runs=MAX_RUNS)
     requests = ws.stats()["requests"]
     faulty_emulator.configure(faultRate=0.0)  # check the result over a quiet API
 

@@ -250,6 +250,9 @@ def test_tokens_never_show_in_logs_errors_or_reprs(
             repr(refused.value),
             *traceback.format_exception(refused.value),
         ]
+        # What to check names OAuth and ADC, not the Gemini API's API key.
+        assert refused.value.hint and "application-default login" in refused.value.hint
+        assert "GEMINI_API_KEY" not in refused.value.hint
         # The token endpoint now refuses, quoting the token it was sent.
         tokens_server.fail_with = "invalid_grant"
         with pytest.raises(CredentialsError) as failed:
