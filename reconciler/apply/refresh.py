@@ -99,11 +99,11 @@ def gather(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="refresh") as pool:
         listing = pool.submit(lambda: list(client.list_tuned_models(snapshots=False)))
         try:
+            if state is None:  # first: a state of another backend is the error to report
+                state = backend.read()
             desired = load_desired(
                 paths, allow_outside_root=allow_outside_root, backend=client.capabilities.backend
             )
-            if state is None:
-                state = backend.read()
         except BaseException:
             listing.exception()  # let the listing end before the client closes
             raise
