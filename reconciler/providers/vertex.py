@@ -30,7 +30,7 @@ from types import TracebackType
 from typing import Any
 
 from reconciler.api.convert import BaseModelInfo, GenerateResult
-from reconciler.api.vertex_client import JobRequest, VertexClient
+from reconciler.api.vertex_client import IDEMPOTENCY_LABEL, JobRequest, VertexClient
 from reconciler.api.vertex_datasets import stage_dataset
 from reconciler.api.vertex_jobs import VertexJob
 from reconciler.api.vertex_models import VertexModel
@@ -253,11 +253,16 @@ class VertexProvider:
                 f"{name} is {_state(job)}: its model can be changed once the tuning succeeded",
                 hint="apply again once it is ACTIVE",
             )
-        labels = dict(spec.labels)
-        if "labels" in update_mask:  # the whole map is replaced: keep what is not ours to change
+        key = job.labels.get(IDEMPOTENCY_LABEL)
+        labels: dict[str, str] = {}
+        if "labels" in update_mask:
+            # A PATCH replaces the whole map: the labels the manifest does not
+            # set (the service's own on a tuned Model, others') are kept.
             current = self._model_or_none(job)
-            kept = current.labels if current is not None else job.labels
-            labels.update({k: v for k, v in kept.items() if _own(k)})
+            labels = dict(current.labels) if current is not None else {}
+        labels.update(spec.labels)
+        if key:
+            labels[IDEMPOTENCY_LABEL] = key
         model = self._client.patch_model(
             job.model.split("@", 1)[0],
             display_name=spec.displayName or "",
