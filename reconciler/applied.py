@@ -68,7 +68,13 @@ import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 from reconciler.spec import AppliedSpec
 from reconciler.target import GEMINI, VERTEX
@@ -117,6 +123,23 @@ class EvaluationRecord(BaseModel):
         return tuple(m for m in self.metrics if not m.passed)
 
 
+class DatasetObject(BaseModel):
+    """A dataset object the model's tuning read, as it was stored (Vertex AI: Cloud Storage).
+
+    The object is named by the hash of its content; its generation and
+    checksums say which stored version the job was given.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    role: str  # "training" | "validation"
+    uri: str
+    generation: int
+    md5Hash: str
+    crc32c: str
+    size: int
+
+
 class ModelRecord(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -147,6 +170,16 @@ class ModelRecord(BaseModel):
     generation: int = 1
     candidate: ModelRecord | None = None
     retired: list[str] = Field(default_factory=list)
+    # Vertex AI: the stored dataset objects its job was created with (left out
+    # of the file when empty, so Gemini API states are written as before).
+    datasetObjects: list[DatasetObject] = Field(default_factory=list)
+
+    @model_serializer(mode="wrap")
+    def _without_empty_objects(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and not data.get("datasetObjects"):
+            data.pop("datasetObjects", None)
+        return data
 
     def failed_gate(self) -> EvaluationRecord | None:
         """The serving model's last evaluation when it missed a threshold with ``gate: true``."""

@@ -78,6 +78,18 @@ def test_a_create_is_one_tuning_job_the_plan_names_the_backend_and_the_next_plan
     lines = [json.loads(line) for line in media.text.splitlines()]
     assert lines[0]["contents"][0] == {"role": "user", "parts": [{"text": "1"}]}
     assert len(lines) == len(NUMBERS)
+    # The state records which stored version the job was given.
+    with vws.vertex() as http:
+        meta = http.get(f"/storage/v1/b/{bucket}/o/{name.replace('/', '%2F')}").json()
+    [stored] = vws.state_doc()["models"]["alpha"]["datasetObjects"]
+    assert stored == {
+        "role": "training",
+        "uri": spec["trainingDatasetUri"],
+        "generation": int(meta["generation"]),
+        "md5Hash": meta["md5Hash"],
+        "crc32c": meta["crc32c"],
+        "size": int(meta["size"]),
+    }
 
     state = vws.state_doc()
     assert state["backend"] == "vertex"
