@@ -68,13 +68,7 @@ import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SerializerFunctionWrapHandler,
-    model_serializer,
-)
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from reconciler.spec import AppliedSpec
 from reconciler.target import GEMINI, VERTEX
@@ -121,6 +115,10 @@ class EvaluationRecord(BaseModel):
     @property
     def failed_metrics(self) -> tuple[MetricResult, ...]:
         return tuple(m for m in self.metrics if not m.passed)
+
+
+def _is_empty(value: object) -> bool:
+    return not value
 
 
 class DatasetObject(BaseModel):
@@ -172,14 +170,7 @@ class ModelRecord(BaseModel):
     retired: list[str] = Field(default_factory=list)
     # Vertex AI: the stored dataset objects its job was created with (left out
     # of the file when empty, so Gemini API states are written as before).
-    datasetObjects: list[DatasetObject] = Field(default_factory=list)
-
-    @model_serializer(mode="wrap")
-    def _without_empty_objects(self, handler: SerializerFunctionWrapHandler) -> Any:
-        data = handler(self)
-        if isinstance(data, dict) and not data.get("datasetObjects"):
-            data.pop("datasetObjects", None)
-        return data
+    datasetObjects: list[DatasetObject] = Field(default_factory=list, exclude_if=_is_empty)
 
     def failed_gate(self) -> EvaluationRecord | None:
         """The serving model's last evaluation when it missed a threshold with ``gate: true``."""
