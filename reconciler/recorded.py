@@ -38,8 +38,10 @@ from reconciler.spec import AppliedSpec
 
 _MODELS = b'\n  "models": {\n'  # the last field of a canonical document
 _END = b"\n    }\n  }\n}"  # the last record's end, the models' and the document's
-_BETWEEN = b"\n    },\n"  # between two records
-_KEY_END = b'": {\n'
+_RECORD_END = b"\n    }"  # a record's closing brace: only records close at this indent
+# A record's name at its place; a name with an escape does not match (the
+# count of records closed tells, and the snapshot is then read whole).
+_RECORD_START = re.compile(rb'\n    "([^"\\\x00-\x1f]*)": \{\n')
 _INDENT = b"\n      "  # an applied spec's own lines, indented to their place
 
 
@@ -76,28 +78,33 @@ class StoredRecords(Mapping[str, ModelRecord]):
     ``StateCorruptError`` naming it and the field at fault. ``settled_name``
     settles an unchanged record without building it. ``updated`` folds in
     records changed since (a journal's), as whole records.
+
+    The texts are spans of one snapshot (``data``), cut out only when used.
     """
 
     def __init__(
         self,
-        texts: Mapping[str, bytes],
+        data: bytes,
+        spans: Mapping[str, tuple[int, int]],
         *,
         source: str,
         records: Mapping[str, ModelRecord] | None = None,
     ) -> None:
-        self._texts = dict(texts)
+        self._data = data
+        self._spans = dict(spans)
         self._source = source
         self._records: dict[str, ModelRecord] = dict(records or {})
         self._settled: set[str] = set()
-        self._names = self._texts.keys() | self._records.keys()
+        # In the snapshot's order (by name, as written), then the records changed since.
+        self._names = dict.fromkeys([*self._spans, *self._records])
 
     def __getitem__(self, name: str) -> ModelRecord:
         record = self._records.get(name)
         if record is not None:
             return record
-        text = self._texts[name]  # KeyError: no such record
+        start, end = self._spans[name]  # KeyError: no such record
         try:
-            record = ModelRecord.model_validate_json(text)
+            record = ModelRecord.model_validate_json(self._data[start:end])
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in ("models", name, *first["loc"]))
@@ -114,7 +121,7 @@ class StoredRecords(Mapping[str, ModelRecord]):
         return name in self._names
 
     def __iter__(self) -> Iterator[str]:
-        return iter(sorted(self._names))
+        return iter(self._names)
 
     def __len__(self) -> int:
         return len(self._names)
@@ -125,18 +132,19 @@ class StoredRecords(Mapping[str, ModelRecord]):
 
         None says nothing about the record: the caller then uses ``[name]``.
         """
-        if name in self._records:
+        span = self._spans.get(name)
+        if span is None or name in self._records:
             return None
-        text = self._texts.get(name)
-        head = SETTLED_HEAD.match(text) if text is not None else None
-        if text is None or head is None:
+        start, end = span
+        data = self._data
+        head = SETTLED_HEAD.match(data, start, end)
+        if head is None:
             return None
-        start = head.end()
-        canonical = AppliedSpec.__pydantic_serializer__.to_json(spec, indent=2)
-        canonical = canonical.replace(b"\n", _INDENT)
-        if not text.startswith(canonical, start):
+        applied = head.end()
+        canonical = _to_json(spec, indent=2).replace(b"\n", _INDENT)
+        if not data.startswith(canonical, applied, end):
             return None
-        if SETTLED_TAIL.fullmatch(text, start + len(canonical)) is None:
+        if SETTLED_TAIL.fullmatch(data, applied + len(canonical), end) is None:
             return None
         try:
             live_name = head.group(1).decode("utf-8")
@@ -147,19 +155,23 @@ class StoredRecords(Mapping[str, ModelRecord]):
 
     def check_all(self) -> None:
         """Validate every record neither used nor settled yet (StateCorruptError as ``[name]``)."""
-        for name in sorted(self._texts.keys() - self._records.keys() - self._settled):
+        for name in sorted(self._spans.keys() - self._records.keys() - self._settled):
             self[name]
 
     def updated(self, changes: Mapping[str, ModelRecord | None]) -> StoredRecords:
         """These records with ``changes`` folded in: replaced whole, or (None) removed."""
-        texts = {n: t for n, t in self._texts.items() if n not in changes}
+        spans = {n: s for n, s in self._spans.items() if n not in changes}
         records = {n: r for n, r in self._records.items() if n not in changes}
         records.update({n: r for n, r in changes.items() if r is not None})
-        return StoredRecords(texts, source=self._source, records=records)
+        return StoredRecords(self._data, spans, source=self._source, records=records)
 
 
-def split_snapshot(data: bytes) -> tuple[bytes, dict[str, bytes]] | None:
-    """A canonical snapshot as (the document without its models, each record's text by name).
+_to_json = AppliedSpec.__pydantic_serializer__.to_json
+
+
+def split_snapshot(data: bytes) -> tuple[bytes, dict[str, tuple[int, int]]] | None:
+    """A canonical snapshot as (the document without its models, where each record's
+    text is in ``data``, by name).
 
     The first part is the document's own JSON with ``"models": {}``. None when
     ``data`` is not laid out as ``dump_document`` writes it (or has no models);
@@ -168,26 +180,24 @@ def split_snapshot(data: bytes) -> tuple[bytes, dict[str, bytes]] | None:
     The layout is recognised by line structure alone: a JSON string holds no
     line break, so a line break followed by a given indent is always structure.
     """
-    if data.endswith(b"\n"):
-        data = data[:-1]
+    end = len(data) - 1 if data.endswith(b"\n") else len(data)
     at = data.find(_MODELS)
-    if at < 0 or not data.endswith(_END):
+    if at < 0 or not data.endswith(_END, 0, end):
         return None
-    head = data[:at] + b'\n  "models": {}\n}'
-    body = data[at + len(_MODELS) : len(data) - len(_END)]
-    texts: dict[str, bytes] = {}
-    for chunk in body.split(_BETWEEN):
-        key_end = chunk.find(_KEY_END)
-        if not chunk.startswith(b'    "') or key_end < 0:
+    models_end = end - len(_END) + len(_RECORD_END)  # just after the last record
+    starts = list(_RECORD_START.finditer(data, at + len(_MODELS) - 1, models_end))
+    if not starts or data.count(_RECORD_END, at, models_end) != len(starts):
+        return None  # a record whose name has an escape
+    spans: dict[str, tuple[int, int]] = {}
+    for number, match in enumerate(starts):
+        stop = starts[number + 1].start() - 1 if number + 1 < len(starts) else models_end
+        if not data.startswith(_RECORD_END, stop - len(_RECORD_END), stop):
             return None
-        key = chunk[5:key_end]
-        if b"\\" in key or b'"' in key:
-            return None  # an escaped name: read whole
         try:
-            name = key.decode("utf-8")
+            name = match.group(1).decode("utf-8")
         except UnicodeDecodeError:
             return None
-        if name in texts:
-            return None  # a repeated name: read whole, as JSON reads it
-        texts[name] = chunk[key_end + 3 :] + b"\n    }"
-    return head, texts
+        spans[name] = (match.end() - 2, stop)  # from the record's "{" to its "}"
+    if len(spans) != len(starts):
+        return None  # a repeated name: read whole, as JSON reads it
+    return data[:at] + b'\n  "models": {}\n}', spans

@@ -158,12 +158,13 @@ class FileBackend(FileLocking):
         split = split_snapshot(data)
         if split is None:
             return self._parse(data)
-        head, texts = split
+        head, spans = split
         try:
             doc = self._parse(head)
         except StateCorruptError:
             return self._parse(data)  # reported as the whole file reads
-        return doc.model_copy(update={"models": StoredRecords(texts, source=self.display)})
+        records = StoredRecords(data, spans, source=self.display)
+        return doc.model_copy(update={"models": records})
 
     # -- the lock's hooks: compaction ------------------------------------
 
