@@ -161,6 +161,8 @@ def _mutable_changes(
         if not _is_unset(value := _mutable_value(spec, field))
     }
     theirs = {field: live_fields[field] for field in ours}
+    if "labels" in ours:
+        theirs["labels"] = _managed_labels(ours["labels"], theirs["labels"])
     before, after = (ours, theirs) if spec_is_before else (theirs, ours)
     changed = _changed_keys(
         {k: _sorted_numbers(v) for k, v in before.items()},
@@ -171,6 +173,23 @@ def _mutable_changes(
         for field in MUTABLE_FIELDS
         if field in changed
     )
+
+
+def _managed_labels(ours: object, live: object) -> object:
+    """The live labels under the keys the manifest sets: the others are not its own.
+
+    The service labels what it generates (Vertex AI names the base model and
+    the job on a tuned Model), and others may add theirs; only a key the
+    manifest writes can differ from it.
+    """
+    if not isinstance(ours, Mapping) or not isinstance(live, Mapping):
+        return live
+    return {key: live[key] for key in ours if key in live}
+
+
+def labels_match(desired: Mapping[str, str], live: Mapping[str, str]) -> bool:
+    """True when every label the manifest sets has its value live (other keys are not ours)."""
+    return all(live.get(key) == value for key, value in desired.items())
 
 
 def describe_dataset(dataset: DatasetRef | None) -> str | None:
@@ -321,4 +340,5 @@ def mutable_unchanged(desired: AppliedSpec, live: LiveModel) -> bool:
             not desired.readerProjectNumbers
             or sorted(desired.readerProjectNumbers) == sorted(live.reader_project_numbers)
         )
+        and labels_match(desired.labels, live.labels)
     )

@@ -127,8 +127,9 @@ class _Run:
         """Start following the tuning of ``action``'s model."""
         self.tuning[action.model] = action
         steps = total_steps(action.spec)
-        self.poller.set_total(self.tuned_name(action), steps)
-        self.reporter.tuning(action.model, steps)
+        live_name = self.tuned_name(action)
+        self.poller.set_total(live_name, steps)
+        self.reporter.tuning(action.model, steps, live_name=live_name)
 
     def tuned_name(self, action: Action) -> str:
         """The live name whose tuning ``action`` follows, as the state records it.

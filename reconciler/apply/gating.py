@@ -160,7 +160,7 @@ def gate_for_wait(
         if not Path(DEFAULT_MANIFESTS).exists():
             return no_gate
         paths = (DEFAULT_MANIFESTS,)
-    desired = load_desired(paths)
+    desired = load_desired(paths, backend=client.capabilities.backend)
     if not any(model.evaluation for model in desired.models.values()):
         return no_gate
     return EvaluationGate(

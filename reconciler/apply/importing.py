@@ -35,7 +35,9 @@ def import_run(
     chosen_ids = client.capabilities.client_chosen_ids
     if chosen_ids and not model_name.startswith("tunedModels/"):
         raise UsageError(f"{model_name}: expected a tuned model name like tunedModels/my-model")
-    desired = load_desired(paths, allow_outside_root=allow_outside_root)
+    desired = load_desired(
+        paths, allow_outside_root=allow_outside_root, backend=client.capabilities.backend
+    )
     if name not in desired.models:
         close = difflib.get_close_matches(name, sorted(desired.models), n=1)
         raise UsageError(

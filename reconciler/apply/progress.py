@@ -27,7 +27,10 @@ PLAIN_PROGRESS_EVERY_SECONDS = 30.0
 class Reporter(Protocol):
     def started(self, action: Action) -> None: ...
     def finished(self, result: ActionResult) -> None: ...
-    def tuning(self, model: str, total_steps: int | None) -> None: ...
+    def tuning(self, model: str, total_steps: int | None, live_name: str | None = None) -> None:
+        """``model`` (a manifest name) starts tuning as ``live_name`` (default ``tunedModels/<model>``)."""
+        ...
+
     def progress(self, update: ProgressUpdate) -> None: ...
     def close(self) -> None: ...
 
@@ -54,6 +57,7 @@ class PlainReporter:
         self._stream = stream or sys.stdout
         self._mutex = threading.Lock()
         self._last: dict[str, tuple[str, float]] = {}
+        self._names: dict[str, str] = {}  # live name -> manifest name, for progress lines
 
     def _line(self, text: str) -> None:
         with self._mutex:
@@ -71,7 +75,8 @@ class PlainReporter:
             f"{result.action.address}: {result.action.kind.value} {result.outcome.value}{detail}"
         )
 
-    def tuning(self, model: str, total_steps: int | None) -> None:
+    def tuning(self, model: str, total_steps: int | None, live_name: str | None = None) -> None:
+        self._names[live_name or f"tunedModels/{model}"] = model
         steps = f" ({total_steps} steps)" if total_steps else ""
         self._line(f"TunedModel/{model}: tuning{steps}")
 
@@ -85,7 +90,8 @@ class PlainReporter:
         ):
             return
         self._last[update.model] = (update.state, now)
-        self._line(f"TunedModel/{_short(update.model)}: {describe_progress(update)}")
+        model = self._names.get(update.model, _short(update.model))
+        self._line(f"TunedModel/{model}: {describe_progress(update)}")
 
     def close(self) -> None:
         return None
@@ -116,9 +122,10 @@ class LiveReporter(PlainReporter):
         with self._mutex:
             self._bars.console.print(text, highlight=False)
 
-    def tuning(self, model: str, total_steps: int | None) -> None:
+    def tuning(self, model: str, total_steps: int | None, live_name: str | None = None) -> None:
         with self._mutex:
-            self._tasks[f"tunedModels/{model}"] = self._bars.add_task(
+            self._names[live_name or f"tunedModels/{model}"] = model
+            self._tasks[live_name or f"tunedModels/{model}"] = self._bars.add_task(
                 "tuning", total=total_steps or 100, model=model, detail="creating"
             )
 

@@ -21,14 +21,25 @@ from reconciler.manifests import load_manifests
 from reconciler.providers import TuningProvider
 from reconciler.spec import DesiredState
 from reconciler.state.base import StateBackend
+from reconciler.target import NO_SETTINGS, TargetSettings
 
 Warn = Callable[[str], None]
 
 
-def load_desired(paths: Sequence[str], *, allow_outside_root: bool = False) -> DesiredState:
-    """Load and resolve manifests (ManifestError lists every problem)."""
+def load_desired(
+    paths: Sequence[str], *, allow_outside_root: bool = False, backend: str | None = None
+) -> DesiredState:
+    """Load and resolve manifests (ManifestError lists every problem).
+
+    ``backend``: the kind of API the run talks to (``Capabilities.backend``,
+    resolved from flags, the Backend document and the environment): its field
+    rules apply, whatever the document alone would say.
+    """
     result = load_manifests(
-        [Path(p) for p in paths], root=Path.cwd(), allow_outside_root=allow_outside_root
+        [Path(p) for p in paths],
+        root=Path.cwd(),
+        allow_outside_root=allow_outside_root,
+        target_flags=TargetSettings(backend=backend) if backend else NO_SETTINGS,
     )
     return result.desired
 
@@ -88,9 +99,11 @@ def gather(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="refresh") as pool:
         listing = pool.submit(lambda: list(client.list_tuned_models(snapshots=False)))
         try:
-            desired = load_desired(paths, allow_outside_root=allow_outside_root)
-            if state is None:
+            if state is None:  # first: a state of another backend is the error to report
                 state = backend.read()
+            desired = load_desired(
+                paths, allow_outside_root=allow_outside_root, backend=client.capabilities.backend
+            )
         except BaseException:
             listing.exception()  # let the listing end before the client closes
             raise

@@ -73,8 +73,8 @@ def wait_run(
         spec = record.applied or record.pendingCreate
         if spec is not None and spec.dataset is not None and spec.dataset.examples:
             totals[live_name] = spec.hyperparameters.estimated_steps(spec.dataset.examples)
-    for live_name in by_live:
-        reporter.tuning(live_name.removeprefix("tunedModels/"), totals.get(live_name))
+    for live_name, name in by_live.items():
+        reporter.tuning(name, totals.get(live_name), live_name=live_name)
     final = client.wait_for_models(
         list(by_live),
         timeout=timeout,

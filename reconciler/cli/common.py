@@ -140,7 +140,7 @@ def connected(
                 from reconciler.apply.refresh import load_desired  # only on this path
 
                 # raises ManifestError listing what is wrong
-                load_desired(manifests, allow_outside_root=allow_outside_root)
+                load_desired(manifests, allow_outside_root=allow_outside_root, backend=target.kind)
             raise
         with client:
             yield client, backend

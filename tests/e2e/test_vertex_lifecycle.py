@@ -23,7 +23,7 @@ from tests.e2e.vertex_workspace import (
     VertexWorkspace,
     vertex_model,
 )
-from tests.e2e.workspace import NUMBERS, dataset
+from tests.e2e.workspace import NUMBERS, Workspace, dataset
 from tests.support.servers import ServedEmulator
 
 
@@ -78,6 +78,18 @@ def test_a_create_is_one_tuning_job_the_plan_names_the_backend_and_the_next_plan
     lines = [json.loads(line) for line in media.text.splitlines()]
     assert lines[0]["contents"][0] == {"role": "user", "parts": [{"text": "1"}]}
     assert len(lines) == len(NUMBERS)
+    # The state records which stored version the job was given.
+    with vws.vertex() as http:
+        meta = http.get(f"/storage/v1/b/{bucket}/o/{name.replace('/', '%2F')}").json()
+    [stored] = vws.state_doc()["models"]["alpha"]["datasetObjects"]
+    assert stored == {
+        "role": "training",
+        "uri": spec["trainingDatasetUri"],
+        "generation": int(meta["generation"]),
+        "md5Hash": meta["md5Hash"],
+        "crc32c": meta["crc32c"],
+        "size": int(meta["size"]),
+    }
 
     state = vws.state_doc()
     assert state["backend"] == "vertex"
@@ -271,3 +283,114 @@ def test_a_plan_reads_every_job_and_model_with_two_listings_whatever_their_numbe
         "GET /v1/projects/{project}/locations/{location}/tuningJobs": 1,
         "GET /v1/projects/{project}/locations/{location}/models": 1,
     }
+
+
+def test_no_wait_then_wait_show_and_eval_follow_the_job_to_its_endpoint(
+    vws: VertexWorkspace,
+) -> None:
+    vws.emulator.configure(stepSeconds=60.0)
+    vws.write(
+        dataset("numbers", NUMBERS),
+        evaluation("numbers-check", NUMBERS, threshold=0.5),
+        vertex_model("alpha", evaluation="numbers-check"),
+    )
+    started = vws.apply("--no-wait")
+    assert started.returncode == 0, started.stderr
+    assert "tuning started" in started.stdout
+    key = vws.state_doc()["models"]["alpha"]["name"].removeprefix("tunedModels/")
+    assert vws.kinds() == {key: "wait"}
+    vws.emulator.advance(3600)
+
+    waited = vws.cli("wait", "--poll-interval", "0.05s")
+
+    assert waited.returncode == 0, waited.stderr
+    # Progress names the manifest, not the job's key.
+    assert waited.stdout.startswith("TunedModel/alpha: tuning")
+    assert f"TunedModel/{key}" not in waited.stdout
+    assert "TunedModel/alpha: ACTIVE" in waited.stdout
+    job = vws.job_of("alpha")
+    [gated] = vws.state_doc()["models"]["alpha"]["evaluations"].values()
+    assert gated["evaluation"] == "numbers-check" and gated["passed"] is True
+    shown = vws.cli("show", "alpha", "--format", "json")
+    assert shown.returncode == 0, shown.stderr
+    detail = json.loads(shown.stdout)
+    assert detail["model"]["state"] == "ACTIVE"
+    assert detail["tuningJob"] == {
+        "name": job["name"],
+        "model": job["tunedModel"]["model"],
+        "endpoint": job["tunedModel"]["endpoint"],
+    }
+    text = vws.cli("show", "alpha")
+    assert job["tunedModel"]["endpoint"] in text.stdout
+    evaluated = vws.cli("eval", "--format", "json")
+    assert evaluated.returncode == 0, evaluated.stderr
+    [result] = json.loads(evaluated.stdout)["results"]
+    assert result["passed"]
+
+
+def test_a_base_model_vertex_cannot_tune_is_a_plan_error_before_any_job(
+    vws: VertexWorkspace,
+) -> None:
+    model = vertex_model("alpha")
+    model["spec"]["baseModel"] = "gemini-1.0-pro"
+    vws.write(dataset("numbers", NUMBERS), model)
+
+    result = vws.cli("apply", "--auto-approve")
+
+    assert result.returncode != 0
+    assert "gemini-1.0-pro" in result.stderr
+    assert vws.jobs() == []
+
+
+def test_flags_alone_choose_vertex_and_its_field_rules(vws: VertexWorkspace) -> None:
+    Workspace.write(vws, dataset("numbers", NUMBERS), vertex_model("alpha", labels={"t": "x"}))
+    flags = (
+        "--backend",
+        "vertex",
+        "--project",
+        PROJECT,
+        "--location",
+        LOCATION,
+        "--dataset-bucket",
+        f"gs://{BUCKET}/datasets",
+    )
+
+    planned = vws.cli(*flags, "plan")
+    applied = vws.cli(*flags, "apply", "--auto-approve", "--poll-interval", "0.05s")
+    as_gemini = vws.cli("plan")
+    validated_as_gemini = vws.cli("validate")
+
+    assert planned.returncode == 0, planned.stderr
+    assert "Backend: Vertex AI tuningJobs" in planned.stdout
+    assert applied.returncode == 0, applied.stderr
+    assert len(vws.jobs()) == 1
+    # Without the flags the state (made on Vertex AI) is refused, and the same
+    # manifests are for the Gemini API, where these fields do not exist.
+    assert as_gemini.returncode != 0
+    assert "vertex" in as_gemini.stderr
+    assert validated_as_gemini.returncode != 0
+    assert "only on the vertex backend" in validated_as_gemini.stdout
+
+
+def test_a_label_change_patches_the_models_labels_and_keeps_reconcilers_own(
+    vws: VertexWorkspace,
+) -> None:
+    vws.write(dataset("numbers", NUMBERS), vertex_model("alpha", labels={"team": "search"}))
+    assert vws.apply().returncode == 0
+    vws.write(
+        dataset("numbers", NUMBERS), vertex_model("alpha", labels={"team": "ads", "tier": "gold"})
+    )
+
+    [action] = vws.plan_json()["actions"]
+    result = vws.apply()
+
+    assert action["action"] == "update" and action["updateMask"] == ["labels"]
+    assert result.returncode == 0, result.stderr
+    job = vws.job_of("alpha")
+    labels = vws.get(job["tunedModel"]["model"].split("@")[0]).json()["labels"]
+    assert labels["team"] == "ads" and labels["tier"] == "gold"
+    assert labels["reconciler-key"] == job["labels"]["reconciler-key"]
+    # The service's own labels stay.
+    assert labels["google-vertex-llm-tuning-base-model-id"] == "gemini-2-5-flash"
+    assert sum(vws.job_creates().values()) == 1
+    assert vws.cli("plan", "--detailed-exitcode").returncode == 0

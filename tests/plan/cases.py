@@ -221,6 +221,7 @@ _LIVE_FROM_SPEC = {
     "top_p": "topP",
     "top_k": "topK",
     "reader_project_numbers": "readerProjectNumbers",
+    "labels": "labels",
 }
 
 
