@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from reconciler.api.client import LIST_FIELDS_WITHOUT_SNAPSHOTS  # noqa: E402
-from reconciler.applied import GEMINI_BACKEND, ModelRecord  # noqa: E402
+from reconciler.applied import ModelRecord  # noqa: E402
 from reconciler.manifests import load_manifests  # noqa: E402
 from reconciler.state.bound import ApiBoundBackend  # noqa: E402
 from reconciler.state.file import FileBackend  # noqa: E402
@@ -94,11 +94,7 @@ def populate(url: str, root: Path) -> None:
         ThreadPoolExecutor(16) as pool,
     ):
         list(pool.map(create, sorted(desired.models)))
-    backend = ApiBoundBackend(
-        inner=FileBackend(root / ".reconciler" / "state.json"),
-        backend=GEMINI_BACKEND,
-        endpoint=url,
-    )
+    backend = ApiBoundBackend(inner=FileBackend(root / ".reconciler" / "state.json"), endpoint=url)
     names = sorted(desired.models)
     try:
         with backend.lock(command="apply"):

@@ -117,6 +117,27 @@ class EvaluationRecord(BaseModel):
         return tuple(m for m in self.metrics if not m.passed)
 
 
+def _is_empty(value: object) -> bool:
+    return not value
+
+
+class DatasetObject(BaseModel):
+    """A dataset object the model's tuning read, as it was stored (Vertex AI: Cloud Storage).
+
+    The object is named by the hash of its content; its generation and
+    checksums say which stored version the job was given.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    role: str  # "training" | "validation"
+    uri: str
+    generation: int
+    md5Hash: str
+    crc32c: str
+    size: int
+
+
 class ModelRecord(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -147,6 +168,9 @@ class ModelRecord(BaseModel):
     generation: int = 1
     candidate: ModelRecord | None = None
     retired: list[str] = Field(default_factory=list)
+    # Vertex AI: the stored dataset objects its job was created with (left out
+    # of the file when empty, so Gemini API states are written as before).
+    datasetObjects: list[DatasetObject] = Field(default_factory=list, exclude_if=_is_empty)
 
     def failed_gate(self) -> EvaluationRecord | None:
         """The serving model's last evaluation when it missed a threshold with ``gate: true``."""

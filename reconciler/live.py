@@ -69,6 +69,18 @@ class LiveModel:
 
 
 @dataclass(frozen=True)
+class StoredDataset:
+    """A dataset object a tuning reads (Vertex AI: Cloud Storage), as stored when it was created."""
+
+    role: str  # "training" | "validation"
+    uri: str  # gs://bucket/object
+    generation: int
+    md5_hash: str
+    crc32c: str
+    size: int
+
+
+@dataclass(frozen=True)
 class OperationStatus:
     """A long-running tuning operation, as far as the tool cares."""
 
@@ -82,3 +94,5 @@ class OperationStatus:
     error_code: int | None = None
     error_message: str | None = None
     result: LiveModel | None = None  # the TunedModel when done without error
+    # What a create stored for the tuning to read (Vertex AI); empty elsewhere.
+    datasets: tuple[StoredDataset, ...] = ()

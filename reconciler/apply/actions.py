@@ -33,6 +33,7 @@ from reconciler.apply.outcomes import (
     stale_operation,
 )
 from reconciler.apply.progress import Reporter
+from reconciler.apply.stored import dataset_objects
 from reconciler.errors import (
     AlreadyExistsError,
     ApiError,
@@ -227,6 +228,7 @@ class ActionRunner:
                 model_id=model_id, spec=sent, examples=examples, validation=validation
             )
             operation_name: str | None = operation.name
+            stored = dataset_objects(operation)
         except AlreadyExistsError as exc:
             if not exc.after_retry:
                 self.roll_back(action, before, intent)
@@ -238,6 +240,7 @@ class ActionRunner:
                     deleted_old=deleted,
                 )
             operation_name = self.latest_operation(live)  # our lost answer: adopt
+            stored = []
         except ApiError as exc:
             if not exc.temporary:
                 self.roll_back(action, before, intent)  # rejected: nothing was created
@@ -258,6 +261,7 @@ class ActionRunner:
                     "pendingCreate": None,
                     "operation": operation_name,
                     "replacing": False,
+                    "datasetObjects": stored,
                 }
             ),
         )

@@ -24,6 +24,7 @@ from typing import Protocol
 from reconciler.applied import ModelRecord
 from reconciler.apply.journal import StateJournal
 from reconciler.apply.live_names import fresh_name
+from reconciler.apply.stored import dataset_objects
 from reconciler.capabilities import Capabilities
 from reconciler.errors import AlreadyExistsError, ApiError, NotFoundError
 from reconciler.live import OperationStatus
@@ -121,9 +122,11 @@ def start_successor(
     )
     model_id = live.removeprefix("tunedModels/")
     try:
-        operation: str | None = client.create_tuned_model(
+        answer = client.create_tuned_model(
             model_id=model_id, spec=spec, examples=examples, validation=validation
-        ).name
+        )
+        operation: str | None = answer.name
+        stored = dataset_objects(answer)
     except AlreadyExistsError as exc:
         if not exc.after_retry:
             journal.change_record(action.model, lambda r: without(r, live))
@@ -132,13 +135,19 @@ def start_successor(
             ) from None
         operations = client.list_operations(live)  # our lost answer: adopt
         operation = operations[-1].name if operations else None
+        stored = []
     except ApiError as exc:
         if not exc.temporary:  # refused: nothing was made
             journal.change_record(action.model, lambda r: without(r, live))
             raise SuccessorFailed(exc.message) from None
         raise
     created = intent.model_copy(
-        update={"applied": action.spec, "pendingCreate": None, "operation": operation}
+        update={
+            "applied": action.spec,
+            "pendingCreate": None,
+            "operation": operation,
+            "datasetObjects": stored,
+        }
     )
 
     def record_created(current: ModelRecord) -> ModelRecord | None:

@@ -26,19 +26,20 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
 from reconciler.api.convert import BaseModelInfo, GenerateResult
 from reconciler.api.vertex_client import IDEMPOTENCY_LABEL, JobRequest, VertexClient
-from reconciler.api.vertex_datasets import stage_dataset
+from reconciler.api.vertex_datasets import StagedDataset, stage_dataset
 from reconciler.api.vertex_jobs import VertexJob
 from reconciler.api.vertex_models import VertexModel
 from reconciler.api.vertex_storage import StorageClient
 from reconciler.api.waiting import ProgressUpdate, wait_for_models
 from reconciler.capabilities import VERTEX_CAPABILITIES, Capabilities
 from reconciler.errors import FailedPreconditionError, NotFoundError, UsageError
-from reconciler.live import ACTIVE, CREATING, FAILED, LiveModel, OperationStatus
+from reconciler.live import ACTIVE, CREATING, FAILED, LiveModel, OperationStatus, StoredDataset
 from reconciler.spec import AppliedSpec, Example
 
 PREFIX = "tunedModels/"
@@ -63,8 +64,13 @@ def live_name(job: VertexJob) -> str:
     return f"{PREFIX}{job.key}" if job.key else job.name
 
 
+def _own(key: str) -> bool:
+    """A label the manifests do not manage: reconciler's key, or one the service puts on."""
+    return key.startswith(("reconciler-", "goog"))
+
+
 def _user_labels(labels: Mapping[str, str]) -> dict[str, str]:
-    return {k: v for k, v in labels.items() if not k.startswith("reconciler-")}
+    return {k: v for k, v in labels.items() if not _own(k)}
 
 
 def _base(name: str) -> str:
@@ -215,11 +221,12 @@ class VertexProvider:
         if not spec.baseModel:
             raise UsageError(f"{model_id}: a Vertex AI tuning job needs a baseModel")
         training = stage_dataset(self._storage, location=self._bucket, examples=examples)
-        validation_uri = (
-            stage_dataset(self._storage, location=self._bucket, examples=validation).uri
+        held = (
+            stage_dataset(self._storage, location=self._bucket, examples=validation)
             if validation
             else None
         )
+        validation_uri = held.uri if held is not None else None
         hyper = spec.hyperparameters
         request = JobRequest(
             base_model=_base(spec.baseModel),
@@ -234,7 +241,10 @@ class VertexProvider:
         )
         job = self._client.create_job(request, key=model_id).job
         self._remember(job)
-        return self._operation(job)
+        stored = [_stored("training", training)]
+        if held is not None:
+            stored.append(_stored("validation", held))
+        return replace(self._operation(job), datasets=tuple(stored))
 
     def update_tuned_model(
         self, name: str, *, spec: AppliedSpec, update_mask: Sequence[str]
@@ -383,6 +393,17 @@ class VertexProvider:
             error_message=(job.error_message or _state(job)) if failed else None,
             result=result,
         )
+
+
+def _stored(role: str, staged: StagedDataset) -> StoredDataset:
+    return StoredDataset(
+        role=role,
+        uri=staged.uri,
+        generation=staged.generation,
+        md5_hash=staged.md5_hash,
+        crc32c=staged.crc32c,
+        size=staged.size,
+    )
 
 
 def _state(job: VertexJob) -> str:

@@ -78,6 +78,18 @@ def test_a_create_is_one_tuning_job_the_plan_names_the_backend_and_the_next_plan
     lines = [json.loads(line) for line in media.text.splitlines()]
     assert lines[0]["contents"][0] == {"role": "user", "parts": [{"text": "1"}]}
     assert len(lines) == len(NUMBERS)
+    # The state records which stored version the job was given.
+    with vws.vertex() as http:
+        meta = http.get(f"/storage/v1/b/{bucket}/o/{name.replace('/', '%2F')}").json()
+    [stored] = vws.state_doc()["models"]["alpha"]["datasetObjects"]
+    assert stored == {
+        "role": "training",
+        "uri": spec["trainingDatasetUri"],
+        "generation": int(meta["generation"]),
+        "md5Hash": meta["md5Hash"],
+        "crc32c": meta["crc32c"],
+        "size": int(meta["size"]),
+    }
 
     state = vws.state_doc()
     assert state["backend"] == "vertex"
@@ -358,3 +370,27 @@ def test_flags_alone_choose_vertex_and_its_field_rules(vws: VertexWorkspace) -> 
     assert "vertex" in as_gemini.stderr
     assert validated_as_gemini.returncode != 0
     assert "only on the vertex backend" in validated_as_gemini.stdout
+
+
+def test_a_label_change_patches_the_models_labels_and_keeps_reconcilers_own(
+    vws: VertexWorkspace,
+) -> None:
+    vws.write(dataset("numbers", NUMBERS), vertex_model("alpha", labels={"team": "search"}))
+    assert vws.apply().returncode == 0
+    vws.write(
+        dataset("numbers", NUMBERS), vertex_model("alpha", labels={"team": "ads", "tier": "gold"})
+    )
+
+    [action] = vws.plan_json()["actions"]
+    result = vws.apply()
+
+    assert action["action"] == "update" and action["updateMask"] == ["labels"]
+    assert result.returncode == 0, result.stderr
+    job = vws.job_of("alpha")
+    labels = vws.get(job["tunedModel"]["model"].split("@")[0]).json()["labels"]
+    assert labels["team"] == "ads" and labels["tier"] == "gold"
+    assert labels["reconciler-key"] == job["labels"]["reconciler-key"]
+    # The service's own labels stay.
+    assert labels["google-vertex-llm-tuning-base-model-id"] == "gemini-2-5-flash"
+    assert sum(vws.job_creates().values()) == 1
+    assert vws.cli("plan", "--detailed-exitcode").returncode == 0
