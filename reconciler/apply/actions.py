@@ -138,8 +138,8 @@ class ActionRunner:
                 if record.operation is None and action.kind is ActionKind.WAIT:
                     changes["operation"] = self.latest_operation(action.name)
             if stale_operation(action, record):
-                # A noop model is live and not tuning: a run killed before it saw the
-                # tuning end left the operation behind; it is over, so forget it.
+                # A noop (or evaluate) model is live and not tuning: a run that ended
+                # before it saw the tuning end left the operation behind; it is over.
                 changes["operation"] = None
             if record.preventDestroy != action.prevent_destroy:
                 changes["preventDestroy"] = action.prevent_destroy

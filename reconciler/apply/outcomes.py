@@ -57,9 +57,13 @@ class ExecutionOptions:
 
 
 def stale_operation(action: Action, record: ModelRecord) -> bool:
-    """True when state still names an operation for a model that is live and done tuning."""
+    """True when state still names an operation for a model that is live and done tuning.
+
+    A noop, or a noop turned ``evaluate`` (an ACTIVE model whose evaluation is
+    due): a run that ended before it saw the tuning end left the operation.
+    """
     return (
-        action.kind is ActionKind.NOOP
+        action.kind in (ActionKind.NOOP, ActionKind.EVALUATE)
         and record.operation is not None
         and action.live_state not in (None, CREATING)
     )

@@ -97,7 +97,7 @@ def inventory(fmt: str, filter_text: str | None) -> None:
 
 
 @click.command()
-@click.argument("name", metavar="NAME|tunedModels/ID")
+@click.argument("name", metavar="NAME|LIVE_NAME")
 @click.option(
     "--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True
 )

@@ -257,3 +257,28 @@ def test_wait_gates_a_model_that_finishes_tuning_like_apply(ws: Workspace) -> No
     record = ws.state_doc()["models"]["increment"]
     assert record["operation"] is None
     assert record["evaluations"]["tunedModels/increment"]["passed"] is False
+
+
+def test_an_apply_that_evaluates_a_model_whose_tuning_ended_unfollowed_records_it_done(
+    ws: Workspace,
+) -> None:
+    # A run that ended (--no-wait, or was killed) while the model tuned left its
+    # operation in the state; the next apply finds the model ACTIVE and evaluates it.
+    ws.write(
+        dataset("numbers", NUMBERS),
+        with_evaluation(tuned_model("increment"), "increment-check"),
+        evaluation("increment-check", NUMBERS),
+    )
+    assert ws.apply("--no-wait").returncode == 0
+    assert ws.state_doc()["models"]["increment"]["operation"] is not None
+    assert ws.kinds() == {"increment": "evaluate"}
+
+    result = ws.apply()
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "evaluate succeeded" in result.stdout
+    record = ws.state_doc()["models"]["increment"]
+    assert record["operation"] is None
+    listed = ws.cli("state", "list")
+    assert "creating" not in listed.stdout, listed.stdout
+    assert ws.kinds() == {"increment": "noop"}
