@@ -121,6 +121,10 @@ def _is_empty(value: object) -> bool:
     return not value
 
 
+def _is_none(value: object) -> bool:
+    return value is None
+
+
 class DatasetObject(BaseModel):
     """A dataset object the model's tuning read, as it was stored (Vertex AI: Cloud Storage).
 
@@ -136,6 +140,22 @@ class DatasetObject(BaseModel):
     md5Hash: str
     crc32c: str
     size: int
+
+
+class FailedAttempt(BaseModel):
+    """A createBeforeDestroy candidate that tuned but failed its evaluation gate.
+
+    Its inputs are not tuned again unless the manifest changes them or
+    ``--replace`` asks for it: retraining identical inputs would likely fail
+    the same way, and every attempt is billed. (A failed *tuning* is retried:
+    it may have been the service's fault.)
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str  # the candidate's live name
+    spec: AppliedSpec
+    error: str
 
 
 class ModelRecord(BaseModel):
@@ -171,6 +191,18 @@ class ModelRecord(BaseModel):
     # Vertex AI: the stored dataset objects its job was created with (left out
     # of the file when empty, so Gemini API states are written as before).
     datasetObjects: list[DatasetObject] = Field(default_factory=list, exclude_if=_is_empty)
+    # The last candidate that failed, once it was removed (see FailedAttempt).
+    lastFailedAttempt: FailedAttempt | None = Field(default=None, exclude_if=_is_none)
+
+    def failed_attempt(self) -> FailedAttempt | None:
+        """The candidate below its gate still recorded, else the last one removed."""
+        candidate = self.candidate
+        if candidate is not None and candidate.lastError is not None:
+            gate = self.evaluations.get(candidate.name)
+            spec = candidate.applied or candidate.pendingCreate
+            if gate is not None and gate.gate and not gate.passed and spec is not None:
+                return FailedAttempt(name=candidate.name, spec=spec, error=candidate.lastError)
+        return self.lastFailedAttempt
 
     def failed_gate(self) -> EvaluationRecord | None:
         """The serving model's last evaluation when it missed a threshold with ``gate: true``."""

@@ -471,6 +471,10 @@ def describe_model(*, client: ShowClient, state: StateDocument, ref: str) -> Mod
             if close:
                 exc.hint = f"did you mean `{close[0]}`? {exc.hint}"
         raise
+    if manifest_name is None and model.name != live_name:
+        # A Vertex AI job named by its resource name answers with its live
+        # name (tunedModels/<key> for one reconciler created): the state's.
+        manifest_name = next((n for n, r in state.models.items() if r.name == model.name), None)
     record = state.models.get(manifest_name) if manifest_name else None
     operation: OperationStatus | None = None
     if record is not None and record.operation and model.state == CREATING:

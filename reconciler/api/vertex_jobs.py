@@ -34,6 +34,8 @@ class VertexJob:
     example_count: int | None = None
     step_count: int | None = None
     update_time: str = ""
+    start_time: str = ""  # first entry into RUNNING
+    end_time: str = ""  # entry into SUCCEEDED, FAILED, CANCELLED or EXPIRED
     # supervisedTuningSpec.hyperParameters as sent: epochCount, learningRateMultiplier,
     # adapterSize (a number: ADAPTER_SIZE_FOUR -> 4)
     hyperparameters: dict[str, float | int] = field(default_factory=dict)
@@ -90,6 +92,8 @@ def parse_job(data: dict[str, Any]) -> VertexJob:
         example_count=_int(supervised.get("tuningDatasetExampleCount")),
         step_count=_int(supervised.get("tuningStepCount")),
         update_time=_text(data.get("updateTime")),
+        start_time=_text(data.get("startTime")),
+        end_time=_text(data.get("endTime")),
         hyperparameters=_hyperparameters(
             _object(_object(data, "supervisedTuningSpec"), "hyperParameters")
         ),

@@ -54,11 +54,15 @@ def without(record: ModelRecord, name: str) -> ModelRecord | None:
     """``record`` no longer mentioning the deleted generation ``name`` (None: it did not)."""
     retired = [n for n in record.retired if n != name]
     candidate = record.candidate
+    changes: dict[str, object] = {"retired": retired}
     if candidate is not None and candidate.name == name:
+        failed = record.failed_attempt()
+        if failed is not None and failed.name == name:  # its inputs are not retried unasked
+            changes["lastFailedAttempt"] = failed
         candidate = None
     if retired == record.retired and candidate is record.candidate:
         return None
-    return record.model_copy(update={"retired": retired, "candidate": candidate})
+    return record.model_copy(update={**changes, "candidate": candidate})
 
 
 def delete_generation(
@@ -118,7 +122,10 @@ def start_successor(
         name=live, pendingCreate=action.spec, preventDestroy=action.prevent_destroy
     )
     journal.put(
-        action.model, record.model_copy(update={"generation": generation, "candidate": intent})
+        action.model,
+        record.model_copy(
+            update={"generation": generation, "candidate": intent, "lastFailedAttempt": None}
+        ),
     )
     model_id = live.removeprefix("tunedModels/")
     try:

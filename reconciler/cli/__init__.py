@@ -54,7 +54,7 @@ SUMMARIES: dict[str, str] = {
     "emulator": "The local API emulator: Gemini API tuned models, Vertex AI tuning jobs, Cloud Storage.",
     "eval": "Evaluate the ACTIVE managed models (all with an evaluation, or NAME...) now.",
     "force-unlock": "Remove a stuck state lock (PostgreSQL: end the holder's database session).",
-    "import": "Bring the live model tunedModels/ID under management as manifest NAME.",
+    "import": "Bring a live model (tunedModels/ID, or a Vertex AI tuning job) under management.",
     "inventory": "Every live tuned model: managed, drifted, in-flight, failed, unmanaged, missing.",
     "plan": "Show what apply would do to make the live tuned models match the manifests.",
     "schema": "Print the JSON Schema of the manifests (for editors: yaml-language-server).",
@@ -227,7 +227,7 @@ def cli(
     no_color: bool,
     verbose: int,
 ) -> None:
-    """Config-as-code for Gemini API tuned models."""
+    """Config-as-code for tuned Gemini models, on the Gemini API or Vertex AI."""
     extra: dict[str, Any] = {}
     if request_timeout is not None:
         extra["request_timeout"] = _request_timeout(request_timeout)

@@ -271,7 +271,7 @@ def destroy(
 
 @click.command("import")
 @click.argument("name")
-@click.argument("model_name", metavar="tunedModels/ID")
+@click.argument("model_name", metavar="LIVE_NAME")
 @click.argument("paths", nargs=-1, type=click.Path())
 @allow_outside_root_option
 @lock_timeout_option
@@ -282,7 +282,11 @@ def import_(
     allow_outside_root: bool,
     lock_timeout: float,
 ) -> int:
-    """Bring the live model tunedModels/ID under management as manifest NAME."""
+    """Bring a live model (tunedModels/ID, or a Vertex AI tuning job) under management.
+
+    The model LIVE_NAME becomes manifest NAME: tunedModels/ID on the Gemini
+    API, a tuning job (projects/P/locations/L/tuningJobs/N) on Vertex AI.
+    """
     g = get_globals()
     backend_paths = paths or DEFAULT_PATHS
     with connected(g, backend_paths=backend_paths, allow_outside_root=allow_outside_root) as (

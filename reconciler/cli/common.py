@@ -18,7 +18,7 @@ from reconciler.errors import CredentialsError
 from reconciler.providers import TuningProvider, open_provider
 from reconciler.spec import DesiredState
 from reconciler.state import StateBackend, open_backend
-from reconciler.state.bound import ApiBoundBackend
+from reconciler.state.bound import ApiBoundBackend, check_target
 from reconciler.target import BackendTarget, resolve_target
 
 # Where commands look for manifests when given none (plan, eval, inventory).
@@ -33,7 +33,7 @@ def make_client(g: Globals, target: BackendTarget | None = None) -> TuningProvid
     no credential (a loopback emulator needs none).
     """
     if target is None:
-        target = target_of_paths(g, [p for p in DEFAULT_MANIFESTS if Path(p).exists()])
+        target = default_target(g)
     return open_provider(
         target=target,
         endpoint=g.endpoint,
@@ -45,23 +45,33 @@ def make_client(g: Globals, target: BackendTarget | None = None) -> TuningProvid
     )
 
 
+def default_target(g: Globals) -> BackendTarget:
+    """The target of a command that takes no manifests: the global options, the
+    Backend document in ``manifests/`` (when there is one), the environment."""
+    return target_of_paths(g, [p for p in DEFAULT_MANIFESTS if Path(p).exists()])
+
+
 def _notice(message: str) -> None:
     """A retry or a slow request, said as it happens (stderr: stdout may be a plan)."""
     click.echo(message, err=True)
 
 
-def read_state(g: Globals) -> StateDocument:
+def read_state(g: Globals, target: BackendTarget | None = None) -> StateDocument:
     """The current state document, read without the lock (readers never block writers).
 
     A location with no state yet reads as an empty document; nothing is written.
-    A state recorded for another API is read all the same (these commands only
-    report), with a warning: its models would likely all look missing.
+    A state recorded for another endpoint is read all the same (these commands
+    only report), with a warning: its models would likely all look missing. A
+    state of another backend, or of another Vertex AI project or location, than
+    ``target`` is refused (``StateError``): its models live elsewhere.
     """
     backend = open_backend(g.state_location)
     try:
         doc = backend.read()
     finally:
         backend.close()
+    if target is not None:
+        check_target(doc, target=target, source=backend.display)
     if doc.models and doc.endpoint and not same_api(doc.endpoint, g.endpoint):
         click.echo(
             f"Warning: the state {backend.display} belongs to the API at {doc.endpoint}, "

@@ -67,13 +67,14 @@ def _public_endpoint(endpoint: str) -> str:
 )
 def inventory(fmt: str, filter_text: str | None) -> None:
     """Every live tuned model: managed, drifted, in-flight, failed, unmanaged, missing."""
-    from reconciler.cli.common import make_client, read_state
+    from reconciler.cli.common import default_target, make_client, read_state
     from reconciler.inventory import collect_inventory
     from reconciler.render import inventory as render
 
     g = get_globals()
-    state = read_state(g)
-    with make_client(g) as client:
+    target = default_target(g)
+    state = read_state(g, target)
+    with make_client(g, target) as client:
         result = collect_inventory(client=client, state=state, filter=filter_text)
     if fmt == "json":
         output = render.render_json(result)
@@ -97,7 +98,7 @@ def inventory(fmt: str, filter_text: str | None) -> None:
 
 
 @click.command()
-@click.argument("name", metavar="NAME|tunedModels/ID")
+@click.argument("name", metavar="NAME|LIVE_NAME")
 @click.option(
     "--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True
 )
@@ -110,7 +111,7 @@ def inventory(fmt: str, filter_text: str | None) -> None:
 )
 def show(name: str, fmt: str, plot: Path | None) -> None:
     """One model: fields, operation progress, tuning snapshots and loss curve."""
-    from reconciler.cli.common import make_client, read_state
+    from reconciler.cli.common import default_target, make_client, read_state
     from reconciler.inventory import describe_model
     from reconciler.render.chart import PLOT_SUFFIXES
     from reconciler.render.show import chart_width_for, render_show_json, render_show_text
@@ -121,8 +122,9 @@ def show(name: str, fmt: str, plot: Path | None) -> None:
             hint="use a file name ending in .svg or .png",
         )
     g = get_globals()
-    state = read_state(g)
-    with make_client(g) as client:
+    target = default_target(g)
+    state = read_state(g, target)
+    with make_client(g, target) as client:
         detail = describe_model(client=client, state=state, ref=name)
     if fmt == "json":
         output = render_show_json(

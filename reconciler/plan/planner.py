@@ -75,6 +75,13 @@ def _immutable_reason(change: FieldChange) -> str:
     return f"{change.path} changed"
 
 
+def _not_retried(name: str, candidate: str, error: str) -> str:
+    return (
+        f"not tuned again: {candidate} was tuned from these inputs and failed ({error}); "
+        f"change them, or `reconciler apply --replace {name}` to try again"
+    )
+
+
 def _gone_reason(record: ModelRecord) -> str:
     """Why a managed model is not live: the reconciler's own delete, or someone else's."""
     return REASON_INTERRUPTED_DELETE if record.deleting else REASON_OUT_OF_BAND
@@ -283,6 +290,19 @@ class Planner:
         mutable: tuple[FieldChange, ...] = ()
         if not mutable_unchanged(d.spec, live):
             mutable = tuple(c for c in desired_vs_live(d, live) if c.path not in ignored)
+        failed = record.failed_attempt()
+        if (
+            reasons
+            and failed is not None
+            and d.lifecycle.create_before_destroy
+            and len(reasons) == len(immutable)  # only inputs changed: nothing else forces it
+            and inputs_unchanged(d.spec, failed.spec)
+        ):
+            # Those very inputs were tuned and failed: another billed attempt would
+            # likely fail alike. The model keeps serving until the manifest changes
+            # them or --replace asks for another try.
+            reasons = []
+            notes.append(_not_retried(d.name, failed.name, failed.error))
         if candidate is not None and not reasons:
             # A successor was started (never created) and the manifests went back: drop it.
             cleanup = (*cleanup, candidate.name)

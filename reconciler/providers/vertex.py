@@ -371,6 +371,8 @@ class VertexProvider:
             create_time=job.create_time or None,
             update_time=(model.update_time if model is not None else job.update_time) or None,
             hyperparameters=dict(job.hyperparameters),
+            start_time=job.start_time or None,
+            complete_time=job.end_time or None,
             labels=labels,
             job=job.name,
             tuned_model=job.model,

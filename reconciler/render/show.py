@@ -101,10 +101,16 @@ def render_show_text(
         ("tuned from", model.tuned_model_source or "-")
         if model.tuned_model_source
         else ("base model", model.base_model or "-"),
-        ("temperature", _num(model.temperature)),
-        ("topP", _num(model.top_p)),
-        ("topK", _num(model.top_k)),
-        ("readers", ", ".join(model.reader_project_numbers) or "-"),
+        *(
+            ()
+            if model.job  # Vertex AI: a tuned model has none of these
+            else (
+                ("temperature", _num(model.temperature)),
+                ("topP", _num(model.top_p)),
+                ("topK", _num(model.top_k)),
+                ("readers", ", ".join(model.reader_project_numbers) or "-"),
+            )
+        ),
         ("created", short_time(model.create_time) or "-"),
         ("updated", short_time(model.update_time) or "-"),
         ("tuning started", short_time(model.start_time) or "-"),
@@ -137,6 +143,9 @@ def render_show_text(
         chart = terminal_chart(snapshots, width=chart_width, unicode=unicode)
         if chart:
             lines += ["Loss curve", *("  " + line for line in chart.splitlines()), ""]
+    elif model.job:
+        # The job resource carries no per-step loss (its experiment does).
+        lines += ["Tuning snapshots", "  none on a Vertex AI tuning job", ""]
     else:
         lines += ["Tuning snapshots", "  none yet", ""]
     # Live values (display name, description, an operation's error) reach the terminal.

@@ -124,10 +124,7 @@ def check_api(
     """
     if not doc.models:
         return
-    if doc.backend not in (None, target.kind) or (
-        doc.backend != GEMINI_BACKEND and doc.target is not None and doc.target != target.identity
-    ):
-        raise _other_target(doc, target, source)
+    check_target(doc, target=target, source=source)
     if moved or doc.endpoint is None or same_api(doc.endpoint, endpoint):
         return
     current = normalized_endpoint(endpoint)
@@ -140,6 +137,17 @@ def check_api(
             f"before the command (the next write records the new endpoint)"
         ),
     )
+
+
+def check_target(doc: StateDocument, *, target: BackendTarget, source: str) -> None:
+    """StateError when ``doc`` has models of another backend, or of another Vertex AI
+    project or location, than ``target``. Pure."""
+    if not doc.models:
+        return
+    if doc.backend not in (None, target.kind) or (
+        doc.backend != GEMINI_BACKEND and doc.target is not None and doc.target != target.identity
+    ):
+        raise _other_target(doc, target, source)
 
 
 def _other_target(doc: StateDocument, target: BackendTarget, source: str) -> StateError:

@@ -18,10 +18,17 @@ summary="${GITHUB_STEP_SUMMARY:-/dev/null}"
 output="${GITHUB_OUTPUT:-/dev/null}"
 log=$(mktemp)
 
-if [ "${INPUT_BACKEND:-gemini}" != gemini ]; then
-  echo "::error::backend ${INPUT_BACKEND} is not supported (only gemini)"
-  exit 1
-fi
+# The backend: empty leaves it to the manifests' Backend document (else the
+# Gemini API); gemini or vertex is passed on as RECONCILER_BACKEND, which a
+# Backend document in the manifests still overrides.
+case "${INPUT_BACKEND:-}" in
+  "") ;;
+  gemini | vertex) export RECONCILER_BACKEND="$INPUT_BACKEND" ;;
+  *)
+    echo "::error::backend ${INPUT_BACKEND} is not supported (gemini or vertex)"
+    exit 1
+    ;;
+esac
 
 fenced() {  # a log excerpt for markdown, its last lines
   echo '```'

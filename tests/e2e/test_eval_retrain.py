@@ -63,3 +63,27 @@ def test_a_candidate_below_its_gate_is_not_promoted_and_the_next_apply_cleans_up
     assert "alpha-2" not in ws.live()
     assert ws.cli("output", "alpha").returncode == 0
     assert ws.requests(GENERATE) > 0
+
+
+def test_inputs_that_failed_their_gate_are_not_tuned_again_until_asked(ws: Workspace) -> None:
+    manifests(ws, data="numbers")
+    assert ws.apply().returncode == 0
+    manifests(ws, data="wrong")
+    assert ws.apply().returncode == 1  # alpha-2 tuned, below its gate, not promoted
+
+    [action] = ws.plan_json()["actions"]
+    cleaned = ws.apply()
+
+    assert action["action"] == "noop"
+    assert action["cleanup"] == ["tunedModels/alpha-2"]
+    assert "not tuned again: tunedModels/alpha-2 was tuned from these inputs" in action["notes"][0]
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert sorted(ws.live()) == ["alpha"]  # the failed candidate is deleted, nothing retrained
+    assert ws.creates() == {"alpha": 1, "alpha-2": 1}
+    assert ws.cli("plan", "--detailed-exitcode").returncode == 0  # and it stays that way
+    assert "apply --replace alpha" in ws.cli("plan", "--show-unchanged").stdout
+
+    retried = ws.apply("--replace", "alpha")
+
+    assert retried.returncode == 1  # asked for: tuned again (and, same data, below the gate again)
+    assert ws.creates() == {"alpha": 1, "alpha-2": 1, "alpha-3": 1}

@@ -185,6 +185,10 @@ def _record(
         record["evaluations"] = _evaluation_records(key, record["evaluations"], desired)
     record["applied"] = _recorded_spec(key, record.get("applied"), spec_fields)
     record["pendingCreate"] = _recorded_spec(key, record.get("pendingCreate"), spec_fields)
+    if record.get("lastFailedAttempt") is not None:
+        failed = dict(record["lastFailedAttempt"])
+        failed["spec"] = _recorded_spec(key, failed.get("spec"), spec_fields)
+        record["lastFailedAttempt"] = failed
     if record.get("candidate") is not None:
         generation = record.get("generation", 2)
         record["candidate"] = _record(

@@ -73,7 +73,7 @@ def test_round_trip_through_json_gives_the_same_plan(plan: Plan) -> None:
 
 
 def test_a_create_before_destroy_plan_keeps_its_generations_through_a_saved_plan() -> None:
-    path = CASES_DIR / "create-before-destroy-failed-candidate-is-removed.yaml"
+    path = CASES_DIR / "create-before-destroy-failed-inputs-changed-tunes-again.yaml"
     plan = make_plan(**case_inputs(load_case(path)))
     [action] = plan.actions
     assert (action.successor, action.cleanup) == (
