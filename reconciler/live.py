@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from reconciler.frozen import quick_init
+
 CREATING = "CREATING"
 ACTIVE = "ACTIVE"
 FAILED = "FAILED"
@@ -24,6 +26,7 @@ class Snapshot:
     compute_time: str | None = None
 
 
+@quick_init  # 10,000 of them in a large plan's listing
 @dataclass(frozen=True)
 class LiveModel:
     """A TunedModel as the API returned it (server-owned fields included)."""
