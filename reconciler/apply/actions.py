@@ -134,7 +134,8 @@ class ActionRunner:
         if record is not None:
             changes: dict[str, object] = {}
             if record.applied is None and action.spec is not None:
-                changes.update(applied=action.spec, pendingCreate=None)
+                # Adopted: the create's answer is recorded now (a replacement's too).
+                changes.update(applied=action.spec, pendingCreate=None, replacing=False)
                 if record.operation is None and action.kind is ActionKind.WAIT:
                     changes["operation"] = self.latest_operation(action.name)
             if stale_operation(action, record):

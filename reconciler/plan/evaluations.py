@@ -1,8 +1,8 @@
 """The ``evaluate`` action: a model whose evaluation is due is evaluated, and nothing else. Pure.
 
-An evaluation is due on a model the plan otherwise leaves alone (``noop``)
-and that is ACTIVE, when the state has no evaluation of its serving live
-model, or the last one ran a different evaluation (another dataset, request,
+An evaluation is due on a model the plan otherwise leaves alone (``noop``,
+also an interrupted create adopted now: its gate never ran) and that is
+ACTIVE, when the state has no evaluation of its serving live model, or the last one ran a different evaluation (another dataset, request,
 metric, threshold or gate: ``DesiredEvaluation.hash``). A model being
 created, replaced or updated is not: a new model is evaluated by the gate
 when its tuning ends.
@@ -33,8 +33,10 @@ def _evaluate_if_due(action: Action, *, desired: DesiredState, state: StateDocum
         return action
     model = desired.models.get(action.model)
     record = state.models.get(action.model)
-    if model is None or model.evaluation is None or record is None or record.applied is None:
+    if model is None or model.evaluation is None or record is None:
         return action
+    if record.applied is None and record.pendingCreate is None:
+        return action  # no history at all: nothing was ever applied or started here
     evaluation = model.evaluation
     last = record.evaluations.get(record.name)
     if last is None:

@@ -230,3 +230,44 @@ def test_a_force_unlocked_run_sends_no_update_or_delete(
 
     assert api.sent == []
     assert "tunedModels/alpha" in api.models
+
+
+def test_adopting_a_replacements_create_ends_the_replacement(
+    tmp_path: Path, desired: DesiredState
+) -> None:
+    # A replace deleted the old model and sent the create; the run died before the
+    # answer was recorded. The next apply finds the new model ACTIVE and adopts it.
+    state_path = tmp_path / "state.json"
+    api = FakeApi()
+    assert run_create(api, desired, state_path).results[0].outcome is Outcome.IN_FLIGHT
+    api.models["tunedModels/alpha"] = LiveModel(
+        name="tunedModels/alpha", state=ACTIVE, display_name="Alpha"
+    )
+    interrupted = stored(state_path)
+    record = interrupted.models["alpha"]
+    interrupted.models["alpha"] = record.model_copy(
+        update={"applied": None, "pendingCreate": record.applied, "replacing": True}
+    )
+    state_path.write_text(interrupted.model_dump_json(), encoding="utf-8")
+    backend = FileBackend(str(state_path))
+    try:
+        with backend.lock(command="apply"):
+            state = backend.read()
+            plan = make_plan(
+                desired=desired, live=list(api.models.values()), state=state, options=PlanOptions()
+            )
+            assert [a.kind.value for a in plan.actions] == ["noop"]
+            execute_plan(
+                plan=plan,
+                client=api,  # type: ignore[arg-type]
+                journal=StateJournal(backend=backend, document=state),
+                datasets=dict(desired.datasets),
+                reporter=PlainReporter(stream=io.StringIO()),
+                options=ExecutionOptions(parallelism=1, wait=False),
+            )
+    finally:
+        backend.close()
+
+    adopted = stored(state_path).models["alpha"]
+    assert adopted.applied is not None and adopted.pendingCreate is None
+    assert adopted.replacing is False
