@@ -44,5 +44,8 @@ def test_vertex_apply_converges_through_injected_faults(
     # Faults really hit the run (whether one hits a create in particular depends
     # on how the threads interleave).
     assert isinstance(faults, dict) and sum(faults.values()) > 5, faults
+    # Retries are said as they happen, as on the Gemini API.
+    logs = "".join((tmp_path / f"apply-{run}.log").read_text() for run in range(len(codes)))
+    assert "Retrying GET /v1/projects/" in logs
     assert requests[VERTEX.create_route] >= 10
     VERTEX.check_converged(ws)
