@@ -98,3 +98,32 @@ def test_demo_runs_to_completion_and_stops_its_emulator(tmp_path: Path) -> None:
         pass
     else:
         raise AssertionError("the demo's emulator still answers")
+
+
+def test_a_failing_vertex_step_fails_the_demo_with_its_exit_code_and_stops_the_emulator(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(REPO_ROOT / "scripts" / "demo.py", tmp_path / "scripts" / "demo.py")
+    shutil.copytree(REPO_ROOT / "manifests", tmp_path / "manifests")
+    vertex = tmp_path / "examples" / "vertex"
+    shutil.copytree(REPO_ROOT / "examples" / "vertex", vertex)
+    models = vertex / "models.yaml"
+    models.write_text(models.read_text().replace("adapterSize: 4", "adapterSize: 3"))
+
+    result = subprocess.run(
+        [sys.executable, "scripts/demo.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Demo failed: `reconciler validate` exited with 1" in result.stderr
+    assert "adapterSize" in result.stdout + result.stderr
+    assert "Demo complete." not in result.stdout
+    url = re.search(r"Emulator ready at http://127\.0\.0\.1:(\d+)", result.stdout)
+    assert url is not None
+    assert result.stdout.rstrip().endswith("Emulator stopped.")
+    assert _processes_mentioning(f"--port {url.group(1)}") == []

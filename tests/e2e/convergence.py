@@ -42,8 +42,8 @@ class BackendDriver:
     write_models: Callable[[Workspace], None]
     check_converged: Callable[[Workspace], None]
     create_route: str  # the request a create sends, as ``/emulator/stats`` counts it
-    # After a kill: how many creates reached the API whose answer the state lacks.
-    lost_answers: Callable[[Workspace], int] | None = None
+    # After a kill: the creates that reached the API whose answer the state lacks.
+    lost_answers: Callable[[Workspace], set[str]] | None = None
 
 
 @dataclass
@@ -52,9 +52,10 @@ class CrashLog:
     completed_runs: int = 0
     delays_ms: list[int] = field(default_factory=list)
     stderr: list[str] = field(default_factory=list)
-    # Kills that left a create made but its answer unrecorded (counted where a driver can).
-    lost_answers: int = 0
-    count_lost_answers: Callable[[Workspace], int] | None = None
+    # After each kill, what it left half done (a create made but its answer
+    # unrecorded, a model half removed), found where a test can look.
+    half_done: set[str] = field(default_factory=set)
+    find_half_done: Callable[[Workspace], set[str]] | None = None
 
     @property
     def stale_lock_takeovers(self) -> int:
@@ -111,8 +112,8 @@ def _kill_until_converged(
                 log.kills += 1
                 log.delays_ms.append(round(delay * 1000))
                 log.stderr.append(out.read_text(errors="replace"))
-                if log.count_lost_answers is not None:
-                    log.lost_answers += log.count_lost_answers(ws)
+                if log.find_half_done is not None:
+                    log.half_done |= log.find_half_done(ws)
                 continue
         code = proc.wait(timeout=120)
         log.stderr.append(out.read_text(errors="replace"))
@@ -124,7 +125,13 @@ def _kill_until_converged(
 
 
 def apply_with_kills(
-    ws: Workspace, *, rng: random.Random, kills: int, log: CrashLog, max_runs: int = 60
+    ws: Workspace,
+    *,
+    rng: random.Random,
+    kills: int,
+    log: CrashLog,
+    max_runs: int = 60,
+    max_delay: float = 0.4,
 ) -> None:
     """Kill up to ``kills`` applies at random moments, then apply until one exits 0.
 
@@ -132,16 +139,23 @@ def apply_with_kills(
     lock and is about to write intents), so kills spread over intent writes,
     create requests, operation records and polling rather than interpreter
     start-up; some count from the start, landing while the state is read.
+    Delays are up to ``max_delay`` seconds.
     """
 
     def aim(proc: subprocess.Popen[bytes], out: Path) -> float:
-        if rng.random() >= 0.15:
-            _wait_for_text(proc, out, b"Plan:", 30)
-        delay = rng.uniform(0.0, 0.4)
-        time.sleep(delay)
-        return delay
+        return _random_moment(proc, out, rng=rng, max_delay=max_delay)
 
     _kill_until_converged(ws, aim=aim, kills=kills, log=log, max_runs=max_runs)
+
+
+def _random_moment(
+    proc: subprocess.Popen[bytes], out: Path, *, rng: random.Random, max_delay: float
+) -> float:
+    if rng.random() >= 0.15:
+        _wait_for_text(proc, out, b"Plan:", 30)
+    delay = rng.uniform(0.0, max_delay)
+    time.sleep(delay)
+    return delay
 
 
 def _wait_for_path(proc: subprocess.Popen[bytes], found: Callable[[], bool], limit: float) -> bool:
@@ -236,7 +250,7 @@ def crash_rounds(
     Returns the log and the number of rounds.
     """
     rng = random.Random(seed)
-    log = CrashLog(count_lost_answers=driver.lost_answers)
+    log = CrashLog(find_half_done=driver.lost_answers)
     round_ = 0
     while log.kills < min_kills:
         assert round_ < 15, f"only {log.kills} kills in {round_} rounds"

@@ -1,4 +1,4 @@
-"""A pass-through HTTP proxy in front of the emulator that refuses (or stalls) one method.
+"""A pass-through HTTP proxy in front of the emulator that refuses, stalls or delays answers.
 
 The emulator's ``faultRate`` hits every request, so with it at 1 an apply fails
 at its first list request and never reaches a PATCH. To see what a user sees
@@ -6,14 +6,18 @@ when only the PATCH keeps failing, the CLI talks to this proxy instead: every
 request is forwarded unchanged, except that the refused method always gets the
 API's 403 PERMISSION_DENIED answer. (A retryable 429/503 would behave the same
 once the client's retries are spent, but those take tens of seconds of backoff.)
+A delaying proxy holds the answers to some requests for a while after they
+were carried out: a client killed meanwhile has lost them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -54,6 +58,22 @@ def stalling_proxy(upstream: str, *, stall: str) -> Iterator[StallingProxy]:
         yield StallingProxy(url=url, forwarded=forwarded, release=release)
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client killed mid-request resets its connection: expected here, not worth a traceback."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
+@contextmanager
+def delaying_proxy(upstream: str, *, delay: Callable[[str, str], float]) -> Iterator[str]:
+    """Forwards everything; the answer to a request is held ``delay(method, path)``
+    seconds after the upstream made it. Yields the proxy's URL."""
+    with _proxy(upstream, refuse=None, stall=None, forwarded=threading.Event(), delay=delay) as url:
+        yield url
+
+
 @contextmanager
 def _proxy(
     upstream: str,
@@ -62,6 +82,7 @@ def _proxy(
     stall: str | None,
     forwarded: threading.Event,
     stop: threading.Event | None = None,
+    delay: Callable[[str, str], float] | None = None,
 ) -> Iterator[str]:
     client = httpx.Client(base_url=upstream, timeout=30)
     stop = stop or threading.Event()
@@ -71,7 +92,14 @@ def _proxy(
 
         def _forward(self) -> None:
             length = int(self.headers.get("content-length") or 0)
-            body = self.rfile.read(length) if length else b""
+            try:
+                body = self.rfile.read(length) if length else b""
+            except OSError:
+                body = b""
+            if len(body) != length:
+                # The client died while sending: a server never carries out half a request.
+                self.close_connection = True
+                return
             if self.command == refuse:
                 self._send(403, json.dumps(REFUSAL).encode(), {"content-type": "application/json"})
                 return
@@ -80,6 +108,8 @@ def _proxy(
             if self.command == stall:
                 forwarded.set()
                 stop.wait()
+            if delay is not None:
+                time.sleep(delay(self.command, self.path))
             kept = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_BY_HOP}
             kept.pop("content-encoding", None)
             with contextlib.suppress(OSError):  # the client may be gone (killed meanwhile)
@@ -98,7 +128,7 @@ def _proxy(
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = _QuietServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -14,6 +14,7 @@ created once.
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -98,17 +99,32 @@ def _file_records(ws: Workspace) -> dict[str, Any]:
     return records
 
 
-def lost_create_answers(ws: Workspace) -> int:
-    """Records whose create made a job (the emulator counted its key) but hold only the intent."""
+def lost_create_answers(ws: Workspace) -> set[str]:
+    """Keys of records whose create made a job (the emulator counted it) but hold only the intent."""
     records = _file_records(ws)
     created = ws.stats()["jobCreates"]
-    return sum(
-        1
+    keys = (
+        record["name"].removeprefix("tunedModels/")
         for record in records.values()
-        if record["applied"] is None
-        and record["pendingCreate"] is not None
-        and record["name"].removeprefix("tunedModels/") in created
+        if record["applied"] is None and record["pendingCreate"] is not None
     )
+    return {key for key in keys if key in created}
+
+
+def half_removed(ws: Workspace) -> set[str]:
+    """Succeeded jobs whose removal was cut short: some of deployment, Endpoint, Model is gone."""
+    assert isinstance(ws, VertexWorkspace)
+    produced = [j for j in ws.jobs() if j["state"] == "JOB_STATE_SUCCEEDED"]
+
+    def parts_left(job: dict[str, Any]) -> int:
+        model = ws.get(job["tunedModel"]["model"].split("@")[0])
+        endpoint = ws.get(job["tunedModel"]["endpoint"])
+        serving = endpoint.status_code == 200 and bool(endpoint.json().get("deployedModels"))
+        return (model.status_code == 200) + (endpoint.status_code == 200) + serving
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        left = dict(zip((j["name"] for j in produced), pool.map(parts_left, produced), strict=True))
+    return {name for name, parts in left.items() if 0 < parts < 3}
 
 
 VERTEX = BackendDriver(
