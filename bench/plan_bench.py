@@ -178,7 +178,7 @@ def per_model_gets(url: str, names: list[str]) -> float:
     return time.perf_counter() - started
 
 
-ROUNDS = 3  # each figure is the best of this many, taken in turns (plan, validate, lists)
+ROUNDS = 5  # each figure is the best of this many, taken in turns (plan, validate, lists)
 
 
 def row(

@@ -24,7 +24,7 @@ import httpx
 
 from reconciler.api.credentials import VERTEX_AUTH_HINT, Credentials
 from reconciler.api.retry import RETRYABLE_STATUS, RetryPolicy
-from reconciler.api.session import ApiSession
+from reconciler.api.session import DEFAULT_REQUEST_TIMEOUT_SECONDS, ApiSession
 from reconciler.api.vertex_jobs import VertexJob, parse_job
 from reconciler.api.vertex_models import (
     VertexEndpoint,
@@ -131,6 +131,8 @@ class VertexClient:
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         operation_timeout: float = DEFAULT_OPERATION_TIMEOUT,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT_SECONDS,
+        notice: Callable[[str], None] | None = None,
     ) -> None:
         if credentials.api_key:
             raise UsageError(
@@ -154,6 +156,8 @@ class VertexClient:
         self._clock = clock
         self._rng = rng or random.Random()
         self._operation_timeout = operation_timeout
+        self._request_timeout = request_timeout
+        self._notice = notice  # a retry or a slow request, said as it happens
         self._sessions: dict[str, ApiSession] = {}
         self._sessions_lock = threading.Lock()
         self._session = self._session_for(location)
@@ -184,12 +188,14 @@ class VertexClient:
             retry=retry,
             connect_timeout=10.0,
             read_timeout=60.0,
+            request_timeout=self._request_timeout,
             sleep=self._sleep,
             clock=self._clock,
             rng=self._rng,
             max_connections=16,
             api_version="v1",
             auth_hint=VERTEX_AUTH_HINT,
+            notice=self._notice,
         )
 
     def _session_for(self, location: str) -> ApiSession:

@@ -60,6 +60,7 @@ class StorageClient:
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         chunk_bytes: int = CHUNK_BYTES,
+        notice: Callable[[str], None] | None = None,
     ) -> None:
         if credentials.api_key:
             raise UsageError(
@@ -83,6 +84,7 @@ class StorageClient:
                 max_connections=8,
                 api_version="",
                 auth_hint=VERTEX_AUTH_HINT,
+                notice=notice,
             )
 
         self._session = session(retry)

@@ -120,7 +120,9 @@ class ApiGateway:
         if em.config.fault_rate <= 0 or em.fault_rng.random() >= em.config.fault_rate:
             return None
         # For reads, before or after makes no difference; for writes the kind decides.
-        return em.fault_rng.choice(BEFORE_FAULTS + AFTER_FAULTS)
+        fault = em.fault_rng.choice(BEFORE_FAULTS + AFTER_FAULTS)
+        em.stats.faults[fault] += 1
+        return fault
 
 
 def _query(request: Request) -> dict[str, str]:

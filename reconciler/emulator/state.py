@@ -31,6 +31,8 @@ class Stats:
     creates: Counter[str] = field(default_factory=Counter)
     # Vertex AI tuning jobs created, by their ``reconciler-key`` label (the idempotency key).
     job_creates: Counter[str] = field(default_factory=Counter)
+    # Injected faults by kind ("429", "503", "500", "drop"), as ``--fault-rate`` drew them.
+    faults: Counter[str] = field(default_factory=Counter)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -38,6 +40,7 @@ class Stats:
             "requests": dict(self.requests),
             "creates": dict(self.creates),
             "jobCreates": dict(self.job_creates),
+            "faults": dict(self.faults),
         }
 
 

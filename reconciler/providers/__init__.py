@@ -52,6 +52,8 @@ def open_provider(
             api_key=api_key,
             access_token=access_token,
             user_project=user_project,
+            request_timeout=request_timeout,
+            notice=notice,
         )
     credentials = Credentials.resolve(
         api_key=api_key,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from reconciler.api.google_tokens import vertex_credentials
 from reconciler.api.vertex_client import VertexClient, vertex_endpoint
 from reconciler.api.vertex_storage import STORAGE_ENDPOINT, StorageClient
@@ -16,6 +18,8 @@ def open_vertex(
     api_key: str | None,
     access_token: str | None,
     user_project: str | None,
+    request_timeout: float,
+    notice: Callable[[str], None],
 ) -> VertexProvider:
     """The provider for ``target``; ``endpoint`` (an emulator) serves every API on one port."""
     assert target.project and target.location and target.dataset_bucket
@@ -28,8 +32,12 @@ def open_vertex(
         location=target.location,
         credentials=credentials,
         endpoint=endpoint,
+        request_timeout=request_timeout,
+        notice=notice,
     )
-    storage = StorageClient(credentials=credentials, endpoint=endpoint or STORAGE_ENDPOINT)
+    storage = StorageClient(
+        credentials=credentials, endpoint=endpoint or STORAGE_ENDPOINT, notice=notice
+    )
     root = endpoint or vertex_endpoint(target.location)
     return VertexProvider(
         client=client,

@@ -70,6 +70,9 @@ def test_faults_are_seeded_and_every_kind_occurs(make_client: MakeClient) -> Non
     models = {m["name"] for m in listed}
     created = {f"tunedModels/m{i}" for i, kind in enumerate(got) if kind in ("200", "500", "drop")}
     assert models == created
+    # The stats count every fault drawn, by kind.
+    drawn = Counter(kind for kind in got if kind != "200")
+    assert first.get("/emulator/stats").json()["faults"] == dict(drawn)
 
 
 def test_retry_hints_on_429(make_client: MakeClient) -> None:
@@ -104,6 +107,7 @@ def test_stats_count_route_templates_and_creates(client: TestClient) -> None:
         },
         "creates": {"inc": 1},
         "jobCreates": {},
+        "faults": {},
     }
 
 
@@ -115,6 +119,7 @@ def test_reset_forgets_everything_and_replays_ids(client: TestClient) -> None:
         "requests": {},
         "creates": {},
         "jobCreates": {},
+        "faults": {},
     }
     assert client.get("/v1beta/tunedModels").json() == {}
     assert (
