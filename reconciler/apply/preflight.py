@@ -75,4 +75,13 @@ def checked_plan(
     """``make_plan``, then the preflight of its creates; named for ``client``'s backend."""
     plan = make_plan(desired=desired, live=live, state=state, options=options)
     preflight(client, plan, live)
+    return on_backend(client, plan)
+
+
+def on_backend(client: TuningProvider, plan: Plan) -> Plan:
+    """``plan`` naming ``client``'s backend, with what its actions mean there.
+
+    Every plan apply carries out or compares goes through here: a plan saved
+    by ``plan --out`` and the same plan made again must be alike.
+    """
     return for_backend(plan, client.capabilities, target=client.target)

@@ -30,13 +30,12 @@ from reconciler.apply.gating import EvaluationGate
 from reconciler.apply.journal import StateJournal
 from reconciler.apply.outcomes import abandoned_replacement, accepted_values
 from reconciler.apply.planning import Planned, plan_run, saved_plan_json
-from reconciler.apply.preflight import checked_plan, preflight
+from reconciler.apply.preflight import checked_plan, on_backend, preflight
 from reconciler.apply.progress import Reporter
 from reconciler.apply.refresh import Warn, gather, locked
 from reconciler.errors import ApplyError, StalePlanError, UsageError
 from reconciler.live import LiveModel
 from reconciler.plan import Plan, PlanOptions, make_plan
-from reconciler.plan.backend_notes import for_backend
 from reconciler.plan.compare import first_difference
 from reconciler.planfile import (
     SAVED_PLAN_KIND,
@@ -140,13 +139,11 @@ def apply_run(
             state = _adopt_fresh_lineage(state, saved.plan)
             hashes = {name: ds.hash for name, ds in desired.datasets.items()}
             check_saved_plan(saved, state=state, live=live, dataset_hashes=hashes)
-            plan = _replanned(saved, desired=desired, live=live, state=state)
+            plan = _replanned(saved, client=client, desired=desired, live=live, state=state)
             preflight(client, plan, live)
         elif destroy:
-            plan = for_backend(
-                destroy_plan(desired=desired, live=live, state=state, options=options),
-                client.capabilities,
-                target=client.target,
+            plan = on_backend(
+                client, destroy_plan(desired=desired, live=live, state=state, options=options)
             )
         else:
             plan = checked_plan(
@@ -198,7 +195,12 @@ def apply_run(
 
 
 def _replanned(
-    saved: SavedPlan, *, desired: DesiredState, live: list[LiveModel], state: StateDocument
+    saved: SavedPlan,
+    *,
+    client: TuningProvider,
+    desired: DesiredState,
+    live: list[LiveModel],
+    state: StateDocument,
 ) -> Plan:
     """The plan the saved plan's inputs give now, if the file holds exactly that plan.
 
@@ -207,7 +209,9 @@ def _replanned(
     models, so nothing the planner would not do (a delete of a model the state
     does not manage, a widened updateMask) can be applied from an edited file.
     """
-    now = make_plan(desired=desired, live=live, state=state, options=saved.options)
+    now = on_backend(
+        client, make_plan(desired=desired, live=live, state=state, options=saved.options)
+    )
     difference = first_difference(saved.plan, now)
     if difference is not None:
         raise StalePlanError(

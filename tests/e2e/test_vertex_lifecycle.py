@@ -394,3 +394,16 @@ def test_a_label_change_patches_the_models_labels_and_keeps_reconcilers_own(
     assert labels["google-vertex-llm-tuning-base-model-id"] == "gemini-2-5-flash"
     assert sum(vws.job_creates().values()) == 1
     assert vws.cli("plan", "--detailed-exitcode").returncode == 0
+
+
+def test_a_saved_plan_applies_on_vertex(vws: VertexWorkspace) -> None:
+    vws.write(dataset("numbers", NUMBERS), vertex_model("alpha"))
+    plan_file = str(vws.root / "plan.json")
+    made = vws.cli("plan", "--out", plan_file)
+    assert made.returncode == 0, made.stderr
+
+    applied = vws.cli("apply", "--auto-approve", "--poll-interval", "0.05s", plan_file)
+
+    assert applied.returncode == 0, applied.stderr
+    assert "Apply complete: 1 created" in applied.stdout
+    assert list(vws.job_creates().values()) == [1]
