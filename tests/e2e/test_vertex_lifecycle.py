@@ -111,19 +111,15 @@ def test_an_evaluation_gate_calls_the_tuned_endpoint_before_the_model_serves(
 
     assert result.returncode == 0, result.stderr
     assert "evaluation numbers-check passed" in result.stdout
-    job = vws.job_of("alpha")
-    endpoint_id = job["tunedModel"]["endpoint"].rsplit("/", 1)[-1]
     requests = vws.stats()["requests"]
     assert isinstance(requests, dict)
-    generated = sum(
-        count
-        for route, count in requests.items()
-        if route.endswith(":generateContent") and "endpoints" in route
+    generate = (
+        "POST /v1/projects/{project}/locations/{location}/endpoints/{endpoint}:generateContent"
     )
-    assert generated == len(NUMBERS), requests
+    assert requests[generate] == len(NUMBERS), requests
     record = vws.state_doc()["models"]["alpha"]
-    assert any(e["passed"] for e in record["evaluations"].values())
-    assert endpoint_id
+    [gated] = record["evaluations"].values()
+    assert gated["evaluation"] == "numbers-check" and gated["passed"] is True
 
 
 def test_a_display_name_change_patches_the_model_and_starts_no_job(vws: VertexWorkspace) -> None:
@@ -262,8 +258,9 @@ def test_a_state_made_for_vertex_is_refused_on_the_gemini_api(vws: VertexWorkspa
 
     result = vws.cli("--backend", "gemini", "plan", "--format", "json")
 
-    assert result.returncode != 0
-    assert "vertex" in result.stderr
+    assert result.returncode == 1
+    assert "records models of the vertex API, not gemini" in result.stderr, result.stderr
+    assert result.stdout == ""
 
 
 def test_a_plan_reads_every_job_and_model_with_two_listings_whatever_their_number(
