@@ -38,11 +38,11 @@ def name_for_create(
     """
     if capabilities.client_chosen_ids:
         return planned
-    if not deleted and interrupted_create(before) is not None:
-        assert before is not None
-        return before.name
+    interrupted = before is not None and before.pendingCreate is not None and before.applied is None
+    if before is not None and interrupted and not deleted:
+        return before.name  # its create may have landed: the provider finds it by this name
     generation = before.generation if before is not None else 1
-    return f"{generation_name(model, generation)}-{secrets.token_hex(SUFFIX_BYTES)}"
+    return fresh_name(capabilities, generation_name(model, generation))
 
 
 def fresh_name(capabilities: Capabilities, planned: str) -> str:
@@ -50,10 +50,3 @@ def fresh_name(capabilities: Capabilities, planned: str) -> str:
     if capabilities.client_chosen_ids:
         return planned
     return f"{planned}-{secrets.token_hex(SUFFIX_BYTES)}"
-
-
-def interrupted_create(record: ModelRecord | None) -> ModelRecord | None:
-    """``record`` if it is a create's intent with no recorded answer."""
-    if record is None or record.pendingCreate is None or record.applied is not None:
-        return None
-    return record
