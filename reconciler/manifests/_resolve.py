@@ -86,23 +86,11 @@ def resolve(
     for name, model_item in model_docs.items():
         doc, spec = model_item.doc, model_item.manifest.spec
         task = "spec.tuningTask"
-        ref = _dataset_ref(
-            spec.tuningTask.trainingData,
-            inline_name=f"{name}/inline",
-            path=f"{task}.trainingData",
-            doc=doc,
-            known=dataset_docs,
-            invalid=invalid.get("Dataset", set()),
-            used=used_datasets,
-            context=context,
-            out=out,
-        )
-        validation: DatasetRef | None = None
-        if spec.tuningTask.validationData is not None:
-            validation = _dataset_ref(
-                spec.tuningTask.validationData,
-                inline_name=f"{name}/validation",
-                path=f"{task}.validationData",
+        refs = {
+            field: _dataset_ref(
+                value,
+                inline_name=f"{name}/{inline}",
+                path=f"{task}.{field}",
                 doc=doc,
                 known=dataset_docs,
                 invalid=invalid.get("Dataset", set()),
@@ -110,6 +98,14 @@ def resolve(
                 context=context,
                 out=out,
             )
+            for field, inline, value in (
+                ("trainingData", "inline", spec.tuningTask.trainingData),
+                ("validationData", "validation", spec.tuningTask.validationData),
+            )
+            if value is not None
+        }
+        ref = refs.get("trainingData")
+        validation = refs.get("validationData")
 
         hyper = Hyperparameters()
         chosen = spec.tuningTask.hyperparameters
